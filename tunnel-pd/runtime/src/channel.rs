@@ -1,0 +1,199 @@
+//! Channels (the PD's end of an SDF `<channel>`) and child PDs.
+
+use core::fmt;
+
+/// One end of a Microkit channel, by its id in this PD (0..=61).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Channel(u8);
+
+/// A channel used for something the system description does not allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelError {
+    /// The id is outside 0..=61.
+    InvalidId(u8),
+    /// The channel end has no `notify="true"`.
+    NotNotifiable(u8),
+    /// The channel end has no `pp="true"`: this PD cannot call through it.
+    NotCallable(u8),
+    /// The PD has no `<irq id=…>` with this id.
+    NotAnIrq(u8),
+}
+
+impl fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChannelError::InvalidId(id) => write!(f, "channel id {id} is outside 0..=61"),
+            ChannelError::NotNotifiable(id) => write!(f, "channel {id} has no notify right (set notify=\"true\" on this end)"),
+            ChannelError::NotCallable(id) => write!(f, "channel {id} has no pp right (set pp=\"true\" on this end)"),
+            ChannelError::NotAnIrq(id) => write!(f, "id {id} is not an <irq> of this PD"),
+        }
+    }
+}
+
+impl Channel {
+    /// The channel with id `id` (the SDF `<end id=…>` of this PD).
+    pub const fn new(id: u8) -> Self {
+        Self(id)
+    }
+
+    /// The channel id.
+    pub const fn index(self) -> u8 {
+        self.0
+    }
+
+    fn checked(self, mask: u64, err: fn(u8) -> ChannelError) -> Result<u8, ChannelError> {
+        if usize::from(self.0) >= tunnelkit_sys::MICROKIT_MAX_CHANNELS {
+            return Err(ChannelError::InvalidId(self.0));
+        }
+        if mask & (1 << self.0) == 0 {
+            return Err(err(self.0));
+        }
+        Ok(self.0)
+    }
+
+    /// Checks that this PD may call through the channel (the patched
+    /// `microkit_pps` mask has its bit).
+    pub fn check_callable(self) -> Result<(), ChannelError> {
+        self.checked(tunnelkit_sys::symbols::pps(), ChannelError::NotCallable).map(drop)
+    }
+}
+
+#[cfg(target_os = "none")]
+mod target {
+    use super::{Channel, ChannelError, Child};
+    use tunnelkit_sys::labels::LABELS;
+    use tunnelkit_sys::{MessageInfo, cap, symbols, syscall};
+
+    impl Channel {
+        /// Signals the peer (`seL4_Signal` on its notification).
+        pub fn notify(self) -> Result<(), ChannelError> {
+            let id = self.checked(symbols::notifications(), ChannelError::NotNotifiable)?;
+            syscall::signal(cap::notification(id));
+            Ok(())
+        }
+
+        /// Protected procedure call: `seL4_Call` on the peer's endpoint. The
+        /// message registers are in the IPC buffer, before and after.
+        pub fn pp_call(self, msg_info: MessageInfo) -> Result<MessageInfo, ChannelError> {
+            let id = self.checked(symbols::pps(), ChannelError::NotCallable)?;
+            Ok(syscall::call(cap::endpoint(id), msg_info))
+        }
+
+        /// Acknowledges the IRQ with this id so it can fire again.
+        pub fn irq_ack(self) -> Result<(), ChannelError> {
+            let id = self.checked(symbols::irqs(), ChannelError::NotAnIrq)?;
+            syscall::call(cap::irq_handler(id), MessageInfo::with_label(LABELS.irq_ack_irq, 0));
+            Ok(())
+        }
+
+        /// Signals the peer when this entry point returns, folded into the
+        /// event loop's next system call. One deferred action is kept; the last wins.
+        pub fn deferred_notify(self) -> Result<(), ChannelError> {
+            let id = self.checked(symbols::notifications(), ChannelError::NotNotifiable)?;
+            crate::event_loop::defer(cap::notification(id), MessageInfo::with_label(0, 0));
+            Ok(())
+        }
+
+        /// Acknowledges the IRQ when this entry point returns (see [`Channel::deferred_notify`]).
+        pub fn deferred_irq_ack(self) -> Result<(), ChannelError> {
+            let id = self.checked(symbols::irqs(), ChannelError::NotAnIrq)?;
+            crate::event_loop::defer(cap::irq_handler(id), MessageInfo::with_label(LABELS.irq_ack_irq, 0));
+            Ok(())
+        }
+    }
+
+    impl Child {
+        /// Restarts the child at `entry` (`TCB_WriteRegisters`, resume, PC only).
+        /// Returns the kernel's error code on failure.
+        pub fn restart(self, entry: u64) -> Result<(), u64> {
+            tunnelkit_sys::ipc_buffer::set_mr(0, 1);
+            tunnelkit_sys::ipc_buffer::set_mr(1, 1);
+            tunnelkit_sys::ipc_buffer::set_mr(2, entry);
+            let r = syscall::call(cap::child_tcb(self.0), MessageInfo::with_label(LABELS.tcb_write_registers, 3));
+            if r.label() == 0 { Ok(()) } else { Err(r.label()) }
+        }
+
+        /// Stops the child (`TCB_Suspend`).
+        pub fn stop(self) -> Result<(), u64> {
+            let r = syscall::call(cap::child_tcb(self.0), MessageInfo::with_label(LABELS.tcb_suspend, 0));
+            if r.label() == 0 { Ok(()) } else { Err(r.label()) }
+        }
+    }
+}
+
+impl fmt::Debug for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Channel({})", self.0)
+    }
+}
+
+/// A set of channels notified in one wake-up (bits of the notification word).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ChannelSet(u64);
+
+impl ChannelSet {
+    /// The channels whose bits are set in a notification word (bits 0..=61).
+    pub const fn from_badge(badge: u64) -> Self {
+        Self(badge & ((1 << 62) - 1))
+    }
+
+    /// Whether `channel` is in the set.
+    pub const fn contains(self, channel: Channel) -> bool {
+        channel.0 < 62 && self.0 & (1 << channel.0) != 0
+    }
+
+    /// Whether the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The channels, lowest id first (libmicrokit's delivery order).
+    pub fn iter(self) -> impl Iterator<Item = Channel> {
+        (0..62u8).filter(move |i| self.0 & (1 << i) != 0).map(Channel)
+    }
+}
+
+impl fmt::Debug for ChannelSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter().map(|c| c.0)).finish()
+    }
+}
+
+/// A child PD of this PD, by its SDF `id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Child(u8);
+
+impl Child {
+    /// The child with SDF id `id`.
+    pub const fn new(id: u8) -> Self {
+        Self(id)
+    }
+
+    /// The child id.
+    pub const fn index(self) -> u8 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    #[test]
+    fn channel_set_iterates_in_ascending_order_and_ignores_reserved_bits() {
+        let set = ChannelSet::from_badge((1 << 63) | (1 << 62) | (1 << 61) | (1 << 5) | 1);
+        let ids: Vec<u8> = set.iter().map(Channel::index).collect();
+        assert_eq!(ids, [0, 5, 61]);
+        assert!(set.contains(Channel::new(5)));
+        assert!(!set.contains(Channel::new(6)));
+        assert!(!set.contains(Channel::new(62)));
+    }
+
+    #[test]
+    fn unpatched_pp_mask_rejects_calls() {
+        assert_eq!(Channel::new(3).check_callable(), Err(ChannelError::NotCallable(3)));
+        assert_eq!(Channel::new(62).check_callable(), Err(ChannelError::InvalidId(62)));
+    }
+}

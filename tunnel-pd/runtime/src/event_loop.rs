@@ -1,0 +1,75 @@
+//! The Microkit event loop (libmicrokit 2.3 semantics, §6.6 of the ABI notes).
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::channel::{Channel, ChannelSet, Child};
+use crate::handler::Handler;
+use tunnelkit_sys::labels::LABELS;
+use tunnelkit_sys::syscall::{self, Received};
+use tunnelkit_sys::{MessageInfo, cap, symbols};
+
+/// The one deferred signal: a cap (0 = none) and the message sent on it.
+static DEFERRED_CAP: AtomicU64 = AtomicU64::new(0);
+static DEFERRED_INFO: AtomicU64 = AtomicU64::new(0);
+
+/// Queues a signal to send with the loop's next system call (last one wins).
+pub(crate) fn defer(cap: u64, info: MessageInfo) {
+    DEFERRED_CAP.store(cap, Ordering::Relaxed);
+    DEFERRED_INFO.store(info.into_word(), Ordering::Relaxed);
+}
+
+fn take_deferred() -> Option<(u64, MessageInfo)> {
+    match DEFERRED_CAP.swap(0, Ordering::Relaxed) {
+        0 => None,
+        cap => Some((cap, MessageInfo::from_word(DEFERRED_INFO.load(Ordering::Relaxed)))),
+    }
+}
+
+/// Runs the event loop for `handler` for ever (called by `protection_domain!`
+/// after `init`).
+pub fn run<H: Handler>(mut handler: H) -> ! {
+    if symbols::is_passive() {
+        // Readiness message to the monitor: label 0, no reply expected, so it
+        // is sent without blocking (never `Call`).
+        defer(cap::MONITOR_EP, MessageInfo::with_label(0, 0));
+    }
+    // seL4 issue #1536: IRQs set up by the initialiser may start masked.
+    let irqs = symbols::irqs();
+    for id in (0..62u8).filter(|i| irqs & (1 << i) != 0) {
+        syscall::call(cap::irq_handler(id), MessageInfo::with_label(LABELS.irq_ack_irq, 0));
+    }
+
+    let mut reply: Option<MessageInfo> = None;
+    loop {
+        let Received { badge, info } = match (reply.take(), take_deferred()) {
+            (Some(r), deferred) => {
+                if let Some((cap, msg)) = deferred {
+                    syscall::send(cap, msg);
+                }
+                syscall::reply_recv(cap::INPUT, r, cap::REPLY)
+            }
+            (None, Some((cap, msg))) => syscall::nb_send_recv(cap, msg, cap::INPUT, cap::REPLY),
+            (None, None) => syscall::recv(cap::INPUT, cap::REPLY),
+        };
+        reply = dispatch(&mut handler, badge, info);
+    }
+}
+
+fn dispatch<H: Handler>(handler: &mut H, badge: u64, info: MessageInfo) -> Option<MessageInfo> {
+    if badge & cap::BADGE_PPC != 0 {
+        let channel = Channel::new((badge & 0x3f) as u8);
+        Some(check(handler.protected(channel, info)))
+    } else if badge & cap::BADGE_FAULT != 0 {
+        check(handler.fault(Child::new((badge & 0xff) as u8), info))
+    } else {
+        check(handler.notified(ChannelSet::from_badge(badge)));
+        None
+    }
+}
+
+fn check<T, E: core::fmt::Display>(r: Result<T, E>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("handler error: {e}"),
+    }
+}

@@ -1,0 +1,78 @@
+//! The Microkit protection-domain runtime of tunnelkit, in safe Rust.
+//!
+//! A PD is a [`Handler`] built by an `init` function and handed to
+//! [`protection_domain!`]:
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//! #![forbid(unsafe_code)]
+//! use tunnelkit_runtime::{protection_domain, Channel, Handler, debug_println};
+//!
+//! protection_domain!(init);
+//!
+//! fn init() -> Pinger {
+//!     debug_println!("hello");
+//!     Pinger
+//! }
+//! ```
+//!
+//! The event loop follows libmicrokit 2.3: `init`, the passive handshake with
+//! the monitor, an initial ack of every IRQ, then receive → dispatch to
+//! `notified` / `protected` / `fault` → reply.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod channel;
+mod handler;
+pub mod printing;
+
+#[cfg(target_os = "none")]
+mod event_loop;
+#[cfg(target_os = "none")]
+mod panicking;
+
+pub use channel::{Channel, ChannelError, ChannelSet, Child};
+pub use handler::{Handler, UNHANDLED_PPC_LABEL};
+pub use tunnelkit_sys::MessageInfo;
+pub use tunnelkit_sys::board::{BOARD, Board, CONFIG, KernelConfig};
+
+#[cfg(target_os = "none")]
+pub use event_loop::run;
+#[cfg(target_os = "none")]
+pub use tunnelkit_sys::memory::{OutOfBounds, SharedMemory};
+#[cfg(target_os = "none")]
+pub use tunnelkit_sys::syscall::cycle_counter;
+
+/// The PD's name from the system description.
+pub fn pd_name() -> tunnelkit_sys::symbols::PdName {
+    tunnelkit_sys::symbols::pd_name()
+}
+
+/// Whether this PD is passive (a pod).
+pub fn is_passive() -> bool {
+    tunnelkit_sys::symbols::is_passive()
+}
+
+/// Defines a word the microkit tool patches through an SDF `setvar_*`
+/// attribute; the identifier is the symbol name. Read it with `.get()`.
+pub use tunnelkit_sys::setvar;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use tunnelkit_sys::__export_main;
+}
+
+/// Declares the PD's entry: `init` (a `fn() -> impl Handler`) runs once, then
+/// the Microkit event loop drives the handler it returns.
+#[macro_export]
+macro_rules! protection_domain {
+    ($init:path) => {
+        fn __tunnelkit_pd_main() -> ! {
+            $crate::run($init())
+        }
+        $crate::__private::__export_main!(__tunnelkit_pd_main);
+    };
+}

@@ -1,0 +1,49 @@
+//! AArch64: `svc #0`, number in x7, cap x0, info x1, MR0..3 x2..x5, reply x6,
+//! NBSendRecv destination x8. The kernel restores every other register.
+
+use super::Regs;
+
+/// Traps into the kernel with syscall number `number` (negative).
+///
+/// # Safety
+/// The registers must form a valid seL4 system call; the kernel may read and
+/// write the IPC buffer, so callers must not hold references into it.
+#[inline(always)]
+pub(crate) unsafe fn syscall(number: i64, r: &mut Regs) {
+    // SAFETY: the caller guarantees a valid call. The asm touches only the
+    // listed registers; memory is not marked untouched because the kernel
+    // reads and writes the IPC buffer.
+    unsafe {
+        core::arch::asm!(
+            "svc #0",
+            in("x7") number,
+            inout("x0") r.cap,
+            inout("x1") r.info,
+            inout("x2") r.mrs[0],
+            inout("x3") r.mrs[1],
+            inout("x4") r.mrs[2],
+            inout("x5") r.mrs[3],
+            in("x6") r.reply,
+            in("x8") r.dest,
+            options(nostack),
+        );
+    }
+}
+
+/// Stops the PD with an undefined-instruction fault (reported to its fault handler).
+#[inline(always)]
+pub(crate) fn fault_now() -> ! {
+    // SAFETY: `udf` raises a synchronous exception the kernel turns into a
+    // UserException fault IPC; it touches no memory.
+    unsafe { core::arch::asm!("udf #0", options(noreturn, nomem, nostack)) }
+}
+
+/// Reads the cycle counter (`PMCCNTR_EL0`; readable from EL0 in the benchmark
+/// config, where Microkit exports the PMU).
+#[inline(always)]
+pub(crate) fn cycle_counter() -> u64 {
+    let v: u64;
+    // SAFETY: reads a system register; traps (a fault, not UB) if EL0 access is off.
+    unsafe { core::arch::asm!("isb", "mrs {0}, pmccntr_el0", out(reg) v, options(nomem, nostack)) };
+    v
+}

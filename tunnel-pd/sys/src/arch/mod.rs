@@ -1,0 +1,25 @@
+//! The trap instruction and register assignment of each architecture.
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "aarch64")]
+pub(crate) use aarch64::*;
+
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use x86_64::*;
+
+/// Registers of one system call, in seL4's roles (see the ABI reference §3).
+pub(crate) struct Regs {
+    /// Destination / source CPtr in, badge out (`x0` / `rdi`).
+    pub cap: u64,
+    /// Message info in and out (`x1` / `rsi`).
+    pub info: u64,
+    /// MR0..MR3 in and out.
+    pub mrs: [u64; 4],
+    /// Reply object (MCS receive phase), or the send cap of `NBSendWait` (`x6` / `r12`).
+    pub reply: u64,
+    /// Send destination of `NBSendRecv` (`x8` / `r13`).
+    pub dest: u64,
+}

@@ -1,0 +1,53 @@
+//! x86_64: `syscall`, number in rdx, cap rdi, info rsi, MR0..3 r10, r8, r9,
+//! r15, reply r12, NBSendRecv destination r13. The kernel zeroes rsp and
+//! clobbers rcx / r11, so rsp is parked in r14 across the instruction.
+
+use super::Regs;
+
+/// Traps into the kernel with syscall number `number` (negative).
+///
+/// # Safety
+/// The registers must form a valid seL4 system call; the kernel may read and
+/// write the IPC buffer, so callers must not hold references into it.
+#[inline(always)]
+pub(crate) unsafe fn syscall(number: i64, r: &mut Regs) {
+    // SAFETY: the caller guarantees a valid call. rsp is saved in r14 (which the
+    // kernel restores) and put back after `syscall`; rcx and r11 are declared
+    // clobbered; memory is not marked untouched (IPC buffer).
+    unsafe {
+        core::arch::asm!(
+            "mov r14, rsp",
+            "syscall",
+            "mov rsp, r14",
+            in("rdx") number,
+            inout("rdi") r.cap,
+            inout("rsi") r.info,
+            inout("r10") r.mrs[0],
+            inout("r8") r.mrs[1],
+            inout("r9") r.mrs[2],
+            inout("r15") r.mrs[3],
+            in("r12") r.reply,
+            in("r13") r.dest,
+            out("r14") _,
+            out("rcx") _,
+            out("r11") _,
+        );
+    }
+}
+
+/// Stops the PD with an invalid-opcode fault (reported to its fault handler).
+#[inline(always)]
+pub(crate) fn fault_now() -> ! {
+    // SAFETY: `ud2` raises #UD, which the kernel turns into a UserException
+    // fault IPC; it touches no memory.
+    unsafe { core::arch::asm!("ud2", options(noreturn, nomem, nostack)) }
+}
+
+/// Reads the time-stamp counter.
+#[inline(always)]
+pub(crate) fn cycle_counter() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: `rdtsc` reads a counter into eax:edx and touches no memory.
+    unsafe { core::arch::asm!("lfence", "rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack)) };
+    (u64::from(hi) << 32) | u64::from(lo)
+}

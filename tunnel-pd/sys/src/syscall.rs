@@ -1,0 +1,130 @@
+//! The seL4 MCS system calls a Microkit PD makes.
+//!
+//! Like libsel4's plain variants, these move MR0..MR3 between the registers
+//! and the IPC buffer's `msg[0..4]`, so every message register is read and
+//! written through [`crate::ipc_buffer`]. Only as many registers as the
+//! message length names are moved.
+
+use crate::arch::{self, Regs};
+use crate::cap::CPtr;
+use crate::ipc_buffer::{get_mr, set_mr};
+use crate::message_info::MessageInfo;
+use crate::sysno;
+
+/// A received message: the badge register and the message info.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// Badge of the sender's cap, or the notification word.
+    pub badge: u64,
+    /// Message info (not meaningful for notification deliveries).
+    pub info: MessageInfo,
+}
+
+fn fast_count(info: MessageInfo) -> usize {
+    info.length().min(4)
+}
+
+fn load(cap: CPtr, info: MessageInfo, reply: CPtr, dest: CPtr) -> Regs {
+    let mut mrs = [0; 4];
+    for (i, mr) in mrs.iter_mut().enumerate().take(fast_count(info)) {
+        *mr = get_mr(i);
+    }
+    Regs { cap, info: info.into_word(), mrs, reply, dest }
+}
+
+fn store(r: &Regs) -> Received {
+    let info = MessageInfo::from_word(r.info);
+    for (i, mr) in r.mrs.iter().enumerate().take(fast_count(info)) {
+        set_mr(i, *mr);
+    }
+    Received { badge: r.cap, info }
+}
+
+/// `seL4_Call`: send `info` (and its MRs) on `cap` and wait for the reply.
+pub fn call(cap: CPtr, info: MessageInfo) -> MessageInfo {
+    let mut r = load(cap, info, 0, 0);
+    // SAFETY: a Call with a cap, an info word and MRs; an invalid cap makes the
+    // kernel raise a cap fault, not undefined behaviour.
+    unsafe { arch::syscall(sysno::CALL, &mut r) };
+    store(&r).info
+}
+
+/// `seL4_ReplyRecv`: reply with `info` through `reply`, then receive on `src`.
+pub fn reply_recv(src: CPtr, info: MessageInfo, reply: CPtr) -> Received {
+    let mut r = load(src, info, reply, 0);
+    // SAFETY: valid register layout for ReplyRecv; bad caps fault, they are not UB.
+    unsafe { arch::syscall(sysno::REPLY_RECV, &mut r) };
+    store(&r)
+}
+
+/// `seL4_Recv`: block on `src` with reply object `reply`.
+pub fn recv(src: CPtr, reply: CPtr) -> Received {
+    let mut r = Regs { cap: src, info: 0, mrs: [0; 4], reply, dest: 0 };
+    // SAFETY: valid register layout for Recv.
+    unsafe { arch::syscall(sysno::RECV, &mut r) };
+    store(&r)
+}
+
+/// `seL4_Wait`: block on `src` without a reply object.
+pub fn wait(src: CPtr) -> Received {
+    let mut r = Regs { cap: src, info: 0, mrs: [0; 4], reply: 0, dest: 0 };
+    // SAFETY: valid register layout for Wait.
+    unsafe { arch::syscall(sysno::WAIT, &mut r) };
+    store(&r)
+}
+
+/// `seL4_NBSendRecv`: send `info` to `dest` without blocking, then receive on `src`.
+pub fn nb_send_recv(dest: CPtr, info: MessageInfo, src: CPtr, reply: CPtr) -> Received {
+    let mut r = load(src, info, reply, dest);
+    // SAFETY: valid register layout for NBSendRecv.
+    unsafe { arch::syscall(sysno::NB_SEND_RECV, &mut r) };
+    store(&r)
+}
+
+/// `seL4_Send`: blocking send on an endpoint, or signal a notification.
+pub fn send(cap: CPtr, info: MessageInfo) {
+    let mut r = load(cap, info, 0, 0);
+    // SAFETY: valid register layout for Send; nothing is received.
+    unsafe { arch::syscall(sysno::SEND, &mut r) };
+}
+
+/// `seL4_NBSend`: send if a receiver waits, else drop the message.
+pub fn nb_send(cap: CPtr, info: MessageInfo) {
+    let mut r = load(cap, info, 0, 0);
+    // SAFETY: valid register layout for NBSend.
+    unsafe { arch::syscall(sysno::NB_SEND, &mut r) };
+}
+
+/// `seL4_Signal`: signal the notification `cap`.
+pub fn signal(cap: CPtr) {
+    send(cap, MessageInfo::with_label(0, 0));
+}
+
+/// `seL4_Yield`: give up the rest of the current budget.
+pub fn yield_now() {
+    let mut r = Regs { cap: 0, info: 0, mrs: [0; 4], reply: 0, dest: 0 };
+    // SAFETY: Yield takes no arguments.
+    unsafe { arch::syscall(sysno::YIELD, &mut r) };
+}
+
+/// `seL4_DebugPutChar` in configurations with kernel printing; elsewhere the
+/// syscall does not exist (it would fault) and this does nothing.
+pub fn debug_put_char(c: u8) {
+    if crate::board::CONFIG.has_printing() {
+        let mut r = Regs { cap: u64::from(c), info: 0, mrs: [0; 4], reply: 0, dest: 0 };
+        // SAFETY: DebugPutChar exists in this configuration and reads x0/rdi only.
+        unsafe { arch::syscall(sysno::DEBUG_PUT_CHAR, &mut r) };
+    }
+}
+
+/// Stops the PD with a fault (undefined instruction) that its fault handler
+/// (the monitor, or a parent PD) receives.
+pub fn fault_now() -> ! {
+    arch::fault_now()
+}
+
+/// The cycle counter: `PMCCNTR_EL0` on AArch64 (benchmark config only; it
+/// faults elsewhere), the TSC on x86_64.
+pub fn cycle_counter() -> u64 {
+    arch::cycle_counter()
+}

@@ -1,0 +1,127 @@
+//! [`service!`](crate::service): define a service once, get a typed client,
+//! a server trait and a dispatcher.
+
+/// Defines a service as a module holding `Client`, `Server`, `dispatch`,
+/// `serve` (on seL4) and the operation ids in `ops`.
+///
+/// ```ignore
+/// tunnelkit_tunnel::service! {
+///     /// Adds numbers.
+///     pub mod adder {
+///         /// Returns a + b.
+///         1 => fn add(AddRequest) -> AddResponse;
+///     }
+/// }
+/// // caller:  adder::Client::on(Channel::new(1)).add(&req)? -> AddResponse
+/// // callee:  impl adder::Server for Me { fn add(&mut self, caller: Caller, req: AddRequest) -> Result<AddResponse, CallError> }
+/// //          fn protected(..) { Ok(adder::serve(self, channel, info)) }
+/// ```
+///
+/// Compile-time checks: every request and response fits in 64 message
+/// registers; operation ids are non-zero and distinct.
+#[macro_export]
+macro_rules! service {
+    (
+        $(#[$meta:meta])*
+        $vis:vis mod $name:ident {
+            $(
+                $(#[$op_meta:meta])*
+                $id:literal => fn $op:ident($req:ty) -> $resp:ty;
+            )+
+        }
+    ) => {
+        $(#[$meta])*
+        $vis mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::{CallError, Caller, MessageRegisters, Transport};
+            use $crate::__private::MessageInfo;
+
+            /// The service's name.
+            pub const NAME: &str = stringify!($name);
+
+            /// Operation ids (the message labels).
+            #[allow(non_upper_case_globals)]
+            pub mod ops {
+                $( #[doc = concat!("Id of `", stringify!($op), "`.")] pub const $op: u64 = $id; )+
+            }
+
+            const _: () = {
+                let ids: &[u64] = &[$($id),+];
+                let mut i = 0;
+                while i < ids.len() {
+                    assert!(ids[i] != 0, "operation id 0 is reserved");
+                    let mut j = i + 1;
+                    while j < ids.len() {
+                        assert!(ids[i] != ids[j], "two operations share an id");
+                        j += 1;
+                    }
+                    i += 1;
+                }
+                $( let _ = $crate::words_of::<$req>(); let _ = $crate::words_of::<$resp>(); )+
+            };
+
+            /// Typed calls into the service over a transport.
+            pub struct Client<T> {
+                transport: T,
+            }
+
+            impl<T: Transport> Client<T> {
+                /// A client calling through `transport`.
+                pub const fn new(transport: T) -> Self {
+                    Self { transport }
+                }
+
+                /// The transport.
+                pub fn transport(&mut self) -> &mut T {
+                    &mut self.transport
+                }
+
+                $(
+                    $(#[$op_meta])*
+                    pub fn $op(&mut self, request: &$req) -> Result<$resp, CallError> {
+                        $crate::call(&mut self.transport, $id, request)
+                    }
+                )+
+            }
+
+            #[cfg(target_os = "none")]
+            impl Client<$crate::Pp> {
+                /// A client calling through the `pp` channel `channel`.
+                pub const fn on(channel: $crate::__private::Channel) -> Self {
+                    Self::new($crate::Pp::new(channel))
+                }
+            }
+
+            /// What a PD serving the service implements.
+            pub trait Server {
+                $(
+                    $(#[$op_meta])*
+                    fn $op(&mut self, caller: Caller, request: $req) -> Result<$resp, CallError>;
+                )+
+            }
+
+            /// Decodes the request in `mrs`, runs the operation `info`'s label
+            /// names, and writes the reply; unknown ids and bad lengths become
+            /// error replies.
+            pub fn dispatch<S: Server + ?Sized>(
+                server: &mut S,
+                caller: Caller,
+                info: MessageInfo,
+                mrs: &mut impl MessageRegisters,
+            ) -> MessageInfo {
+                match info.label() {
+                    $( $id => $crate::serve_operation(info, mrs, |request: $req| server.$op(caller, request)), )+
+                    op => CallError::UnknownOperation { op }.encode(mrs),
+                }
+            }
+
+            /// Serves a protected call that arrived on `channel` (message in the IPC buffer).
+            #[cfg(target_os = "none")]
+            pub fn serve<S: Server + ?Sized>(server: &mut S, channel: $crate::__private::Channel, info: MessageInfo) -> MessageInfo {
+                dispatch(server, Caller::new(channel), info, &mut $crate::IpcBuffer)
+            }
+        }
+    };
+}

@@ -1,0 +1,51 @@
+//! How a call reaches the callee.
+
+use tunnelkit_runtime::MessageInfo;
+
+use crate::error::CallError;
+use crate::message::MessageRegisters;
+
+/// Carries a request to a callee and its reply back.
+pub trait Transport {
+    /// Where the message registers live.
+    type Registers: MessageRegisters;
+    /// The registers the request is written to and the reply read from.
+    fn registers(&mut self) -> &mut Self::Registers;
+    /// Sends `info` (with the registers) and returns the reply's info.
+    fn call(&mut self, info: MessageInfo) -> Result<MessageInfo, CallError>;
+}
+
+/// A Microkit protected call (`seL4_Call` on a `pp` channel): a tunnel when
+/// the callee is passive, plain IPC when it is active.
+#[cfg(target_os = "none")]
+#[derive(Clone, Copy, Debug)]
+pub struct Pp {
+    channel: tunnelkit_runtime::Channel,
+    ipc_buffer: crate::message::IpcBuffer,
+}
+
+#[cfg(target_os = "none")]
+impl Pp {
+    /// Calls through `channel` (this PD's end must have `pp="true"`).
+    pub const fn new(channel: tunnelkit_runtime::Channel) -> Self {
+        Self { channel, ipc_buffer: crate::message::IpcBuffer }
+    }
+
+    /// The channel calls go through.
+    pub const fn channel(&self) -> tunnelkit_runtime::Channel {
+        self.channel
+    }
+}
+
+#[cfg(target_os = "none")]
+impl Transport for Pp {
+    type Registers = crate::message::IpcBuffer;
+
+    fn registers(&mut self) -> &mut Self::Registers {
+        &mut self.ipc_buffer
+    }
+
+    fn call(&mut self, info: MessageInfo) -> Result<MessageInfo, CallError> {
+        self.channel.pp_call(info).map_err(CallError::Channel)
+    }
+}

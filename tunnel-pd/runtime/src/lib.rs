@@ -51,6 +51,11 @@ pub fn pd_name() -> tunnelkit_sys::symbols::PdName {
     tunnelkit_sys::symbols::pd_name()
 }
 
+/// The channels this PD may notify through (ends with `notify="true"`).
+pub fn notifiable_channels() -> ChannelSet {
+    ChannelSet::from_badge(tunnelkit_sys::symbols::notifications())
+}
+
 /// Whether this PD is passive (a pod).
 pub fn is_passive() -> bool {
     tunnelkit_sys::symbols::is_passive()

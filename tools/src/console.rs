@@ -1,0 +1,68 @@
+//! Judging a system's serial console: pass line, PD panics, PD faults.
+
+/// What a console line decides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The expected pass line appeared.
+    Passed,
+    /// A PD panicked (the runtime's panic line names it).
+    Panicked {
+        /// The PD's name.
+        pd: String,
+        /// The panic line.
+        line: String,
+    },
+    /// The Microkit monitor reported a fault of a PD.
+    Faulted {
+        /// The PD's name.
+        pd: String,
+    },
+}
+
+/// Decides the outcome of a run from console lines.
+#[derive(Clone, Debug)]
+pub struct Judge {
+    pass_line: String,
+}
+
+impl Judge {
+    /// A judge that passes the run when a line contains `pass_line`.
+    pub fn new(pass_line: impl Into<String>) -> Self {
+        Self { pass_line: pass_line.into() }
+    }
+
+    /// The verdict of one line, if it decides the run.
+    pub fn line(&self, line: &str) -> Option<Verdict> {
+        if let Some(rest) = line.split("tunnelkit: PD '").nth(1)
+            && let Some((pd, after)) = rest.split_once('\'')
+            && after.starts_with(" panicked")
+        {
+            return Some(Verdict::Panicked { pd: pd.to_string(), line: line.trim().to_string() });
+        }
+        if let Some(pd) = line.split("MON|ERROR: faulting PD: ").nth(1) {
+            return Some(Verdict::Faulted { pd: pd.trim().to_string() });
+        }
+        line.contains(&self.pass_line).then_some(Verdict::Passed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_pass_panic_and_fault_lines() {
+        let j = Judge::new("tunnelkit: demo passed");
+        assert_eq!(j.line("tunnelkit: demo passed\r"), Some(Verdict::Passed));
+        assert_eq!(
+            j.line("tunnelkit: PD 'panicker' panicked at components/panicker/src/main.rs:17:5: boom"),
+            Some(Verdict::Panicked {
+                pd: "panicker".into(),
+                line: "tunnelkit: PD 'panicker' panicked at components/panicker/src/main.rs:17:5: boom".into()
+            })
+        );
+        assert_eq!(j.line("MON|ERROR: faulting PD: crypt\r"), Some(Verdict::Faulted { pd: "crypt".into() }));
+        assert_eq!(j.line("client_a: tunnel: known answer ok"), None);
+        assert_eq!(j.line("MON|INFO: PD 'crypt' is now passive!"), None);
+    }
+}

@@ -1,0 +1,15 @@
+//! The `tunnelkit` host tool as a library: find the Microkit SDK, build a
+//! system's PD images and the bootable image, boot it in QEMU and judge the
+//! console output.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod board;
+pub mod build;
+pub mod console;
+pub mod progress;
+pub mod qemu;
+pub mod sdf;
+pub mod sdk;
+pub mod workspace;

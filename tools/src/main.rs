@@ -1,0 +1,107 @@
+//! `tunnelkit`: build tunnelkit systems into Microkit images and boot them in QEMU.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::{Args, Parser, Subcommand};
+use tunnelkit::board::{Board, KernelConfig, parse_board, parse_config};
+use tunnelkit::build::{BuildRequest, build};
+use tunnelkit::console::Judge;
+use tunnelkit::sdk::Sdk;
+use tunnelkit::workspace::Workspace;
+use tunnelkit::{qemu, sdk};
+
+/// Build and run tunnelkit systems (Microkit 2.3 on seL4 16, MCS).
+#[derive(Parser)]
+#[command(name = "tunnelkit", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Compile every PD image the system names and run the microkit tool.
+    Build(Target),
+    /// Build, boot in QEMU, stream the console; exit 0 on the pass line.
+    Run {
+        #[command(flatten)]
+        target: Target,
+        /// Seconds to wait for the pass line.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+        /// The console line that means the system passed.
+        #[arg(long, default_value = "tunnelkit: demo passed")]
+        pass_line: String,
+    },
+}
+
+#[derive(Args)]
+struct Target {
+    /// Board: qemu_virt_aarch64 or x86_64_generic.
+    #[arg(long, default_value = "qemu_virt_aarch64", value_parser = parse_board)]
+    board: Board,
+    /// Kernel configuration: debug, release or benchmark.
+    #[arg(long, default_value = "debug", value_parser = parse_config)]
+    config: KernelConfig,
+    /// The system description.
+    #[arg(long, default_value = "system.xml")]
+    system: PathBuf,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tunnelkit: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Cmd::Build(t) => {
+            let (ws, sdk) = setup()?;
+            build(&ws, &sdk, &request(&t))?;
+            Ok(())
+        }
+        Cmd::Run { target: t, timeout, pass_line } => {
+            if !t.config.has_printing() {
+                bail!(
+                    "config '{}' has no kernel console, and tunnelkit PDs print through it (a serial-driver PD is \
+                     planned); use --config debug to see the system's output",
+                    t.config.name()
+                );
+            }
+            let (ws, sdk) = setup()?;
+            let built = build(&ws, &sdk, &request(&t))?;
+            let kernel32 = match t.board {
+                Board::X86_64Generic => sdk.kernel32(t.board, t.config)?,
+                Board::QemuVirtAarch64 => PathBuf::new(),
+            };
+            eprintln!("tunnelkit: booting {} in QEMU (timeout {timeout}s)", built.image.display());
+            let timeout = Duration::from_secs(timeout);
+            let run = qemu::run(t.board, &built.image, &kernel32, &Judge::new(&pass_line), timeout, &mut std::io::stdout())?;
+            qemu::require_pass(&run, &pass_line, timeout)?;
+            eprintln!("tunnelkit: passed in {:.1}s", run.elapsed.as_secs_f64());
+            Ok(())
+        }
+    }
+}
+
+fn setup() -> Result<(Workspace, Sdk)> {
+    let sdk = Sdk::from_env()?;
+    if let Some(v) = sdk.version()
+        && !v.starts_with("2.3")
+    {
+        eprintln!("tunnelkit: warning: the SDK says version {v}; tunnelkit targets Microkit 2.3.0 ({})", sdk::SDK_HINT);
+    }
+    Ok((Workspace::current()?, sdk))
+}
+
+fn request(t: &Target) -> BuildRequest {
+    BuildRequest { system: t.system.clone(), board: t.board, config: t.config }
+}

@@ -1,0 +1,50 @@
+//! Helpers for tunnelkit's integration tests.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+
+use tunnelkit::sdk::Sdk;
+
+/// Prints a line past libtest's output capture, so skips are never silent.
+pub fn say(line: &str) {
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "{line}");
+}
+
+/// The SDK from `MICROKIT_SDK`, or `None` after printing `skipped: <reason>`
+/// for `test`.
+pub fn sdk_or_skip(test: &str) -> Option<Sdk> {
+    match std::env::var_os("MICROKIT_SDK") {
+        None => {
+            say(&format!("{test}: skipped: MICROKIT_SDK not set"));
+            None
+        }
+        Some(_) => Some(Sdk::from_env().unwrap_or_else(|e| panic!("MICROKIT_SDK is set but unusable: {e:#}"))),
+    }
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// The cargo that runs the tests.
+pub fn cargo() -> Command {
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(repo_root()).env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
+    c
+}
+
+/// Runs the `tunnelkit` CLI (`cargo run -p tunnelkit -- args`).
+pub fn tunnelkit(args: &[&str]) -> Output {
+    cargo().args(["run", "-q", "-p", "tunnelkit", "--"]).args(args).output().expect("running cargo run -p tunnelkit")
+}
+
+static QEMU_LOCK: Mutex<()> = Mutex::new(());
+
+/// Serialises tests that boot QEMU (two cores; parallel boots would race timeouts).
+pub fn qemu_lock() -> MutexGuard<'static, ()> {
+    QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -17,21 +17,23 @@ fn demo_passes(board: &str) {
     let out = tunnelkit(&["run", "--board", board, "--config", "debug", "--timeout", "300"]);
     let log = text(&out);
     assert!(out.status.success(), "{test}: tunnelkit run failed:\n{log}");
+    // Lines printed before the client paths start, and the final verdict
+    // (printed by the reporter only after both clients passed every check;
+    // a failed check panics, which fails the run).
     for line in [
         "MON|INFO: PD 'crypt' is now passive!",
         "MON|INFO: PD 'checksum' is now passive!",
         "crypt: ready (passive pod), ChaCha20 known-answer test ok",
         "crypt_ipc: ready (active server), ChaCha20 known-answer test ok",
-        "client_a: tunnel: known answer ok",
-        "client_a: ipc: known answer ok",
-        "client_b: tunnel: known answer ok",
-        "client_b: ipc: known answer ok",
-        "client_a: pass",
-        "client_b: pass",
         "tunnelkit: demo passed",
     ] {
         assert!(log.contains(line), "{test}: console lacks '{line}':\n{log}");
     }
+    // Each client path prints its own summary and pass line, but PDs print
+    // one byte per system call, so a line preempted when its path's budget
+    // runs out can be split by another PD's output: the verdict above (sent
+    // only after both clients passed every check) is what the test relies on.
+    assert!(!log.contains("panicked"), "{test}: a PD panicked:\n{log}");
     say(&format!("{test}: demo passed in QEMU"));
 }
 

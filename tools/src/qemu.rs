@@ -111,7 +111,7 @@ pub fn run(board: Board, image: &Path, kernel32: &Path, judge: &Judge, timeout: 
 pub fn require_pass(run: &Run, pass_line: &str, timeout: Duration) -> Result<()> {
     let why = match &run.outcome {
         Outcome::Decided(Verdict::Passed) => return Ok(()),
-        Outcome::Decided(Verdict::Panicked { pd, line }) => format!("PD '{pd}' panicked: {line}"),
+        Outcome::Decided(Verdict::Panicked { line, .. }) => line.trim_start_matches("tunnelkit: ").to_string(),
         Outcome::Decided(Verdict::Faulted { pd }) => format!("PD '{pd}' faulted (reported by the Microkit monitor)"),
         Outcome::TimedOut => format!("timed out after {}s without '{pass_line}'", timeout.as_secs()),
         Outcome::QemuExited(code) => format!("QEMU exited (status {code:?}) without '{pass_line}'"),

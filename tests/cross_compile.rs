@@ -67,7 +67,8 @@ fn check_image(board: Board, name: &str, bytes: &[u8]) {
     let start = symbols.get("_start").unwrap_or_else(|| panic!("{name}: no _start"));
     assert_eq!(elf.entry, start[0].0, "{name}: entry must be _start");
     let in_load = |addr: u64, size: u64| loads.iter().any(|p| addr >= p.p_vaddr && addr + size <= p.p_vaddr + p.p_memsz);
-    let writable = |addr: u64| loads.iter().any(|p| addr >= p.p_vaddr && addr < p.p_vaddr + p.p_memsz && p.p_flags & program_header::PF_W != 0);
+    let writable =
+        |addr: u64| loads.iter().any(|p| addr >= p.p_vaddr && addr < p.p_vaddr + p.p_memsz && p.p_flags & program_header::PF_W != 0);
     let mut patched = vec![
         ("microkit_name", 64),
         ("microkit_passive", 1),

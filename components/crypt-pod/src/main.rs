@@ -37,14 +37,25 @@ struct CryptPod {
 
 fn init() -> CryptPod {
     assert!(kat::self_test(), "ChaCha20 known-answer test failed");
-    debug_println!("{}: ready ({}), ChaCha20 known-answer test ok", pd_name().as_str(), if is_passive() { "passive pod" } else { "active server" });
+    debug_println!(
+        "{}: ready ({}), ChaCha20 known-answer test ok",
+        pd_name().as_str(),
+        if is_passive() { "passive pod" } else { "active server" }
+    );
     CryptPod { checksum: checksum::Client::on(CHECKSUM) }
 }
 
 impl CryptPod {
     /// XORs the keystream into `window` of the caller's region, copies the
     /// result to the checksum pod's region and asks it for the CRC-32.
-    fn transform(&mut self, caller: Caller, window: Window, key: &[u8; 32], nonce: &[u8; 12], counter: u32) -> Result<CryptReply, CallError> {
+    fn transform(
+        &mut self,
+        caller: Caller,
+        window: Window,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        counter: u32,
+    ) -> Result<CryptReply, CallError> {
         let lent = caller.lent()?;
         let out = LentRegion::on(CHECKSUM)?;
         if u64::from(window.len) > out.size() {

@@ -3,22 +3,7 @@
 //! needed; AArch64 branches to Rust, x86_64 `call`s for SysV stack alignment.
 
 #[cfg(target_arch = "aarch64")]
-core::arch::global_asm!(
-    ".section .text.start, \"ax\"",
-    ".global _start",
-    "_start:",
-    "    bl __tunnelkit_main",
-    "1:  udf #0",
-    "    b 1b",
-);
+core::arch::global_asm!(".section .text.start, \"ax\"", ".global _start", "_start:", "    bl __tunnelkit_main", "1:  udf #0", "    b 1b",);
 
 #[cfg(target_arch = "x86_64")]
-core::arch::global_asm!(
-    ".section .text.start, \"ax\"",
-    ".global _start",
-    "_start:",
-    "    call __tunnelkit_main",
-    "1:  ud2",
-    "    jmp 1b",
-);
-
+core::arch::global_asm!(".section .text.start, \"ax\"", ".global _start", "_start:", "    call __tunnelkit_main", "1:  ud2", "    jmp 1b",);

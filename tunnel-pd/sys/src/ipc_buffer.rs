@@ -1,8 +1,8 @@
 //! Message registers in the PD's IPC buffer (Microkit 2.3 maps it at the
 //! highest user page; there is no symbol for it).
 
-use crate::board::BOARD;
 use crate::SEL4_MSG_MAX_LENGTH;
+use crate::board::BOARD;
 
 /// Byte offset of `msg[0]` in `seL4_IPCBuffer` (after the `tag` word).
 const MSG_OFFSET: u64 = 8;

@@ -168,7 +168,10 @@ mod tests {
         assert_eq!((rel.irq_ack_irq, dbg.irq_ack_irq), (27, 31));
         assert_eq!((rel.sched_context_consumed, dbg.sched_context_consumed), (37, 41));
         assert_eq!((rel.tcb_write_registers, dbg.tcb_write_registers), (3, 3));
-        assert_eq!(InvocationLabels::new(Arch::X86_64, KernelConfig::Benchmark), InvocationLabels::new(Arch::X86_64, KernelConfig::Release));
+        assert_eq!(
+            InvocationLabels::new(Arch::X86_64, KernelConfig::Benchmark),
+            InvocationLabels::new(Arch::X86_64, KernelConfig::Release)
+        );
     }
 
     #[test]

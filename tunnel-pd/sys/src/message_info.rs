@@ -12,12 +12,7 @@ impl MessageInfo {
 
     /// Builds a message info; fields wider than their bit range are truncated.
     pub const fn new(label: u64, caps_unwrapped: u64, extra_caps: u64, length: u64) -> Self {
-        Self(
-            ((label & Self::MAX_LABEL) << 12)
-                | ((caps_unwrapped & 0x7) << 9)
-                | ((extra_caps & 0x3) << 7)
-                | (length & 0x7f),
-        )
+        Self(((label & Self::MAX_LABEL) << 12) | ((caps_unwrapped & 0x7) << 9) | ((extra_caps & 0x3) << 7) | (length & 0x7f))
     }
 
     /// A message with `label` and `length` message registers and no capabilities

@@ -98,7 +98,13 @@ impl<S> Transport for Loopback<S> {
 }
 
 fn adder_client() -> adder::Client<Loopback<Adder>> {
-    adder::Client::new(Loopback { server: Adder, serve: adder::dispatch::<Adder>, channel: Channel::new(0), mrs: ArrayRegisters::default(), calls: 0 })
+    adder::Client::new(Loopback {
+        server: Adder,
+        serve: adder::dispatch::<Adder>,
+        channel: Channel::new(0),
+        mrs: ArrayRegisters::default(),
+        calls: 0,
+    })
 }
 
 #[test]

@@ -66,6 +66,7 @@ fn check_image(board: Board, name: &str, bytes: &[u8]) {
     }
     let start = symbols.get("_start").unwrap_or_else(|| panic!("{name}: no _start"));
     assert_eq!(elf.entry, start[0].0, "{name}: entry must be _start");
+    assert_eq!(elf.entry, tunnelkit_sys::IMAGE_BASE, "{name}: _start must be the first byte of the image");
     let in_load = |addr: u64, size: u64| loads.iter().any(|p| addr >= p.p_vaddr && addr + size <= p.p_vaddr + p.p_memsz);
     let writable =
         |addr: u64| loads.iter().any(|p| addr >= p.p_vaddr && addr < p.p_vaddr + p.p_memsz && p.p_flags & program_header::PF_W != 0);

@@ -67,3 +67,74 @@ fn a_panicking_pd_fails_the_run_and_is_named() {
     assert!(log.contains("components/panicker/src/main.rs:"), "the failure must give the panic location:\n{log}");
     assert!(log.contains("deliberate panic to test failure reporting (budget 3)"), "the panic message must be shown:\n{log}");
 }
+
+fn runtime_checks_pass(board: &str) {
+    let test = format!("runtime_checks_pass_on_{board}");
+    let Some(_sdk) = sdk_or_skip(&test) else { return };
+    let _guard = qemu_lock();
+    let out = tunnelkit(&[
+        "run",
+        "--board",
+        board,
+        "--system",
+        "tests/systems/runtime.xml",
+        "--pass-line",
+        "tunnelkit: runtime checks passed",
+        "--timeout",
+        "120",
+    ]);
+    let log = text(&out);
+    assert!(out.status.success(), "{test}: tunnelkit run failed:\n{log}");
+    for line in [
+        "supervisor: child id 1 and channel 0 (from setvars)",
+        "faulty: first run, raising a fault",
+        "supervisor: child 1 faulted (user exception), restarting it",
+        "faulty: restarted (run 2)",
+        "faulty: parent's deferred notification arrived",
+        "supervisor: 64-word tunnel messages and length errors ok",
+    ] {
+        assert!(log.contains(line), "{test}: console lacks '{line}':\n{log}");
+    }
+    say(&format!("{test}: runtime checks passed in QEMU"));
+}
+
+#[test]
+fn runtime_checks_pass_on_qemu_virt_aarch64() {
+    runtime_checks_pass("qemu_virt_aarch64");
+}
+
+#[test]
+fn runtime_checks_pass_on_x86_64_generic() {
+    runtime_checks_pass("x86_64_generic");
+}
+
+#[test]
+fn an_image_no_crate_builds_is_reported_at_its_position() {
+    let Some(_sdk) = sdk_or_skip("an_image_no_crate_builds_is_reported_at_its_position") else { return };
+    let out = tunnelkit(&["build", "--system", "tests/systems/bad-image.xml"]);
+    let log = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        log.contains("tests/systems/bad-image.xml:4:9: error: PD 'ghost' runs 'no-such-pd.elf', which no PD crate in this workspace builds"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_board_the_sdk_lacks_is_named() {
+    let Some(sdk) = sdk_or_skip("a_board_the_sdk_lacks_is_named") else { return };
+    // A real SDK restricted to one board: its tool, and only qemu_virt_aarch64.
+    let dir = std::env::temp_dir().join(format!("tunnelkit-one-board-sdk-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("board")).unwrap();
+    std::os::unix::fs::symlink(sdk.root().join("bin"), dir.join("bin")).unwrap();
+    std::os::unix::fs::symlink(sdk.root().join("board/qemu_virt_aarch64"), dir.join("board/qemu_virt_aarch64")).unwrap();
+    let out = tunnelkit_tests::cargo()
+        .args(["run", "-q", "-p", "tunnelkit", "--", "build", "--board", "x86_64_generic"])
+        .env("MICROKIT_SDK", &dir)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let log = text(&out);
+    assert!(!out.status.success());
+    assert!(log.contains("has no board 'x86_64_generic' (it has: qemu_virt_aarch64)"), "{log}");
+}

@@ -81,7 +81,7 @@ PHDRS
 }
 SECTIONS
 {
-    . = 0x200000;
+    . = 0x200000; /* IMAGE_BASE in src/lib.rs */
     .text : {
         KEEP(*(.text.start))
         *(.text .text.*)

@@ -113,6 +113,11 @@ mod target {
             if r.label() == 0 { Ok(()) } else { Err(r.label()) }
         }
 
+        /// Restarts the child at the tunnelkit image entry point (`_start`).
+        pub fn restart_from_entry(self) -> Result<(), u64> {
+            self.restart(tunnelkit_sys::IMAGE_BASE)
+        }
+
         /// Stops the child (`TCB_Suspend`).
         pub fn stop(self) -> Result<(), u64> {
             let r = syscall::call(cap::child_tcb(self.0), MessageInfo::with_label(LABELS.tcb_suspend, 0));

@@ -56,6 +56,14 @@ pub fn notifiable_channels() -> ChannelSet {
     ChannelSet::from_badge(tunnelkit_sys::symbols::notifications())
 }
 
+/// Stops this PD with a fault (an undefined instruction) that its fault
+/// handler receives: the monitor for a top-level PD, the parent for a child.
+/// For fault-injection tests; nothing is printed.
+#[cfg(target_os = "none")]
+pub fn raise_fault() -> ! {
+    tunnelkit_sys::syscall::fault_now()
+}
+
 /// Whether this PD is passive (a pod).
 pub fn is_passive() -> bool {
     tunnelkit_sys::symbols::is_passive()

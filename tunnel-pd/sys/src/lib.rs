@@ -39,6 +39,10 @@ pub mod syscall;
 
 pub use message_info::MessageInfo;
 
+/// Link address of every tunnelkit PD image; `_start` is its first byte, so
+/// it is also the entry point (a parent restarts a child PD here).
+pub const IMAGE_BASE: u64 = 0x20_0000;
+
 /// Number of message registers a Microkit protected procedure may carry each way.
 pub const MICROKIT_MAX_MESSAGE_WORDS: usize = 64;
 /// Number of message registers in the IPC buffer (`seL4_MsgMaxLength`).

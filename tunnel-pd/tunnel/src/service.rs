@@ -19,6 +19,28 @@
 ///
 /// Compile-time checks: every request and response fits in 64 message
 /// registers; operation ids are non-zero and distinct.
+///
+/// ```compile_fail
+/// # use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+/// #[derive(IntoBytes, FromBytes, Immutable, KnownLayout)]
+/// #[repr(C)]
+/// pub struct TooBig { words: [u64; 65] }
+/// tunnelkit_tunnel::service! {
+///     pub mod too_big { 1 => fn send(TooBig) -> (); }
+/// }
+/// ```
+///
+/// ```compile_fail
+/// tunnelkit_tunnel::service! {
+///     pub mod clash { 1 => fn a(()) -> (); 1 => fn b(()) -> (); }
+/// }
+/// ```
+///
+/// ```
+/// tunnelkit_tunnel::service! {
+///     pub mod fine { 1 => fn a([u64; 64]) -> (); 2 => fn b(()) -> [u8; 512]; }
+/// }
+/// ```
 #[macro_export]
 macro_rules! service {
     (

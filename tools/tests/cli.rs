@@ -1,0 +1,57 @@
+//! The CLI's errors for bad set-up and bad input (no SDK needed).
+
+use std::process::{Command, Output};
+
+fn tunnelkit(args: &[&str], sdk: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tunnelkit"));
+    c.args(args).current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    match sdk {
+        Some(s) => c.env("MICROKIT_SDK", s),
+        None => c.env_remove("MICROKIT_SDK"),
+    };
+    c.output().expect("run tunnelkit")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn missing_sdk_says_what_is_expected_and_where_it_comes_from() {
+    let o = tunnelkit(&["build"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("MICROKIT_SDK is not set"), "{e}");
+    assert!(e.contains("bin/microkit") && e.contains("github.com/seL4/microkit"), "{e}");
+}
+
+#[test]
+fn wrong_sdk_paths_are_explained() {
+    let o = tunnelkit(&["build"], Some("/nonexistent/sdk"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("MICROKIT_SDK=/nonexistent/sdk is not a directory"), "{}", stderr(&o));
+
+    let dir = std::env::temp_dir().join(format!("tunnelkit-not-an-sdk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = tunnelkit(&["run"], Some(dir.to_str().unwrap()));
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("has no bin/microkit, so it is not a Microkit SDK"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_usage_exits_2_and_lists_the_choices() {
+    let o = tunnelkit(&["run", "--board", "rpi4b_1gb"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("tunnelkit supports: qemu_virt_aarch64, x86_64_generic"), "{}", stderr(&o));
+    let o = tunnelkit(&["build", "--config", "smp-debug"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("debug, release, benchmark"), "{}", stderr(&o));
+}
+
+#[test]
+fn configs_without_a_console_are_refused_for_run() {
+    let o = tunnelkit(&["run", "--config", "release"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("config 'release' has no kernel console"), "{}", stderr(&o));
+}

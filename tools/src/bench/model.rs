@@ -1,0 +1,81 @@
+//! The benchmark results, as written to `results.json`.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything one `tunnelkit bench` run measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// Board name (`qemu_virt_aarch64`, `x86_64_generic`).
+    pub board: String,
+    /// Kernel configuration (always `benchmark`).
+    pub config: String,
+    /// The emulator.
+    pub qemu: QemuInfo,
+    /// Cost of one crossing per transport, payload and depth.
+    pub crossings: Vec<Crossing>,
+    /// Work completed per path in the crosstalk experiment.
+    pub crosstalk: Vec<CrosstalkPath>,
+    /// Latency of the light path while the heavy path floods, per design.
+    pub light_path_latency: Vec<Latency>,
+}
+
+/// QEMU version and the exact flags used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QemuInfo {
+    /// `qemu-system-… --version`, first line.
+    pub version: String,
+    /// The flags, space-separated.
+    pub flags: String,
+}
+
+/// Min / median / max of a sample, in counter cycles (instructions under `-icount shift=0`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cycles {
+    /// Smallest sample.
+    pub min: u64,
+    /// Median sample.
+    pub median: u64,
+    /// Largest sample.
+    pub max: u64,
+}
+
+/// One measured crossing variant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Crossing {
+    /// `raw`, `tunnel`, `ipc` or `async`.
+    pub transport: String,
+    /// Bytes carried in message registers each way.
+    pub payload_bytes: u64,
+    /// Bytes lent through a shared region (read by the callee).
+    pub lent_bytes: u64,
+    /// Nesting depth (1 = client → server).
+    pub depth: u32,
+    /// Measured calls (after warm-up).
+    pub iterations: u64,
+    /// Round-trip cost.
+    pub cycles: Cycles,
+}
+
+/// One path of one design in the crosstalk experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CrosstalkPath {
+    /// `tunnel`, `ipc` or `async`.
+    pub design: String,
+    /// Path name (`light`, `medium`, `heavy`).
+    pub path: String,
+    /// Budget / period of the path, as a fraction of one CPU.
+    pub configured_share: f64,
+    /// CPU spent on the path's work in the shared service, as a fraction of one CPU over the window.
+    pub achieved_share: f64,
+    /// Work units completed in the window.
+    pub completed: u64,
+}
+
+/// Light-path latency under a flood, per design.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// `tunnel`, `ipc` or `async`.
+    pub design: String,
+    /// Round-trip latency of the light path's calls.
+    pub cycles: Cycles,
+}

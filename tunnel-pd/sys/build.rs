@@ -53,18 +53,20 @@ fn main() {
 /// SDF `<map setvar_vaddr=… setvar_size=…>` can point them at a shared region.
 fn lend_symbols() -> String {
     let mut s = String::new();
-    for ch in 0..CHANNELS {
-        writeln!(s, "/// Lent-region base for channel {ch} (patched by the microkit tool).").unwrap();
-        writeln!(s, "#[unsafe(no_mangle)] #[used] static tunnel_lend_vaddr_{ch}: Patched<u64> = Patched::new(0);").unwrap();
-        writeln!(s, "/// Lent-region size for channel {ch} (patched by the microkit tool).").unwrap();
-        writeln!(s, "#[unsafe(no_mangle)] #[used] static tunnel_lend_size_{ch}: Patched<u64> = Patched::new(0);").unwrap();
+    for (kind, what) in [("lend", "Lent-region"), ("ring", "Async-ring region")] {
+        for ch in 0..CHANNELS {
+            writeln!(s, "/// {what} base for channel {ch} (patched by the microkit tool).").unwrap();
+            writeln!(s, "#[unsafe(no_mangle)] #[used] static tunnel_{kind}_vaddr_{ch}: Patched<u64> = Patched::new(0);").unwrap();
+            writeln!(s, "/// {what} size for channel {ch} (patched by the microkit tool).").unwrap();
+            writeln!(s, "#[unsafe(no_mangle)] #[used] static tunnel_{kind}_size_{ch}: Patched<u64> = Patched::new(0);").unwrap();
+        }
+        writeln!(s, "/// The {kind} symbols, indexed by channel id.").unwrap();
+        writeln!(s, "static {}_TABLE: [(&Patched<u64>, &Patched<u64>); {CHANNELS}] = [", kind.to_uppercase()).unwrap();
+        for ch in 0..CHANNELS {
+            writeln!(s, "    (&tunnel_{kind}_vaddr_{ch}, &tunnel_{kind}_size_{ch}),").unwrap();
+        }
+        writeln!(s, "];").unwrap();
     }
-    writeln!(s, "/// The lending symbols, indexed by channel id.").unwrap();
-    writeln!(s, "static LEND_TABLE: [(&Patched<u64>, &Patched<u64>); {CHANNELS}] = [").unwrap();
-    for ch in 0..CHANNELS {
-        writeln!(s, "    (&tunnel_lend_vaddr_{ch}, &tunnel_lend_size_{ch}),").unwrap();
-    }
-    writeln!(s, "];").unwrap();
     s
 }
 

@@ -59,6 +59,9 @@ impl Channel {
 }
 
 #[cfg(target_os = "none")]
+pub use target::IoPort;
+
+#[cfg(target_os = "none")]
 mod target {
     use super::{Channel, ChannelError, Child};
     use tunnelkit_sys::labels::LABELS;
@@ -99,6 +102,41 @@ mod target {
             let id = self.checked(symbols::irqs(), ChannelError::NotAnIrq)?;
             crate::event_loop::defer(cap::irq_handler(id), MessageInfo::with_label(LABELS.irq_ack_irq, 0));
             Ok(())
+        }
+    }
+
+    /// An x86 I/O port range of this PD (`<ioport id=…>`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct IoPort(u8);
+
+    impl IoPort {
+        /// The range with SDF id `id`.
+        pub const fn new(id: u8) -> Self {
+            Self(id)
+        }
+
+        fn labels() -> Result<(u64, u64), u64> {
+            match LABELS.arch {
+                tunnelkit_sys::labels::ArchLabels::X86_64 { ioport_in8, ioport_out8, .. } => Ok((ioport_in8, ioport_out8)),
+                _ => Err(3), // seL4_IllegalOperation: no I/O ports on this architecture
+            }
+        }
+
+        /// Writes a byte to `port` (inside the range). Err: the kernel's error code.
+        pub fn out8(self, port: u16, value: u8) -> Result<(), u64> {
+            let (_, out8) = Self::labels()?;
+            tunnelkit_sys::ipc_buffer::set_mr(0, u64::from(port));
+            tunnelkit_sys::ipc_buffer::set_mr(1, u64::from(value));
+            let r = syscall::call(cap::ioport(self.0), MessageInfo::with_label(out8, 2));
+            if r.label() == 0 { Ok(()) } else { Err(r.label()) }
+        }
+
+        /// Reads a byte from `port` (inside the range). Err: the kernel's error code.
+        pub fn in8(self, port: u16) -> Result<u8, u64> {
+            let (in8, _) = Self::labels()?;
+            tunnelkit_sys::ipc_buffer::set_mr(0, u64::from(port));
+            let r = syscall::call(cap::ioport(self.0), MessageInfo::with_label(in8, 1));
+            if r.label() == 0 { Ok(tunnelkit_sys::ipc_buffer::get_mr(0) as u8) } else { Err(r.label()) }
         }
     }
 

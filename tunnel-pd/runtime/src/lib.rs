@@ -26,6 +26,8 @@
 #![warn(missing_docs)]
 
 mod channel;
+pub mod console;
+pub mod cycles;
 mod handler;
 pub mod printing;
 
@@ -35,6 +37,8 @@ mod event_loop;
 mod panicking;
 
 pub use channel::{Channel, ChannelError, ChannelSet, Child};
+#[cfg(target_os = "none")]
+pub use channel::IoPort;
 pub use handler::{Handler, UNHANDLED_PPC_LABEL};
 pub use tunnelkit_sys::MessageInfo;
 pub use tunnelkit_sys::board::{BOARD, Board, CONFIG, KernelConfig};
@@ -42,7 +46,14 @@ pub use tunnelkit_sys::board::{BOARD, Board, CONFIG, KernelConfig};
 #[cfg(target_os = "none")]
 pub use event_loop::run;
 #[cfg(target_os = "none")]
-pub use tunnelkit_sys::memory::{OutOfBounds, SharedMemory};
+pub use tunnelkit_sys::memory::{DeviceMemory, OutOfBounds, SharedMemory};
+
+/// Message registers in the IPC buffer (MR0..MR119), for code that speaks a
+/// raw protocol instead of a tunnel service.
+#[cfg(target_os = "none")]
+pub mod mr {
+    pub use tunnelkit_sys::ipc_buffer::{get_mr as get, set_mr as set};
+}
 #[cfg(target_os = "none")]
 pub use tunnelkit_sys::syscall::cycle_counter;
 

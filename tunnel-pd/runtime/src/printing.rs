@@ -1,15 +1,13 @@
-//! Debug printing through the kernel console (`seL4_DebugPutChar`).
-//!
-//! Only the `debug` kernel configuration has a kernel console; in `release`
-//! and `benchmark` these macros print nothing. Output is formatted into a
-//! line buffer first and then written out, which keeps the window in which
-//! another PD's output can interleave small (the kernel prints one byte per
-//! system call, so it cannot be closed entirely).
+//! Printing: to the console pod when the system description gives this PD a
+//! console channel (every kernel config; lines stay whole), otherwise to the
+//! kernel console (`seL4_DebugPutChar`, `debug` config only; another PD's
+//! output can interleave a line there, as the kernel prints a byte per
+//! system call). Without either, output is dropped.
 
 use core::fmt;
 
 /// Bytes formatted before they are written out.
-const LINE: usize = 256;
+const LINE: usize = crate::console::CHUNK;
 
 struct LineBuffer {
     buf: [u8; LINE],
@@ -19,8 +17,12 @@ struct LineBuffer {
 impl LineBuffer {
     fn flush(&mut self) {
         #[cfg(target_os = "none")]
-        for &b in &self.buf[..self.len] {
-            tunnelkit_sys::syscall::debug_put_char(b);
+        {
+            let bytes = &self.buf[..self.len];
+            match tunnelkit_sys::symbols::console_channel() {
+                Some(ch) if tunnelkit_sys::symbols::pps() & (1 << ch) != 0 => crate::console::write(crate::Channel::new(ch), bytes),
+                _ => bytes.iter().for_each(|&b| tunnelkit_sys::syscall::debug_put_char(b)),
+            }
         }
         self.len = 0;
     }

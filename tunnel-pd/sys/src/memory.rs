@@ -30,6 +30,12 @@ impl SharedMemory {
         symbols::lent_region(ch).map(|(base, size)| Self { base, size })
     }
 
+    /// The async-ring region of channel `ch` (`tunnel_ring_vaddr_<ch>` /
+    /// `tunnel_ring_size_<ch>` setvars), if the system description maps one.
+    pub fn ring(ch: u8) -> Option<Self> {
+        symbols::ring_region(ch).map(|(base, size)| Self { base, size })
+    }
+
     /// The region named by a pair of setvar words (`setvar_vaddr`,
     /// `setvar_size`); `None` if the tool did not patch them.
     pub fn from_setvars(vaddr: &Patched<u64>, size: &Patched<u64>) -> Option<Self> {
@@ -62,6 +68,30 @@ impl SharedMemory {
         Ok(())
     }
 
+    fn atomic_u32(&self, offset: u64) -> Result<&core::sync::atomic::AtomicU32, OutOfBounds> {
+        let addr = self.check(offset, 4)?;
+        if addr % 4 != 0 {
+            return Err(OutOfBounds { offset, len: 4, size: self.size });
+        }
+        // SAFETY: the word lies inside the mapped region and is 4-byte aligned;
+        // AtomicU32 has the layout of u32 and every bit pattern is valid; the
+        // mapping lives for the PD's whole life, so 'static-like borrow of
+        // `self` is sound.
+        Ok(unsafe { &*(addr as *const core::sync::atomic::AtomicU32) })
+    }
+
+    /// Loads the 32-bit word at `offset` with acquire ordering (another PD
+    /// publishes it with [`SharedMemory::store_release_u32`]).
+    pub fn load_acquire_u32(&self, offset: u64) -> Result<u32, OutOfBounds> {
+        Ok(self.atomic_u32(offset)?.load(core::sync::atomic::Ordering::Acquire))
+    }
+
+    /// Stores the 32-bit word at `offset` with release ordering.
+    pub fn store_release_u32(&self, offset: u64, value: u32) -> Result<(), OutOfBounds> {
+        self.atomic_u32(offset)?.store(value, core::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
     /// Copies `data` into the region at `offset` (the mapping must be writable).
     pub fn write(&self, offset: u64, data: &[u8]) -> Result<(), OutOfBounds> {
         let addr = self.check(offset, data.len())?;
@@ -69,6 +99,46 @@ impl SharedMemory {
         // SAFETY: as for `read`; a read-only mapping faults (a VM fault to the
         // fault handler), it does not corrupt memory.
         unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, data.len()) };
+        Ok(())
+    }
+}
+
+/// Device registers mapped uncached into this PD (`<map cached="false">` of a
+/// memory region with the device's `phys_addr`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceMemory {
+    base: u64,
+    size: u64,
+}
+
+impl DeviceMemory {
+    /// The registers named by a pair of setvar words (`setvar_vaddr`,
+    /// `setvar_size`); `None` if the tool did not patch them.
+    pub fn from_setvars(vaddr: &Patched<u64>, size: &Patched<u64>) -> Option<Self> {
+        let (base, size) = (vaddr.get(), size.get());
+        (base != 0 && size != 0).then_some(Self { base, size })
+    }
+
+    fn register(&self, offset: u64) -> Result<u64, OutOfBounds> {
+        match offset.checked_add(4) {
+            Some(end) if end <= self.size && offset % 4 == 0 => Ok(self.base + offset),
+            _ => Err(OutOfBounds { offset, len: 4, size: self.size }),
+        }
+    }
+
+    /// Reads the 32-bit register at `offset`.
+    pub fn read32(&self, offset: u64) -> Result<u32, OutOfBounds> {
+        let addr = self.register(offset)?;
+        // SAFETY: an aligned word inside a device mapping the tool created;
+        // volatile so every access reaches the device.
+        Ok(unsafe { core::ptr::read_volatile(addr as *const u32) })
+    }
+
+    /// Writes the 32-bit register at `offset`.
+    pub fn write32(&self, offset: u64, value: u32) -> Result<(), OutOfBounds> {
+        let addr = self.register(offset)?;
+        // SAFETY: as for `read32`.
+        unsafe { core::ptr::write_volatile(addr as *mut u32, value) };
         Ok(())
     }
 }

@@ -124,11 +124,20 @@ mod lend {
     use super::Patched;
     include!(concat!(env!("OUT_DIR"), "/lend_symbols.rs"));
 
-    /// `(vaddr, size)` of the region lent on channel `ch`, if the SDF maps one.
-    pub fn window(ch: u8) -> Option<(u64, u64)> {
-        let (vaddr, size) = LEND_TABLE.get(usize::from(ch))?;
+    fn lookup(table: &[(&Patched<u64>, &Patched<u64>)], ch: u8) -> Option<(u64, u64)> {
+        let (vaddr, size) = table.get(usize::from(ch))?;
         let (vaddr, size) = (vaddr.get(), size.get());
         (vaddr != 0 && size != 0).then_some((vaddr, size))
+    }
+
+    /// `(vaddr, size)` of the region lent on channel `ch`, if the SDF maps one.
+    pub fn window(ch: u8) -> Option<(u64, u64)> {
+        lookup(&LEND_TABLE, ch)
+    }
+
+    /// `(vaddr, size)` of the async-ring region of channel `ch`, if the SDF maps one.
+    pub fn ring(ch: u8) -> Option<(u64, u64)> {
+        lookup(&RING_TABLE, ch)
     }
 }
 
@@ -136,6 +145,24 @@ mod lend {
 /// `tunnel_lend_vaddr_<ch>` / `tunnel_lend_size_<ch>` setvars, if any.
 pub fn lent_region(ch: u8) -> Option<(u64, u64)> {
     lend::window(ch)
+}
+
+/// `(vaddr, size)` of the async-ring region mapped for channel `ch` through
+/// the `tunnel_ring_vaddr_<ch>` / `tunnel_ring_size_<ch>` setvars, if any.
+pub fn ring_region(ch: u8) -> Option<(u64, u64)> {
+    lend::ring(ch)
+}
+
+/// This PD's channel to the console (serial driver) pod, set by
+/// `<end setvar_id="tunnelkit_console_channel">`; `u64::MAX` when absent.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+#[used]
+#[allow(non_upper_case_globals)]
+static tunnelkit_console_channel: Patched<u64> = Patched::new(u64::MAX);
+
+/// The console channel, if the system description gives this PD one.
+pub fn console_channel() -> Option<u8> {
+    u8::try_from(tunnelkit_console_channel.get()).ok().filter(|c| usize::from(*c) < crate::MICROKIT_MAX_CHANNELS)
 }
 
 #[cfg(test)]
@@ -164,5 +191,7 @@ mod tests {
         assert_eq!(lent_region(0), None);
         assert_eq!(lent_region(61), None);
         assert_eq!(lent_region(62), None);
+        assert_eq!(ring_region(0), None);
+        assert_eq!(console_channel(), None);
     }
 }

@@ -123,6 +123,12 @@ pub fn fault_now() -> ! {
     arch::fault_now()
 }
 
+/// Starts the cycle counter (AArch64: PMU, counting EL2 too; needs the
+/// `benchmark` config, it faults elsewhere; x86_64: nothing to do).
+pub fn enable_cycle_counter() {
+    arch::enable_cycle_counter()
+}
+
 /// The cycle counter: `PMCCNTR_EL0` on AArch64 (benchmark config only; it
 /// faults elsewhere), the TSC on x86_64.
 pub fn cycle_counter() -> u64 {

@@ -47,3 +47,26 @@ pub(crate) fn cycle_counter() -> u64 {
     unsafe { core::arch::asm!("isb", "mrs {0}, pmccntr_el0", out(reg) v, options(nomem, nostack)) };
     v
 }
+
+/// Starts the cycle counter and makes it count at EL2 too (seL4 runs at EL2
+/// on `qemu_virt_aarch64`): PMCR_EL0.E and .C, PMCNTENSET_EL0 bit 31,
+/// PMCCFILTR_EL0.NSH (bit 27). EL0 may write these only when the kernel
+/// exports the PMU (Microkit's `benchmark` config); elsewhere they trap.
+pub(crate) fn enable_cycle_counter() {
+    // SAFETY: writes PMU control registers only; a trap becomes a fault IPC, not UB.
+    unsafe {
+        core::arch::asm!(
+            "mrs {t}, pmcr_el0",
+            "orr {t}, {t}, #1",
+            "orr {t}, {t}, #4",
+            "msr pmcr_el0, {t}",
+            "mov {t}, #0x80000000",
+            "msr pmcntenset_el0, {t}",
+            "mov {t}, #0x8000000",
+            "msr pmccfiltr_el0, {t}",
+            "isb",
+            t = out(reg) _,
+            options(nomem, nostack),
+        )
+    };
+}

@@ -1,0 +1,127 @@
+//! Console pod: prints what other PDs send it (the runtime's console
+//! protocol) on the board's UART. Passive, so each caller's budget pays for
+//! its own output, and one call's bytes are never interleaved with another's.
+//!
+//! AArch64 (QEMU virt): PL011 at the `<map>` named by `uart_vaddr` /
+//! `uart_size` (uncached). x86_64: 16550 COM1 through `<ioport id="0">`, whose
+//! base port the tool writes into `uart_port` (`setvar_addr`).
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use core::convert::Infallible;
+
+use tunnelkit_runtime::{Channel, Handler, MessageInfo, console, mr, protection_domain, setvar};
+
+setvar!(
+    /// Virtual address of the PL011 registers.
+    static uart_vaddr
+);
+setvar!(
+    /// Size of the PL011 mapping.
+    static uart_size
+);
+setvar!(
+    /// Base I/O port of the 16550.
+    static uart_port
+);
+
+protection_domain!(init);
+
+struct Serial {
+    uart: Uart,
+    buf: [u8; console::CHUNK],
+}
+
+fn init() -> Serial {
+    Serial { uart: Uart::new(), buf: [0; console::CHUNK] }
+}
+
+impl Handler for Serial {
+    type Error = Infallible;
+
+    fn protected(&mut self, _channel: Channel, msg_info: MessageInfo) -> Result<MessageInfo, Infallible> {
+        match console::decode(msg_info.label(), msg_info.length(), mr::get, &mut self.buf) {
+            Some(n) => {
+                for &b in &self.buf[..n] {
+                    if b == b'\n' {
+                        self.uart.put(b'\r');
+                    }
+                    self.uart.put(b);
+                }
+                Ok(MessageInfo::with_label(0, 0))
+            }
+            None => Ok(MessageInfo::with_label(1, 0)),
+        }
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+use pl011::Uart;
+#[cfg(target_arch = "x86_64")]
+use uart16550::Uart;
+
+#[cfg(target_arch = "aarch64")]
+mod pl011 {
+    use tunnelkit_runtime::DeviceMemory;
+
+    /// Data register.
+    const DR: u64 = 0x00;
+    /// Flag register.
+    const FR: u64 = 0x18;
+    /// FR: transmit FIFO full.
+    const FR_TXFF: u32 = 1 << 5;
+
+    /// A PL011 UART.
+    pub struct Uart(Option<DeviceMemory>);
+
+    impl Uart {
+        pub fn new() -> Self {
+            Self(DeviceMemory::from_setvars(&super::uart_vaddr, &super::uart_size))
+        }
+
+        /// Sends one byte, waiting while the FIFO is full; nothing if unmapped.
+        pub fn put(&mut self, b: u8) {
+            let Some(regs) = self.0 else { return };
+            while regs.read32(FR).map(|f| f & FR_TXFF != 0).unwrap_or(false) {}
+            let _ = regs.write32(DR, u32::from(b));
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod uart16550 {
+    use tunnelkit_runtime::IoPort;
+
+    /// The SDF `<ioport id="0">` of the UART.
+    const PORTS: IoPort = IoPort::new(0);
+    /// Line status register offset; bit 5: transmit holding register empty.
+    const LSR: u16 = 5;
+    const LSR_THRE: u8 = 1 << 5;
+
+    /// A 16550 UART on I/O ports.
+    pub struct Uart {
+        base: Option<u16>,
+    }
+
+    impl Uart {
+        /// Programs 115200 8N1 with FIFOs on, interrupts off.
+        pub fn new() -> Self {
+            let base = u16::try_from(super::uart_port.get()).ok().filter(|b| *b != 0);
+            if let Some(b) = base {
+                for (offset, value) in [(1, 0x00), (3, 0x80), (0, 0x01), (1, 0x00), (3, 0x03), (2, 0xC7), (4, 0x03)] {
+                    let _ = PORTS.out8(b + offset, value);
+                }
+            }
+            Self { base }
+        }
+
+        /// Sends one byte, waiting for the transmitter; nothing if unconfigured.
+        pub fn put(&mut self, byte: u8) {
+            let Some(b) = self.base else { return };
+            while PORTS.in8(b + LSR).map(|s| s & LSR_THRE == 0).unwrap_or(false) {}
+            let _ = PORTS.out8(b, byte);
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Benchmark results: the data model written by `tunnelkit bench` and the
+//! reports (JSON, markdown tables, SVG plots, README section) made from it.
+
+pub mod model;
+pub mod report;

@@ -1,0 +1,34 @@
+//! The cycle counter, for measurements (AArch64 `PMCCNTR_EL0` counting EL2
+//! too, `benchmark` config only; x86_64 TSC). Under QEMU `-icount shift=0`
+//! both advance by one per instruction.
+
+/// Starts the counter (AArch64: faults outside the `benchmark` config).
+#[cfg(target_os = "none")]
+pub fn enable() {
+    tunnelkit_sys::syscall::enable_cycle_counter()
+}
+
+/// Reads the counter.
+#[cfg(target_os = "none")]
+pub fn now() -> u64 {
+    tunnelkit_sys::syscall::cycle_counter()
+}
+
+/// Min, median and max of `samples` (sorted in place); zeros if empty.
+pub fn summarize(samples: &mut [u64]) -> (u64, u64, u64) {
+    if samples.is_empty() {
+        return (0, 0, 0);
+    }
+    samples.sort_unstable();
+    (samples[0], samples[samples.len() / 2], samples[samples.len() - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn summarizes_min_median_max() {
+        let mut s = [5, 1, 9, 3, 7];
+        assert_eq!(super::summarize(&mut s), (1, 5, 9));
+        assert_eq!(super::summarize(&mut []), (0, 0, 0));
+    }
+}

@@ -115,7 +115,9 @@ fn an_image_no_crate_builds_is_reported_at_its_position() {
     let log = text(&out);
     assert!(!out.status.success());
     assert!(
-        log.contains("tests/systems/bad-image.xml:4:9: error: PD 'ghost' runs 'no-such-pd.elf', which no PD crate in this workspace builds"),
+        log.contains(
+            "tests/systems/bad-image.xml:4:9: error: PD 'ghost' runs 'no-such-pd.elf', which no PD crate in this workspace builds"
+        ),
         "{log}"
     );
 }

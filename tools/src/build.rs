@@ -85,7 +85,13 @@ pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
 }
 
 fn compile(ws: &Workspace, req: &BuildRequest, packages: &BTreeSet<String>, cargo_dir: &Path) -> Result<()> {
-    let step = Step::start(format!("compiling {} PD crate{} for {} ({})", packages.len(), if packages.len() == 1 { "" } else { "s" }, req.board.name(), req.config.name()));
+    let step = Step::start(format!(
+        "compiling {} PD crate{} for {} ({})",
+        packages.len(),
+        if packages.len() == 1 { "" } else { "s" },
+        req.board.name(),
+        req.config.name()
+    ));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&ws.root)

@@ -23,16 +23,28 @@ pub enum Verdict {
 #[derive(Clone, Debug)]
 pub struct Judge {
     pass_line: String,
+    needed: usize,
+    seen: usize,
 }
 
 impl Judge {
     /// A judge that passes the run when a line contains `pass_line`.
     pub fn new(pass_line: impl Into<String>) -> Self {
-        Self { pass_line: pass_line.into() }
+        Self::counting(pass_line, 1)
+    }
+
+    /// A judge that passes the run once `needed` lines contained `pass_line`.
+    pub fn counting(pass_line: impl Into<String>, needed: usize) -> Self {
+        Self { pass_line: pass_line.into(), needed, seen: 0 }
+    }
+
+    /// The line that passes the run.
+    pub fn pass_line(&self) -> &str {
+        &self.pass_line
     }
 
     /// The verdict of one line, if it decides the run.
-    pub fn line(&self, line: &str) -> Option<Verdict> {
+    pub fn line(&mut self, line: &str) -> Option<Verdict> {
         if let Some(rest) = line.split("tunnelkit: PD '").nth(1)
             && let Some((pd, after)) = rest.split_once('\'')
             && after.starts_with(" panicked")
@@ -42,7 +54,11 @@ impl Judge {
         if let Some(pd) = line.split("MON|ERROR: faulting PD: ").nth(1) {
             return Some(Verdict::Faulted { pd: pd.trim().to_string() });
         }
-        line.contains(&self.pass_line).then_some(Verdict::Passed)
+        if !line.contains(&self.pass_line) {
+            return None;
+        }
+        self.seen += 1;
+        (self.seen == self.needed).then_some(Verdict::Passed)
     }
 }
 
@@ -52,7 +68,7 @@ mod tests {
 
     #[test]
     fn recognises_pass_panic_and_fault_lines() {
-        let j = Judge::new("tunnelkit: demo passed");
+        let mut j = Judge::new("tunnelkit: demo passed");
         assert_eq!(j.line("tunnelkit: demo passed\r"), Some(Verdict::Passed));
         assert_eq!(
             j.line("tunnelkit: PD 'panicker' panicked at components/panicker/src/main.rs:17:5: boom"),
@@ -64,5 +80,13 @@ mod tests {
         assert_eq!(j.line("MON|ERROR: faulting PD: crypt\r"), Some(Verdict::Faulted { pd: "crypt".into() }));
         assert_eq!(j.line("client_a: tunnel: known answer ok"), None);
         assert_eq!(j.line("MON|INFO: PD 'crypt' is now passive!"), None);
+    }
+
+    #[test]
+    fn counting_judges_wait_for_every_line() {
+        let mut j = Judge::counting("bench crosstalk path=", 3);
+        assert_eq!(j.line("bench crosstalk path=light completed=1"), None);
+        assert_eq!(j.line("bench crosstalk path=heavy completed=1"), None);
+        assert_eq!(j.line("bench crosstalk path=medium completed=1"), Some(Verdict::Passed));
     }
 }

@@ -36,6 +36,25 @@ enum Cmd {
         #[arg(long, default_value = "tunnelkit: demo passed")]
         pass_line: String,
     },
+    /// Measure crossings and crosstalk in the benchmark config under QEMU
+    /// `-icount shift=0`; write results.json, results.md and SVG plots.
+    Bench {
+        /// Board: qemu_virt_aarch64 or x86_64_generic.
+        #[arg(long, default_value = "qemu_virt_aarch64", value_parser = parse_board)]
+        board: Board,
+        /// Output directory (default: bench-results/<board>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Boots per benchmark system; 2 or more also checks that runs are instruction-exact.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+        /// Seconds allowed per boot.
+        #[arg(long, default_value_t = 900)]
+        timeout: u64,
+        /// Also replace the Results section of README.md with these results.
+        #[arg(long)]
+        update_readme: bool,
+    },
 }
 
 #[derive(Args)]
@@ -84,12 +103,42 @@ fn run(cli: Cli) -> Result<()> {
             };
             eprintln!("tunnelkit: booting {} in QEMU (timeout {timeout}s)", built.image.display());
             let timeout = Duration::from_secs(timeout);
-            let run = qemu::run(t.board, &built.image, &kernel32, &Judge::new(&pass_line), timeout, &mut std::io::stdout())?;
+            let run = qemu::run(t.board, &built.image, &kernel32, &[], &mut Judge::new(&pass_line), timeout, &mut std::io::stdout())?;
             qemu::require_pass(&run, &pass_line, timeout)?;
             eprintln!("tunnelkit: passed in {:.1}s", run.elapsed.as_secs_f64());
             Ok(())
         }
+        Cmd::Bench { board, out, runs, timeout, update_readme } => bench(board, out, runs, timeout, update_readme),
     }
+}
+
+fn bench(board: Board, out: Option<PathBuf>, runs: u32, timeout: u64, update_readme: bool) -> Result<()> {
+    use tunnelkit::bench::{report, run};
+    let (ws, sdk) = setup()?;
+    let out = out.unwrap_or_else(|| PathBuf::from("bench-results").join(board.name()));
+    let outcome = run::run(&ws, &sdk, &run::BenchRequest { board, runs, timeout: Duration::from_secs(timeout) })?;
+    let written = report::write_all(&outcome.results, &out)?;
+    println!("{}", report::markdown(&outcome.results));
+    for (system, same) in &outcome.repeatable {
+        let verdict = match (runs, same) {
+            (1, _) => "not checked (one run)",
+            (_, true) => "identical in every run",
+            (_, false) => "DIFFERENT between runs",
+        };
+        println!("repeatability: {system}: {verdict}");
+    }
+    eprintln!("tunnelkit: wrote {}, {} and {} plots", written.json.display(), written.markdown.display(), written.svgs.len());
+    if update_readme {
+        let readme = ws.root.join("README.md");
+        let text = std::fs::read_to_string(&readme)?;
+        let image_dir = out.strip_prefix(&ws.root).unwrap_or(&out).display().to_string();
+        std::fs::write(&readme, report::update_readme(&text, &report::readme_section(&outcome.results, &image_dir)))?;
+        eprintln!("tunnelkit: updated the Results section of {}", readme.display());
+    }
+    if outcome.repeatable.iter().any(|(_, same)| !same) {
+        bail!("benchmark runs differed; under -icount shift=0 they must be instruction-exact");
+    }
+    Ok(())
 }
 
 fn setup() -> Result<(Workspace, Sdk)> {

@@ -42,10 +42,19 @@ const KEPT_LINES: usize = 25;
 /// Boots `image` on `board` and reads the console until `judge` decides, QEMU
 /// exits or `timeout` passes; QEMU is killed at the end. `echo` receives every
 /// console line as it arrives.
-pub fn run(board: Board, image: &Path, kernel32: &Path, judge: &Judge, timeout: Duration, echo: &mut dyn Write) -> Result<Run> {
+pub fn run(
+    board: Board,
+    image: &Path,
+    kernel32: &Path,
+    extra: &[&str],
+    judge: &mut Judge,
+    timeout: Duration,
+    echo: &mut dyn Write,
+) -> Result<Run> {
     let bin = qemu_binary(board);
     let mut child = Command::new(bin)
         .args(qemu_args(board, image, kernel32))
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -117,4 +126,16 @@ pub fn require_pass(run: &Run, pass_line: &str, timeout: Duration) -> Result<()>
         Outcome::QemuExited(code) => format!("QEMU exited (status {code:?}) without '{pass_line}'"),
     };
     bail!("{why}\nlast console lines:\n{}", run.last_lines.iter().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n"))
+}
+
+/// The first line of `<qemu> --version` for `board`.
+pub fn version(board: Board) -> Result<String> {
+    let bin = qemu_binary(board);
+    let out = Command::new(bin).arg("--version").output().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            anyhow::anyhow!("{bin} not found: install QEMU for {} (Debian/Ubuntu: apt install {})", board.name(), qemu_package(board))
+        }
+        _ => anyhow::Error::new(e).context(format!("running {bin} --version")),
+    })?;
+    Ok(String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("unknown").trim().to_string())
 }

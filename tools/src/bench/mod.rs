@@ -3,3 +3,5 @@
 
 pub mod model;
 pub mod report;
+pub mod run;
+pub mod systems;

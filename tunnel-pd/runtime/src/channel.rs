@@ -185,6 +185,11 @@ impl ChannelSet {
         channel.0 < 62 && self.0 & (1 << channel.0) != 0
     }
 
+    /// The notification-word bits of the set.
+    pub const fn bits(self) -> u64 {
+        self.0
+    }
+
     /// Whether the set is empty.
     pub const fn is_empty(self) -> bool {
         self.0 == 0

@@ -8,6 +8,16 @@ pub fn enable() {
     tunnelkit_sys::syscall::enable_cycle_counter()
 }
 
+/// Whether [`count_user_mode_only`] can split user from kernel time here.
+pub const CAN_COUNT_USER_MODE_ONLY: bool = cfg!(target_arch = "aarch64");
+
+/// AArch64: count user-mode (EL0) cycles only (`true`) or every level
+/// (`false`, the default after [`enable`]). No effect on x86_64.
+#[cfg(target_os = "none")]
+pub fn count_user_mode_only(user_only: bool) {
+    tunnelkit_sys::syscall::count_user_mode_only(user_only)
+}
+
 /// Reads the counter.
 #[cfg(target_os = "none")]
 pub fn now() -> u64 {

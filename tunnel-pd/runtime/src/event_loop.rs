@@ -18,7 +18,38 @@ pub(crate) fn defer(cap: u64, info: MessageInfo) {
     DEFERRED_INFO.store(info.into_word(), Ordering::Relaxed);
 }
 
+/// Notification bits that arrived while [`wait_for`] blocked for another
+/// channel; the loop delivers them to `notified` before receiving again.
+static PENDING: AtomicU64 = AtomicU64::new(0);
+
+/// Label of the reply to a protected call that arrives while the PD blocks in
+/// [`wait_for`] (the caller gets an error instead of waiting).
+pub const BUSY_LABEL: u64 = 0xF_FFFE;
+
+/// Blocks until `channel` is notified (used by the async transport). Other
+/// notifications are kept for the event loop; a protected call that arrives
+/// meanwhile is answered at once with [`BUSY_LABEL`].
+pub fn wait_for(channel: Channel) {
+    let bit = 1u64 << channel.index();
+    loop {
+        if PENDING.fetch_and(!bit, Ordering::Relaxed) & bit != 0 {
+            return;
+        }
+        let Received { badge, .. } = syscall::recv(cap::INPUT, cap::REPLY);
+        if badge & cap::BADGE_PPC != 0 {
+            syscall::send(cap::REPLY, MessageInfo::with_label(BUSY_LABEL, 0));
+        } else if badge & cap::BADGE_FAULT == 0 {
+            PENDING.fetch_or(ChannelSet::from_badge(badge).bits(), Ordering::Relaxed);
+        }
+    }
+}
+
 fn take_deferred() -> Option<(u64, MessageInfo)> {
+    // A plain load first: the common case (nothing deferred) needs no
+    // read-modify-write (single-threaded PD; atomics only to stay safe Rust).
+    if DEFERRED_CAP.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
     match DEFERRED_CAP.swap(0, Ordering::Relaxed) {
         0 => None,
         cap => Some((cap, MessageInfo::from_word(DEFERRED_INFO.load(Ordering::Relaxed)))),
@@ -41,6 +72,14 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
 
     let mut reply: Option<MessageInfo> = None;
     loop {
+        let pending = if PENDING.load(Ordering::Relaxed) == 0 { 0 } else { PENDING.swap(0, Ordering::Relaxed) };
+        if pending != 0 {
+            if let Some(r) = reply.take() {
+                syscall::send(cap::REPLY, r);
+            }
+            check(handler.notified(ChannelSet::from_badge(pending)));
+            continue;
+        }
         let Received { badge, info } = match (reply.take(), take_deferred()) {
             (Some(r), deferred) => {
                 if let Some((cap, msg)) = deferred {

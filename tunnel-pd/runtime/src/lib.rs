@@ -36,15 +36,15 @@ mod event_loop;
 #[cfg(target_os = "none")]
 mod panicking;
 
-pub use channel::{Channel, ChannelError, ChannelSet, Child};
 #[cfg(target_os = "none")]
 pub use channel::IoPort;
+pub use channel::{Channel, ChannelError, ChannelSet, Child};
 pub use handler::{Handler, UNHANDLED_PPC_LABEL};
 pub use tunnelkit_sys::MessageInfo;
 pub use tunnelkit_sys::board::{BOARD, Board, CONFIG, KernelConfig};
 
 #[cfg(target_os = "none")]
-pub use event_loop::run;
+pub use event_loop::{BUSY_LABEL, run, wait_for};
 #[cfg(target_os = "none")]
 pub use tunnelkit_sys::memory::{DeviceMemory, OutOfBounds, SharedMemory};
 
@@ -87,6 +87,16 @@ pub use tunnelkit_sys::setvar;
 #[doc(hidden)]
 pub mod __private {
     pub use tunnelkit_sys::__export_main;
+}
+
+/// Declares a PD entry that runs `main` (a `fn() -> !`) with no event loop
+/// at all: for measurement floors and raw protocols. The panic handler and
+/// printing still work.
+#[macro_export]
+macro_rules! raw_protection_domain {
+    ($main:path) => {
+        $crate::__private::__export_main!($main);
+    };
 }
 
 /// Declares the PD's entry: `init` (a `fn() -> impl Handler`) runs once, then

@@ -129,6 +129,12 @@ pub fn enable_cycle_counter() {
     arch::enable_cycle_counter()
 }
 
+/// AArch64: make the cycle counter count user mode (EL0) only, or everything
+/// again (EL0 + EL1 + EL2). Benchmark config only. x86_64: no effect.
+pub fn count_user_mode_only(user_only: bool) {
+    arch::count_user_mode_only(user_only)
+}
+
 /// The cycle counter: `PMCCNTR_EL0` on AArch64 (benchmark config only; it
 /// faults elsewhere), the TSC on x86_64.
 pub fn cycle_counter() -> u64 {

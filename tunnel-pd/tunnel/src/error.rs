@@ -3,6 +3,10 @@
 use core::fmt;
 use tunnelkit_runtime::{ChannelError, MessageInfo, UNHANDLED_PPC_LABEL};
 
+/// Label of the runtime's reply to a protected call that arrives while the
+/// callee waits for an async reply (`tunnelkit_runtime::BUSY_LABEL`).
+const RUNTIME_BUSY_LABEL: u64 = 0xF_FFFE;
+
 use crate::message::MessageRegisters;
 
 /// Why a tunnel call did not produce a response.
@@ -30,6 +34,9 @@ pub enum CallError {
     Refused(u64),
     /// This PD may not call through the channel.
     Channel(ChannelError),
+    /// The callee could not take the call now (its async queue is full, or it
+    /// was blocked waiting for its own async reply); try again.
+    Busy,
     /// The reply carried a label tunnelkit does not define.
     BadReply(u64),
 }
@@ -42,6 +49,7 @@ mod label {
     pub const BAD_WINDOW: u64 = 4;
     pub const NO_LENT_REGION: u64 = 5;
     pub const REFUSED: u64 = 6;
+    pub const BUSY: u64 = 7;
 }
 
 impl CallError {
@@ -54,6 +62,7 @@ impl CallError {
             CallError::BadWindow => (label::BAD_WINDOW, &[]),
             CallError::NoLentRegion => (label::NO_LENT_REGION, &[]),
             CallError::Refused(code) => (label::REFUSED, &[code]),
+            CallError::Busy => (label::BUSY, &[]),
             // Caller-side conditions never travel; report them as refusals.
             CallError::Channel(_) | CallError::BadReply(_) => (label::REFUSED, &[u64::MAX]),
         };
@@ -73,6 +82,7 @@ impl CallError {
             label::BAD_WINDOW => CallError::BadWindow,
             label::NO_LENT_REGION => CallError::NoLentRegion,
             label::REFUSED => CallError::Refused(word(0)),
+            label::BUSY | RUNTIME_BUSY_LABEL => CallError::Busy,
             other => CallError::BadReply(other),
         }
     }
@@ -87,6 +97,7 @@ impl fmt::Display for CallError {
             CallError::BadWindow => write!(f, "lent window outside the lent region"),
             CallError::NoLentRegion => write!(f, "no memory region lent on this channel"),
             CallError::Refused(code) => write!(f, "refused by the service (code {code})"),
+            CallError::Busy => write!(f, "the callee is busy; try again"),
             CallError::Channel(e) => write!(f, "{e}"),
             CallError::BadReply(l) => write!(f, "reply with unknown label {l}"),
         }

@@ -22,6 +22,7 @@
 mod error;
 mod lend;
 mod message;
+pub mod ring;
 mod serve;
 mod service;
 mod transport;
@@ -37,7 +38,9 @@ pub use lend::LentRegion;
 #[cfg(target_os = "none")]
 pub use message::IpcBuffer;
 #[cfg(target_os = "none")]
-pub use transport::Pp;
+pub use ring::Async;
+#[cfg(target_os = "none")]
+pub use transport::{Connection, Pp};
 
 #[doc(hidden)]
 pub mod __private {

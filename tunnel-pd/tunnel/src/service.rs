@@ -116,6 +116,15 @@ macro_rules! service {
                 }
             }
 
+            #[cfg(target_os = "none")]
+            impl Client<$crate::Connection> {
+                /// A client on `channel`, by protected call or async rings as
+                /// the system description sets the channel up.
+                pub fn connect(channel: $crate::__private::Channel) -> Result<Self, CallError> {
+                    $crate::Connection::connect(channel).map(Self::new)
+                }
+            }
+
             /// What a PD serving the service implements.
             pub trait Server {
                 $(
@@ -127,6 +136,7 @@ macro_rules! service {
             /// Decodes the request in `mrs`, runs the operation `info`'s label
             /// names, and writes the reply; unknown ids and bad lengths become
             /// error replies.
+            #[inline]
             pub fn dispatch<S: Server + ?Sized>(
                 server: &mut S,
                 caller: Caller,
@@ -134,9 +144,29 @@ macro_rules! service {
                 mrs: &mut impl MessageRegisters,
             ) -> MessageInfo {
                 match info.label() {
-                    $( $id => $crate::serve_operation(info, mrs, |request: $req| server.$op(caller, request)), )+
+                    $( $id => operations::$op(server, caller, info, mrs), )+
                     op => CallError::UnknownOperation { op }.encode(mrs),
                 }
+            }
+
+            /// One function per operation, so that dispatching stays a jump
+            /// and each operation pays only for its own registers and stack.
+            mod operations {
+                #[allow(unused_imports)]
+                use super::*;
+                $(
+                    #[inline(never)]
+                    pub(super) fn $op<S: Server + ?Sized, M: MessageRegisters>(server: &mut S, caller: Caller, info: MessageInfo, mrs: &mut M) -> MessageInfo {
+                        $crate::serve_operation(info, mrs, |request: $req| server.$op(caller, request))
+                    }
+                )+
+            }
+
+            /// Serves every request queued on `channel`'s async rings (call it
+            /// from `notified`); returns how many were answered.
+            #[cfg(target_os = "none")]
+            pub fn serve_queued<S: Server + ?Sized>(server: &mut S, channel: $crate::__private::Channel) -> Result<usize, CallError> {
+                $crate::ring::serve_channel(channel, |info, mrs| dispatch(server, Caller::new(channel), info, mrs))
             }
 
             /// Serves a protected call that arrived on `channel` (message in the IPC buffer).

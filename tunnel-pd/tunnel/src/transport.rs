@@ -45,7 +45,61 @@ impl Transport for Pp {
         &mut self.ipc_buffer
     }
 
+    #[inline]
     fn call(&mut self, info: MessageInfo) -> Result<MessageInfo, CallError> {
         self.channel.pp_call(info).map_err(CallError::Channel)
+    }
+}
+
+/// A connection whose kind the system description decides: a protected call
+/// when this PD's end of the channel has `pp="true"` (tunnel or plain IPC),
+/// otherwise the async rings when the channel has a ring region.
+#[cfg(target_os = "none")]
+#[derive(Clone, Copy, Debug)]
+pub enum Connection {
+    /// `seL4_Call` on the channel.
+    Pp(Pp),
+    /// Rings plus notifications.
+    Async(crate::ring::Async),
+}
+
+#[cfg(target_os = "none")]
+impl Connection {
+    /// Connects through `channel` as the system description says.
+    pub fn connect(channel: tunnelkit_runtime::Channel) -> Result<Self, CallError> {
+        if channel.check_callable().is_ok() {
+            return Ok(Connection::Pp(Pp::new(channel)));
+        }
+        crate::ring::Async::new(channel)
+            .map(Connection::Async)
+            .map_err(|_| CallError::Channel(tunnelkit_runtime::ChannelError::NotCallable(channel.index())))
+    }
+
+    /// `"pp"` or `"async"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Connection::Pp(_) => "pp",
+            Connection::Async(_) => "async",
+        }
+    }
+}
+
+#[cfg(target_os = "none")]
+impl Transport for Connection {
+    type Registers = crate::message::IpcBuffer;
+
+    fn registers(&mut self) -> &mut Self::Registers {
+        match self {
+            Connection::Pp(p) => p.registers(),
+            Connection::Async(a) => a.registers(),
+        }
+    }
+
+    #[inline]
+    fn call(&mut self, info: MessageInfo) -> Result<MessageInfo, CallError> {
+        match self {
+            Connection::Pp(p) => p.call(info),
+            Connection::Async(a) => a.call_out_of_line(info),
+        }
     }
 }

@@ -165,6 +165,7 @@ fn every_error_survives_the_wire() {
         CallError::BadWindow,
         CallError::NoLentRegion,
         CallError::Refused(0x1234),
+        CallError::Busy,
     ];
     for e in errors {
         let mut mrs = ArrayRegisters::default();

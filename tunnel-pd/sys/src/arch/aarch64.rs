@@ -70,3 +70,11 @@ pub(crate) fn enable_cycle_counter() {
         )
     };
 }
+
+/// Makes the cycle counter count EL0 (user mode) only: PMCCFILTR_EL0.P
+/// (bit 31) excludes EL1, NSH clear excludes EL2. Benchmark config only.
+pub(crate) fn count_user_mode_only(user_only: bool) {
+    let filter: u64 = if user_only { 1 << 31 } else { 1 << 27 };
+    // SAFETY: writes one PMU control register; a trap becomes a fault IPC, not UB.
+    unsafe { core::arch::asm!("msr pmccfiltr_el0, {f}", "isb", f = in(reg) filter, options(nomem, nostack)) };
+}

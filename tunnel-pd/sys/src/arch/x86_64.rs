@@ -54,3 +54,6 @@ pub(crate) fn cycle_counter() -> u64 {
 
 /// The TSC always runs; nothing to enable.
 pub(crate) fn enable_cycle_counter() {}
+
+/// The TSC cannot be filtered by privilege level; a no-op (returns false).
+pub(crate) fn count_user_mode_only(_user_only: bool) {}

@@ -1,0 +1,131 @@
+//! Crossing costs, measured with the cycle counter: the raw floor, then the
+//! same service by tunnel, plain IPC and async rings, over payloads in message
+//! registers, lent windows and nesting depths. Prints one `bench crossing …`
+//! line per variant, then `bench: crossings done`.
+//!
+//! Calls: raw floor on channel 1; `bench` on 2 (tunnel pod), 3 (active
+//! server, plain IPC) and 4 (async server), each with a lent region.
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use core::convert::Infallible;
+
+use bench::{Depth, bench as svc};
+use tunnelkit_runtime::{Channel, Handler, cycles, debug_println, protection_domain};
+use tunnelkit_sys::{MessageInfo, cap, syscall};
+use tunnelkit_tunnel::{CallError, LentRegion, Window};
+
+const RAW: Channel = Channel::new(1);
+const TRANSPORTS: [(&str, Channel); 3] = [("tunnel", Channel::new(2)), ("ipc", Channel::new(3)), ("async", Channel::new(4))];
+/// Calls before measuring (caches, TLB, branch predictors, lazy FPU).
+const WARMUP: usize = 100;
+/// Measured calls per variant.
+const ITERATIONS: usize = 1000;
+const LENT_BYTES: [u32; 7] = [64, 128, 256, 512, 1024, 2048, 4096];
+
+protection_domain!(init);
+
+struct Client;
+
+fn init() -> Client {
+    cycles::enable();
+    let mut samples = [0u64; ITERATIONS];
+    let raw = measure(&mut samples, || {
+        syscall::call(cap::endpoint(RAW.index()), MessageInfo::with_label(0, 0));
+        Ok(())
+    });
+    report("raw", 0, 0, 1, raw);
+
+    for (name, channel) in TRANSPORTS {
+        let mut c = match svc::Client::connect(channel) {
+            Ok(c) => c,
+            Err(e) => panic!("{name}: cannot connect on channel {}: {e}", channel.index()),
+        };
+        // One closure per size, each calling its operation directly, so the
+        // measured loop holds nothing but the call (as for the raw floor).
+        let v = 0x0123_4567_89AB_CDEF_u64;
+        report(name, 0, 0, 1, measure(&mut samples, || c.null(&())));
+        report(name, 8, 0, 1, measure(&mut samples, || c.echo1(&[v; 1]).map(drop)));
+        report(name, 16, 0, 1, measure(&mut samples, || c.echo2(&[v; 2]).map(drop)));
+        report(name, 32, 0, 1, measure(&mut samples, || c.echo4(&[v; 4]).map(drop)));
+        report(name, 64, 0, 1, measure(&mut samples, || c.echo8(&[v; 8]).map(drop)));
+        report(name, 128, 0, 1, measure(&mut samples, || c.echo16(&[v; 16]).map(drop)));
+        report(name, 256, 0, 1, measure(&mut samples, || c.echo32(&[v; 32]).map(drop)));
+        report(name, 512, 0, 1, measure(&mut samples, || c.echo64(&[v; 64]).map(drop)));
+        let region = LentRegion::on(channel).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let pattern = [0x5Au8; 256];
+        for at in (0..4096).step_by(256) {
+            region.write(Window::new(0, 4096), at, &pattern).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        for bytes in LENT_BYTES {
+            let r = measure(&mut samples, || c.lent(&Window::new(0, bytes)).map(drop));
+            report(name, 0, bytes as usize, 1, r);
+        }
+        if name == "tunnel" {
+            for depth in 2..=3 {
+                let r = measure(&mut samples, || c.nested(&Depth { remaining: depth }));
+                report(name, 0, 0, depth as u32, r);
+            }
+        }
+    }
+    if cycles::CAN_COUNT_USER_MODE_ONLY {
+        user_mode_split(&mut samples);
+    }
+    debug_println!("bench: crossings done");
+    Client
+}
+
+impl Handler for Client {
+    type Error = Infallible;
+}
+
+/// The null crossings again, counting user-mode instructions only (both
+/// sides: the counter is per core): what the framework itself costs.
+fn user_mode_split(samples: &mut [u64; ITERATIONS]) {
+    cycles::count_user_mode_only(true);
+    let raw = measure(samples, || {
+        syscall::call(cap::endpoint(RAW.index()), MessageInfo::with_label(0, 0));
+        Ok(())
+    });
+    report_user("raw", raw);
+    for (name, channel) in TRANSPORTS {
+        let mut c = svc::Client::connect(channel).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let r = measure(samples, || c.null(&()));
+        report_user(name, r);
+    }
+    cycles::count_user_mode_only(false);
+}
+
+fn report_user(transport: &str, r: Result<(u64, u64, u64), CallError>) {
+    match r {
+        Ok((min, median, max)) => debug_println!(
+            "bench user transport={transport} payload_bytes=0 lent_bytes=0 depth=1 iterations={ITERATIONS} min={min} median={median} max={max}"
+        ),
+        Err(e) => panic!("{transport} (user mode): {e}"),
+    }
+}
+
+/// Warms up, then times `ITERATIONS` calls one by one; (min, median, max).
+fn measure(samples: &mut [u64; ITERATIONS], mut call: impl FnMut() -> Result<(), CallError>) -> Result<(u64, u64, u64), CallError> {
+    for _ in 0..WARMUP {
+        call()?;
+    }
+    for s in samples.iter_mut() {
+        let start = cycles::now();
+        call()?;
+        *s = cycles::now() - start;
+    }
+    Ok(cycles::summarize(samples))
+}
+
+fn report(transport: &str, payload_bytes: usize, lent_bytes: usize, depth: u32, r: Result<(u64, u64, u64), CallError>) {
+    match r {
+        Ok((min, median, max)) => debug_println!(
+            "bench crossing transport={transport} payload_bytes={payload_bytes} lent_bytes={lent_bytes} depth={depth} \
+             iterations={ITERATIONS} min={min} median={median} max={max}"
+        ),
+        Err(e) => panic!("{transport} payload {payload_bytes} lent {lent_bytes} depth {depth}: {e}"),
+    }
+}

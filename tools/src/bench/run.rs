@@ -1,0 +1,218 @@
+//! `tunnelkit bench`: build the benchmark systems in the `benchmark` config,
+//! boot each in QEMU under `-icount shift=0` (one counter cycle per
+//! instruction, deterministic), twice, and turn the console lines into
+//! [`Results`].
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use super::model::{Crossing, CrosstalkPath, Cycles, Latency, QemuInfo, Results};
+use super::systems::{self, Design, PATHS};
+use crate::board::{Board, KernelConfig, qemu_args};
+use crate::build::{BuildRequest, build};
+use crate::console::Judge;
+use crate::progress::Step;
+use crate::qemu;
+use crate::sdk::Sdk;
+use crate::workspace::Workspace;
+
+/// QEMU flags added for benchmarks.
+pub const ICOUNT: [&str; 2] = ["-icount", "shift=0"];
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct BenchRequest {
+    /// The board.
+    pub board: Board,
+    /// Boots per system (2 checks instruction-exact repeatability).
+    pub runs: u32,
+    /// Timeout per boot.
+    pub timeout: Duration,
+}
+
+/// What a benchmark run produced.
+#[derive(Clone, Debug)]
+pub struct BenchOutcome {
+    /// The parsed results (of the first run).
+    pub results: Results,
+    /// Per system: whether every run printed identical measurement lines.
+    pub repeatable: Vec<(String, bool)>,
+}
+
+struct BenchSystem {
+    name: String,
+    xml: String,
+    judge: Judge,
+    design: Option<Design>,
+}
+
+/// Runs the benchmark systems and parses their output.
+pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome> {
+    let config = KernelConfig::Benchmark;
+    let dir = ws.target_dir.join("tunnelkit").join("bench").join(req.board.name());
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut bench_systems = vec![BenchSystem {
+        name: "crossings".into(),
+        xml: systems::crossings(req.board),
+        judge: Judge::new("bench: crossings done"),
+        design: None,
+    }];
+    for d in Design::ALL {
+        bench_systems.push(BenchSystem {
+            name: format!("crosstalk-{}", d.name()),
+            xml: systems::crosstalk(req.board, d),
+            judge: Judge::counting("bench crosstalk path=", PATHS.len()),
+            design: Some(d),
+        });
+    }
+
+    let kernel32 = match req.board {
+        Board::X86_64Generic => sdk.kernel32(req.board, config)?,
+        Board::QemuVirtAarch64 => PathBuf::new(),
+    };
+    let mut results = Results {
+        board: req.board.name().into(),
+        config: config.name().into(),
+        qemu: QemuInfo { version: qemu::version(req.board)?, flags: flags(req.board) },
+        crossings: Vec::new(),
+        crosstalk: Vec::new(),
+        light_path_latency: Vec::new(),
+    };
+    let mut repeatable = Vec::new();
+    for sys in bench_systems {
+        let path = dir.join(format!("{}.xml", sys.name));
+        fs::write(&path, &sys.xml).with_context(|| format!("writing {}", path.display()))?;
+        let built = build(ws, sdk, &BuildRequest { system: path.clone(), board: req.board, config })?;
+        let mut runs: Vec<Vec<String>> = Vec::new();
+        for i in 0..req.runs {
+            let step = Step::start(format!("{} run {}/{} on {} (icount)", sys.name, i + 1, req.runs, req.board.name()));
+            let mut judge = sys.judge.clone();
+            let run = qemu::run(req.board, &built.image, &kernel32, &ICOUNT, &mut judge, req.timeout, &mut std::io::sink())?;
+            if let Err(e) = qemu::require_pass(&run, judge.pass_line(), req.timeout) {
+                step.fail();
+                return Err(e.context(format!("benchmark system {}", path.display())));
+            }
+            step.finish(&format!("{:.1}s", run.elapsed.as_secs_f64()));
+            runs.push(run.console.into_iter().filter(|l| l.starts_with("bench ")).collect());
+        }
+        let same = runs.windows(2).all(|w| w[0] == w[1]);
+        repeatable.push((sys.name.clone(), same));
+        let lines = &runs[0];
+        match sys.design {
+            None => results.crossings = parse_crossings(lines)?,
+            Some(d) => {
+                let (paths, light) = parse_crosstalk(d, lines)?;
+                results.crosstalk.extend(paths);
+                results.light_path_latency.extend(light);
+            }
+        }
+    }
+    Ok(BenchOutcome { results, repeatable })
+}
+
+/// The QEMU flags of a benchmark boot, with the image paths abstracted.
+pub fn flags(board: Board) -> String {
+    let mut args = qemu_args(board, Path::new("<image>"), Path::new("<sdk>/board/x86_64_generic/benchmark/elf/sel4_32.elf"));
+    args.extend(ICOUNT.iter().map(|s| s.to_string()));
+    args.join(" ")
+}
+
+/// `key=value` fields of a measurement line.
+fn fields(line: &str) -> BTreeMap<&str, &str> {
+    line.split_whitespace().filter_map(|f| f.split_once('=')).collect()
+}
+
+fn num(f: &BTreeMap<&str, &str>, key: &str, line: &str) -> Result<u64> {
+    let v = f.get(key).with_context(|| format!("no {key}= in '{line}'"))?;
+    v.parse().with_context(|| format!("{key}={v} is not a number in '{line}'"))
+}
+
+fn cycles(f: &BTreeMap<&str, &str>, line: &str) -> Result<Cycles> {
+    Ok(Cycles { min: num(f, "min", line)?, median: num(f, "median", line)?, max: num(f, "max", line)? })
+}
+
+/// Parses `bench crossing …` lines.
+pub fn parse_crossings(lines: &[String]) -> Result<Vec<Crossing>> {
+    let mut out = Vec::new();
+    for line in lines.iter().filter(|l| l.starts_with("bench crossing ")) {
+        let f = fields(line);
+        out.push(Crossing {
+            transport: f.get("transport").with_context(|| format!("no transport= in '{line}'"))?.to_string(),
+            payload_bytes: num(&f, "payload_bytes", line)?,
+            lent_bytes: num(&f, "lent_bytes", line)?,
+            depth: num(&f, "depth", line)? as u32,
+            iterations: num(&f, "iterations", line)?,
+            cycles: cycles(&f, line)?,
+        });
+    }
+    if out.is_empty() {
+        bail!("the crossings system printed no measurements");
+    }
+    Ok(out)
+}
+
+/// Parses `bench crosstalk …` lines of one design.
+pub fn parse_crosstalk(design: Design, lines: &[String]) -> Result<(Vec<CrosstalkPath>, Vec<Latency>)> {
+    let mut paths = Vec::new();
+    let mut light = Vec::new();
+    for spec in PATHS {
+        let prefix = format!("bench crosstalk path={} ", spec.name);
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&prefix))
+            .with_context(|| format!("{}: no result from path {}", design.name(), spec.name))?;
+        let f = fields(line);
+        let window = num(&f, "window", line)?;
+        let service = num(&f, "service_cycles", line)?;
+        paths.push(CrosstalkPath {
+            design: design.name().into(),
+            path: spec.name.into(),
+            configured_share: spec.share(),
+            achieved_share: if window == 0 { 0.0 } else { service as f64 / window as f64 },
+            completed: num(&f, "completed", line)?,
+        });
+        if spec.name == PATHS[0].name {
+            light.push(Latency { design: design.name().into(), cycles: cycles(&f, line)? });
+        }
+    }
+    Ok((paths, light))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_measurement_lines() {
+        let lines: Vec<String> = [
+            "bench crossing transport=raw payload_bytes=0 lent_bytes=0 depth=1 iterations=1000 min=700 median=710 max=900",
+            "bench crossing transport=tunnel payload_bytes=512 lent_bytes=0 depth=1 iterations=1000 min=800 median=810 max=990",
+        ]
+        .map(String::from)
+        .to_vec();
+        let c = parse_crossings(&lines).unwrap();
+        assert_eq!(c[1].transport, "tunnel");
+        assert_eq!(c[1].payload_bytes, 512);
+        assert_eq!(c[1].cycles, Cycles { min: 800, median: 810, max: 990 });
+
+        let lines: Vec<String> = ["light", "medium", "heavy"]
+            .iter()
+            .map(|p| format!("bench crosstalk path={p} completed=10 service_cycles=250 window=1000 samples=10 min=1 median=2 max=3"))
+            .collect();
+        let (paths, light) = parse_crosstalk(Design::Ipc, &lines).unwrap();
+        assert_eq!(paths.len(), 3);
+        assert!((paths[0].achieved_share - 0.25).abs() < 1e-9);
+        assert!((paths[2].configured_share - 0.6).abs() < 1e-9);
+        assert_eq!(light[0].cycles.median, 2);
+    }
+
+    #[test]
+    fn missing_paths_and_garbage_are_errors() {
+        assert!(parse_crossings(&[]).is_err());
+        assert!(parse_crosstalk(Design::Tunnel, &["bench crosstalk path=light completed=x".into()]).is_err());
+    }
+}

@@ -20,8 +20,10 @@ use crate::qemu;
 use crate::sdk::Sdk;
 use crate::workspace::Workspace;
 
-/// QEMU flags added for benchmarks.
-pub const ICOUNT: [&str; 2] = ["-icount", "shift=0"];
+/// QEMU flags added for benchmarks: one instruction per nanosecond of
+/// virtual time, and idle time skipped instead of following the host clock
+/// (`sleep=off`), so that every run executes exactly the same instructions.
+pub const ICOUNT: [&str; 2] = ["-icount", "shift=0,sleep=off"];
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -167,13 +169,16 @@ pub fn parse_crosstalk(design: Design, lines: &[String]) -> Result<(Vec<Crosstal
             .with_context(|| format!("{}: no result from path {}", design.name(), spec.name))?;
         let f = fields(line);
         let window = num(&f, "window", line)?;
-        let service = num(&f, "service_cycles", line)?;
+        let work = num(&f, "work_cycles", line)?;
+        let completed = num(&f, "completed", line)?;
         paths.push(CrosstalkPath {
             design: design.name().into(),
             path: spec.name.into(),
             configured_share: spec.share(),
-            achieved_share: if window == 0 { 0.0 } else { service as f64 / window as f64 },
-            completed: num(&f, "completed", line)?,
+            // CPU the service spent on this path's work: calls × the cost of
+            // one uninterrupted call, over the window.
+            achieved_share: if window == 0 { 0.0 } else { (completed * work) as f64 / window as f64 },
+            completed,
         });
         if spec.name == PATHS[0].name {
             light.push(Latency { design: design.name().into(), cycles: cycles(&f, line)? });
@@ -201,7 +206,7 @@ mod tests {
 
         let lines: Vec<String> = ["light", "medium", "heavy"]
             .iter()
-            .map(|p| format!("bench crosstalk path={p} completed=10 service_cycles=250 window=1000 samples=10 min=1 median=2 max=3"))
+            .map(|p| format!("bench crosstalk path={p} completed=10 work_cycles=25 window=1000 samples=10 min=1 median=2 max=3"))
             .collect();
         let (paths, light) = parse_crosstalk(Design::Ipc, &lines).unwrap();
         assert_eq!(paths.len(), 3);

@@ -11,8 +11,14 @@ use crate::board::Board;
 /// A design of the shared service in the crosstalk experiment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Design {
-    /// A passive pod: each path's calls run on that path's budget.
+    /// Passive pods, one instance per path (same image, Expert-style: each
+    /// path's thread has its own way into the pod's code): each path's calls
+    /// run on that path's budget, and an expiring budget stalls only its path.
     Tunnel,
+    /// One passive pod shared by every path: calls still run on the caller's
+    /// budget, but one thread serves them all, so a caller whose budget
+    /// expires inside the pod stalls the others until its refill.
+    TunnelShared,
     /// An active server with its own budget, called by protected calls.
     Ipc,
     /// An active server with its own budget, fed through async rings.
@@ -21,12 +27,13 @@ pub enum Design {
 
 impl Design {
     /// Every design, in report order.
-    pub const ALL: [Design; 3] = [Design::Tunnel, Design::Ipc, Design::Async];
+    pub const ALL: [Design; 4] = [Design::Tunnel, Design::TunnelShared, Design::Ipc, Design::Async];
 
     /// The name used in results.
     pub fn name(self) -> &'static str {
         match self {
             Design::Tunnel => "tunnel",
+            Design::TunnelShared => "tunnel-shared",
             Design::Ipc => "ipc",
             Design::Async => "async",
         }
@@ -214,21 +221,33 @@ pub fn crosstalk(board: Board, design: Design) -> String {
         s.pd(p.name, "bench-path", &format!(r#"priority="50" budget="{}" period="{}" stack_size="0x10000""#, p.budget_us, p.period_us));
     }
     let server = match design {
-        Design::Tunnel => r#"priority="100" passive="true""#.to_string(),
+        Design::Tunnel | Design::TunnelShared => r#"priority="100" passive="true""#.to_string(),
         Design::Ipc | Design::Async => format!(r#"priority="100" budget="{SERVER_BUDGET_US}" period="{SERVER_PERIOD_US}""#),
     };
-    s.pd("work", "bench-pod", &server);
+    let instances: Vec<String> = match design {
+        Design::Tunnel => PATHS.iter().map(|p| format!("work_{}", p.name)).collect(),
+        _ => vec!["work".to_string()],
+    };
+    for w in &instances {
+        s.pd(w, "bench-pod", &server);
+    }
     for (i, p) in PATHS.iter().enumerate() {
         s.console(p.name);
+        let (work, id) = match design {
+            Design::Tunnel => (instances[i].as_str(), 0),
+            _ => ("work", i as u8),
+        };
         match design {
-            Design::Tunnel | Design::Ipc => s.pp(p.name, 1, "work", i as u8),
+            Design::Tunnel | Design::TunnelShared | Design::Ipc => s.pp(p.name, 1, work, id),
             Design::Async => {
-                s.notify(p.name, 1, "work", i as u8);
-                s.share("ring", p.name, 1, "work", i as u8, 0x2000);
+                s.notify(p.name, 1, work, id);
+                s.share("ring", p.name, 1, work, id, 0x2000);
             }
         }
     }
-    s.console("work");
+    for w in &instances {
+        s.console(w);
+    }
     s.xml(&format!("Crosstalk experiment, design: {}.", design.name()))
 }
 
@@ -251,8 +270,10 @@ mod tests {
 
     #[test]
     fn designs_differ_only_in_the_shared_service() {
-        let tunnel = crosstalk(Board::QemuVirtAarch64, Design::Tunnel);
+        let tunnel = crosstalk(Board::QemuVirtAarch64, Design::TunnelShared);
         let ipc = crosstalk(Board::QemuVirtAarch64, Design::Ipc);
+        let replicas = crosstalk(Board::QemuVirtAarch64, Design::Tunnel);
+        assert_eq!(replicas.matches(r#"program_image path="bench-pod.elf""#).count(), 3);
         assert!(tunnel.contains(r#"<protection_domain name="work" priority="100" passive="true">"#));
         assert!(ipc.contains(r#"<protection_domain name="work" priority="100" budget="5000" period="10000">"#));
         let strip = |t: &str| t.lines().filter(|l| !l.contains("name=\"work\"") && !l.contains("design:")).collect::<Vec<_>>().join("\n");

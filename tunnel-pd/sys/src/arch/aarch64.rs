@@ -49,7 +49,9 @@ pub(crate) fn cycle_counter() -> u64 {
 }
 
 /// Starts the cycle counter and makes it count at EL2 too (seL4 runs at EL2
-/// on `qemu_virt_aarch64`): PMCR_EL0.E and .C, PMCNTENSET_EL0 bit 31,
+/// on `qemu_virt_aarch64`): PMCR_EL0.E (never .C: the counter is shared by
+/// every PD on the core, so resetting it would corrupt their measurements),
+/// PMCNTENSET_EL0 bit 31,
 /// PMCCFILTR_EL0.NSH (bit 27). EL0 may write these only when the kernel
 /// exports the PMU (Microkit's `benchmark` config); elsewhere they trap.
 pub(crate) fn enable_cycle_counter() {
@@ -58,7 +60,6 @@ pub(crate) fn enable_cycle_counter() {
         core::arch::asm!(
             "mrs {t}, pmcr_el0",
             "orr {t}, {t}, #1",
-            "orr {t}, {t}, #4",
             "msr pmcr_el0, {t}",
             "mov {t}, #0x80000000",
             "msr pmcntenset_el0, {t}",

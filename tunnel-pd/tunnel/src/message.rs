@@ -67,10 +67,24 @@ impl MessageRegisters for IpcBuffer {
 /// words) and returns the number of words used.
 pub fn encode<T: Message>(msg: &T, mrs: &mut impl MessageRegisters) -> usize {
     let words = words_of::<T>();
-    for (i, chunk) in msg.as_bytes().chunks(8).enumerate() {
+    // Word-aligned messages (most: `u64` fields and arrays) are read as words.
+    if let Ok(ws) = <[u64]>::ref_from_bytes(msg.as_bytes()) {
+        for (i, w) in ws.iter().enumerate() {
+            mrs.set(i, u64::from_le(*w));
+        }
+        return words;
+    }
+    // Otherwise whole words as fixed-size loads (a variable-length copy per
+    // word would become a memcpy call each), then the zero-padded tail.
+    let mut chunks = msg.as_bytes().chunks_exact(8);
+    for (i, chunk) in (&mut chunks).enumerate() {
+        mrs.set(i, u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8)")));
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
         let mut w = [0u8; 8];
-        w[..chunk.len()].copy_from_slice(chunk);
-        mrs.set(i, u64::from_le_bytes(w));
+        w[..tail.len()].copy_from_slice(tail);
+        mrs.set(words - 1, u64::from_le_bytes(w));
     }
     words
 }
@@ -82,9 +96,20 @@ pub fn decode<T: Message>(len: usize, mrs: &impl MessageRegisters) -> Result<T, 
         return Err(CallError::BadLength { expected: words as u64, got: len as u64 });
     }
     let mut msg = T::new_zeroed();
-    for (i, chunk) in msg.as_mut_bytes().chunks_mut(8).enumerate() {
-        let w = mrs.get(i).to_le_bytes();
-        chunk.copy_from_slice(&w[..chunk.len()]);
+    if let Ok(ws) = <[u64]>::mut_from_bytes(msg.as_mut_bytes()) {
+        for (i, w) in ws.iter_mut().enumerate() {
+            *w = u64::to_le(mrs.get(i));
+        }
+        return Ok(msg);
+    }
+    let mut chunks = msg.as_mut_bytes().chunks_exact_mut(8);
+    for (i, chunk) in (&mut chunks).enumerate() {
+        chunk.copy_from_slice(&mrs.get(i).to_le_bytes());
+    }
+    let tail = chunks.into_remainder();
+    if !tail.is_empty() {
+        let n = tail.len();
+        tail.copy_from_slice(&mrs.get(words - 1).to_le_bytes()[..n]);
     }
     Ok(msg)
 }

@@ -120,12 +120,10 @@ fn bench(board: Board, out: Option<PathBuf>, runs: u32, timeout: u64, update_rea
     let written = report::write_all(&outcome.results, &out)?;
     println!("{}", report::markdown(&outcome.results));
     for (system, same) in &outcome.repeatable {
-        let verdict = match (runs, same) {
-            (1, _) => "not checked (one run)",
-            (_, true) => "identical in every run",
-            (_, false) => "DIFFERENT between runs",
-        };
-        println!("repeatability: {system}: {verdict}");
+        println!("repeatability: {system}: {}", if *same { "identical in every run" } else { "DIFFERENT between runs" });
+    }
+    if runs == 1 {
+        println!("repeatability: not checked (one run per system)");
     }
     eprintln!("tunnelkit: wrote {}, {} and {} plots", written.json.display(), written.markdown.display(), written.svgs.len());
     if update_readme {

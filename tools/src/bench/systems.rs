@@ -217,6 +217,9 @@ pub fn crossings(board: Board) -> String {
 /// shares drive one shared `work` service.
 pub fn crosstalk(board: Board, design: Design) -> String {
     let mut s = Sdf::new(board);
+    s.regions.push(r#"<memory_region name="start" size="0x1000" />"#.into());
+    s.pd("starter", "bench-start", r#"priority="60""#);
+    s.body("starter", r#"<map mr="start" vaddr="0x30000000" perms="rw" setvar_vaddr="start_vaddr" setvar_size="start_size" />"#);
     for p in PATHS {
         s.pd(p.name, "bench-path", &format!(r#"priority="50" budget="{}" period="{}" stack_size="0x10000""#, p.budget_us, p.period_us));
     }
@@ -233,6 +236,7 @@ pub fn crosstalk(board: Board, design: Design) -> String {
     }
     for (i, p) in PATHS.iter().enumerate() {
         s.console(p.name);
+        s.body(p.name, r#"<map mr="start" vaddr="0x30000000" perms="r" setvar_vaddr="start_vaddr" setvar_size="start_size" />"#);
         let (work, id) = match design {
             Design::Tunnel => (instances[i].as_str(), 0),
             _ => ("work", i as u8),

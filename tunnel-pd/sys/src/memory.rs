@@ -92,6 +92,26 @@ impl SharedMemory {
         Ok(())
     }
 
+    fn atomic_u64(&self, offset: u64) -> Result<&core::sync::atomic::AtomicU64, OutOfBounds> {
+        let addr = self.check(offset, 8)?;
+        if addr % 8 != 0 {
+            return Err(OutOfBounds { offset, len: 8, size: self.size });
+        }
+        // SAFETY: as for `atomic_u32`, with an 8-byte aligned word.
+        Ok(unsafe { &*(addr as *const core::sync::atomic::AtomicU64) })
+    }
+
+    /// Loads the 64-bit word at `offset` with acquire ordering.
+    pub fn load_acquire_u64(&self, offset: u64) -> Result<u64, OutOfBounds> {
+        Ok(self.atomic_u64(offset)?.load(core::sync::atomic::Ordering::Acquire))
+    }
+
+    /// Stores the 64-bit word at `offset` with release ordering.
+    pub fn store_release_u64(&self, offset: u64, value: u64) -> Result<(), OutOfBounds> {
+        self.atomic_u64(offset)?.store(value, core::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
     /// Copies `data` into the region at `offset` (the mapping must be writable).
     pub fn write(&self, offset: u64, data: &[u8]) -> Result<(), OutOfBounds> {
         let addr = self.check(offset, data.len())?;

@@ -1,5 +1,6 @@
 //! A path of the crosstalk experiment: during a fixed window of the shared
-//! cycle counter (the same for every path: [`START`] to [`START`] + [`WINDOW`])
+//! cycle counter (the same for every path: from the start time the starter PD
+//! publishes in the `start` region, for [`WINDOW`] cycles)
 //! it calls the shared service's `work` as fast as its budget allows, then
 //! prints how much work completed, what one uninterrupted work call costs the
 //! service, and its call latency:
@@ -14,17 +15,24 @@
 use core::convert::Infallible;
 
 use bench::{Units, bench as svc};
-use tunnelkit_runtime::{Channel, Handler, cycles, debug_println, pd_name, protection_domain};
+use tunnelkit_runtime::{Channel, Handler, SharedMemory, cycles, debug_println, pd_name, protection_domain, setvar};
 
 const SERVICE: Channel = Channel::new(1);
-/// Counter value at which every path starts (after every PD's init).
-const START: u64 = 20_000_000;
 /// Measurement window in counter cycles (instructions under icount: 200 ms of virtual time).
 const WINDOW: u64 = 200_000_000;
 /// Work loop iterations per call.
 const UNITS: u64 = 20_000;
 /// Latency samples kept (the first calls of the window).
 const SAMPLES: usize = 2048;
+
+setvar!(
+    /// Where the starter's region is mapped (read-only).
+    static start_vaddr
+);
+setvar!(
+    /// Its size.
+    static start_size
+);
 
 protection_domain!(init);
 
@@ -38,8 +46,15 @@ fn init() -> Path {
     // The service times each batch; the smallest time is the batch's cost
     // when nothing preempts it (later ones may include preemption).
     let (mut completed, mut work_cycles, mut kept) = (0u64, u64::MAX, 0usize);
-    while cycles::now() < START {}
-    let start = START;
+    let clock = SharedMemory::from_setvars(&start_vaddr, &start_size).expect("the start region must be mapped");
+    let start = loop {
+        match clock.load_acquire_u64(0) {
+            Ok(0) => {}
+            Ok(t) => break t,
+            Err(e) => panic!("start region: {e:?}"),
+        }
+    };
+    while cycles::now() < start {}
     loop {
         let t0 = cycles::now();
         let done = service.work(&Units { n: UNITS }).unwrap_or_else(|e| panic!("work call failed: {e}"));

@@ -1,0 +1,39 @@
+//! Starter of the crosstalk experiment: runs before the paths (higher
+//! priority) and publishes one common start time, a little ahead of now, in
+//! the `start` region every path maps. Counter values are global on the core.
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use core::convert::Infallible;
+
+use tunnelkit_runtime::{Handler, SharedMemory, cycles, protection_domain, setvar};
+
+/// Lead time before the window opens, in counter cycles: room for every
+/// path's init.
+const LEAD: u64 = 20_000_000;
+
+setvar!(
+    /// Where the start region is mapped (read-write).
+    static start_vaddr
+);
+setvar!(
+    /// Its size.
+    static start_size
+);
+
+protection_domain!(init);
+
+struct Starter;
+
+fn init() -> Starter {
+    cycles::enable();
+    let region = SharedMemory::from_setvars(&start_vaddr, &start_size).expect("the start region must be mapped");
+    region.store_release_u64(0, cycles::now() + LEAD).expect("the start region holds a word");
+    Starter
+}
+
+impl Handler for Starter {
+    type Error = Infallible;
+}

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use tunnelkit::board::{Board, KernelConfig, parse_board, parse_config};
 use tunnelkit::build::{BuildRequest, build};
@@ -88,11 +88,13 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Run { target: t, timeout, pass_line } => {
-            if !t.config.has_printing() {
+            let has_console_pd = tunnelkit::sdf::SystemFile::read(&t.system)?.images.iter().any(|i| i.path == "serial.elf");
+            if !t.config.has_printing() && !has_console_pd {
                 bail!(
-                    "config '{}' has no kernel console, and tunnelkit PDs print through it (a serial-driver PD is \
-                     planned); use --config debug to see the system's output",
-                    t.config.name()
+                    "config '{}' has no kernel console and {} has no console PD (serial.elf), so nothing the \
+                     system prints would be seen; use --config debug, or add the serial driver PD",
+                    t.config.name(),
+                    t.system.display()
                 );
             }
             let (ws, sdk) = setup()?;
@@ -127,10 +129,22 @@ fn bench(board: Board, out: Option<PathBuf>, runs: u32, timeout: u64, update_rea
     }
     eprintln!("tunnelkit: wrote {}, {} and {} plots", written.json.display(), written.markdown.display(), written.svgs.len());
     if update_readme {
+        // Every board measured into bench-results/ so far, this one included.
+        let mut boards = Vec::new();
+        for b in Board::ALL {
+            let dir = ws.root.join("bench-results").join(b.name());
+            let json = dir.join("results.json");
+            if let Ok(text) = std::fs::read_to_string(&json) {
+                let results = serde_json::from_str(&text).with_context(|| format!("parsing {}", json.display()))?;
+                boards.push((results, format!("bench-results/{}", b.name())));
+            }
+        }
+        if !boards.iter().any(|(r, _): &(tunnelkit::bench::model::Results, String)| r.board == board.name()) {
+            bail!("--update-readme takes results from bench-results/<board>/; run without --out to put them there");
+        }
         let readme = ws.root.join("README.md");
         let text = std::fs::read_to_string(&readme)?;
-        let image_dir = out.strip_prefix(&ws.root).unwrap_or(&out).display().to_string();
-        std::fs::write(&readme, report::update_readme(&text, &report::readme_section(&outcome.results, &image_dir)))?;
+        std::fs::write(&readme, report::update_readme(&text, &report::readme_section_for_boards(&boards)))?;
         eprintln!("tunnelkit: updated the Results section of {}", readme.display());
     }
     if outcome.repeatable.iter().any(|(_, same)| !same) {

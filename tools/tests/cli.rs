@@ -53,5 +53,5 @@ fn bad_usage_exits_2_and_lists_the_choices() {
 fn configs_without_a_console_are_refused_for_run() {
     let o = tunnelkit(&["run", "--config", "release"], None);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("config 'release' has no kernel console"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("config 'release' has no kernel console and system.xml has no console PD"), "{}", stderr(&o));
 }

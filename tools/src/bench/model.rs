@@ -17,6 +17,10 @@ pub struct Results {
     pub crosstalk: Vec<CrosstalkPath>,
     /// Latency of the light path while the heavy path floods, per design.
     pub light_path_latency: Vec<Latency>,
+    /// Null crossings counted in user mode only (AArch64: the PMU can exclude
+    /// the kernel), i.e. what the runtime and tunnel code cost on both sides.
+    #[serde(default)]
+    pub user_mode: Vec<Crossing>,
 }
 
 /// QEMU version and the exact flags used.

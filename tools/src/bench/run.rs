@@ -96,6 +96,7 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome
         crossings: Vec::new(),
         crosstalk: Vec::new(),
         light_path_latency: Vec::new(),
+        user_mode: Vec::new(),
     };
     let mut repeatable = Vec::new();
     for sys in bench_systems {
@@ -122,7 +123,10 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome
         }
         let lines = &runs[0];
         match sys.design {
-            None => results.crossings = parse_crossings(lines)?,
+            None => {
+                results.crossings = parse_crossings(lines)?;
+                results.user_mode = parse_user_mode(lines)?;
+            }
             Some(d) => {
                 let (paths, light) = parse_crosstalk(d, lines)?;
                 results.crosstalk.extend(paths);
@@ -182,6 +186,12 @@ pub fn parse_crossings(lines: &[String]) -> Result<Vec<Crossing>> {
         bail!("the crossings system printed no measurements");
     }
     Ok(out)
+}
+
+/// Parses `bench user …` lines (user-mode-only null crossings; AArch64).
+pub fn parse_user_mode(lines: &[String]) -> Result<Vec<Crossing>> {
+    let user: Vec<String> = lines.iter().filter_map(|l| l.strip_prefix("bench user ")).map(|l| format!("bench crossing {l}")).collect();
+    if user.is_empty() { Ok(Vec::new()) } else { parse_crossings(&user) }
 }
 
 /// Parses `bench crosstalk …` lines of one design.

@@ -38,7 +38,13 @@ fn bench_is_sane(board: &str) {
             assert!(0 < min && min <= med && med <= max, "{test}: bad sample {r}");
         }
     }
-    let null = |t: &str| crossings.iter().find(|c| c["transport"] == t && c["payload_bytes"] == 0 && c["lent_bytes"] == 0 && c["depth"] == 1).map(median).unwrap();
+    let null = |t: &str| {
+        crossings
+            .iter()
+            .find(|c| c["transport"] == t && c["payload_bytes"] == 0 && c["lent_bytes"] == 0 && c["depth"] == 1)
+            .map(median)
+            .unwrap()
+    };
     assert!(null("raw") <= null("tunnel"), "{test}: the raw floor must not cost more than the tunnel");
     for depth in [2, 3] {
         assert!(crossings.iter().any(|c| c["transport"] == "tunnel" && c["depth"] == depth), "{test}: no depth {depth}");

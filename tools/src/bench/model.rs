@@ -54,6 +54,9 @@ pub struct Crossing {
     pub lent_bytes: u64,
     /// Nesting depth (1 = client → server).
     pub depth: u32,
+    /// Requests per notification (async only; the figures are per request).
+    #[serde(default = "one")]
+    pub batch: u32,
     /// Measured calls (after warm-up).
     pub iterations: u64,
     /// Round-trip cost.
@@ -82,4 +85,8 @@ pub struct Latency {
     pub design: String,
     /// Round-trip latency of the light path's calls.
     pub cycles: Cycles,
+}
+
+fn one() -> u32 {
+    1
 }

@@ -109,9 +109,11 @@ pub fn markdown(results: &Results) -> String {
 
 /// Appends the user-mode-only null crossings (framework cost without the kernel).
 fn user_mode_table(out: &mut String, rows: &[Crossing]) {
-    out.push_str("### User-mode instructions per null crossing
+    out.push_str(
+        "### User-mode instructions per null crossing
 
-");
+",
+    );
     out.push_str("The same null round trips with the counter excluding the kernel: the instructions of the runtime and tunnel code on both sides.\n\n");
     out.push_str("| transport | min | median | max |\n");
     out.push_str("|---|--:|--:|--:|\n");
@@ -130,10 +132,10 @@ fn crossings_table(out: &mut String, crossings: &[Crossing]) {
     }
     out.push_str(
         "Round-trip cycles per crossing. × raw floor is the median over the median of the raw, depth-1, \
-         zero-payload crossing.\n\n",
+         zero-payload crossing. Batch: async requests per notification (figures per request).\n\n",
     );
-    out.push_str("| transport | payload (B) | lent (B) | depth | iterations | min | median | max | × raw floor |\n");
-    out.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    out.push_str("| transport | payload (B) | lent (B) | depth | batch | iterations | min | median | max | × raw floor |\n");
+    out.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     let floor = raw_floor(crossings);
     for c in crossings {
         let ratio = match floor {
@@ -143,11 +145,12 @@ fn crossings_table(out: &mut String, crossings: &[Crossing]) {
         let Cycles { min, median, max } = c.cycles;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {min} | {median} | {max} | {ratio} |",
+            "| {} | {} | {} | {} | {} | {} | {min} | {median} | {max} | {ratio} |",
             cell(&c.transport),
             c.payload_bytes,
             c.lent_bytes,
             c.depth,
+            c.batch,
             c.iterations
         );
     }
@@ -299,7 +302,7 @@ fn draw_crossings(results: &Results, path: &Path) -> Result<(), DrawingAreaError
     let half = i32::try_from(body.dim_in_pixel().0 / 2).unwrap_or(0);
     let (left, right) = body.split_horizontally(half);
 
-    let payload = lines(&results.crossings, |c| c.lent_bytes == 0 && c.depth == 1, |c| c.payload_bytes);
+    let payload = lines(&results.crossings, |c| c.lent_bytes == 0 && c.depth == 1 && c.batch == 1, |c| c.payload_bytes);
     line_panel(&left, "Message-register payload (depth 1)", "payload bytes each way", &payload)?;
     let lent = lines(&results.crossings, |c| c.lent_bytes > 0, |c| c.lent_bytes);
     line_panel(&right, "Lent through a shared region", "bytes lent", &lent)?;
@@ -515,7 +518,8 @@ pub fn readme_section_for_boards(boards: &[(Results, String)]) -> String {
         let body = body.strip_prefix("### ").map(|b| format!("#### {b}")).unwrap_or(body);
         out.push_str(&body);
         let dir = image_dir.trim_end_matches('/');
-        let _ = writeln!(out, "\n![crossings on {b}]({dir}/crossings.svg)\n\n![crosstalk on {b}]({dir}/crosstalk.svg)\n", b = results.board);
+        let _ =
+            writeln!(out, "\n![crossings on {b}]({dir}/crossings.svg)\n\n![crosstalk on {b}]({dir}/crosstalk.svg)\n", b = results.board);
     }
     out
 }
@@ -595,6 +599,7 @@ mod tests {
             payload_bytes,
             lent_bytes,
             depth,
+            batch: 1,
             iterations: 1000,
             cycles: Cycles { min: median.saturating_sub(10), median, max: median.saturating_add(50) },
         }
@@ -667,12 +672,12 @@ mod tests {
             "Board `qemu_virt_aarch64`, kernel configuration `benchmark`, QEMU `QEMU emulator version 9.2.0` \
              with flags `-machine virt -icount shift=0`."
         ));
-        assert!(md.contains("| transport | payload (B) | lent (B) | depth | iterations | min | median | max | × raw floor |"));
-        assert!(md.contains("| raw | 0 | 0 | 1 | 1000 | 390 | 400 | 450 | 1.00 |"), "{md}");
-        assert!(md.contains("| raw | 64 | 0 | 1 | 1000 | 430 | 440 | 490 | 1.10 |"), "{md}");
-        assert!(md.contains("| tunnel | 0 | 0 | 1 | 1000 | 990 | 1000 | 1050 | 2.50 |"), "{md}");
-        assert!(md.contains("| tunnel | 0 | 0 | 2 | 1000 | 1990 | 2000 | 2050 | 5.00 |"), "{md}");
-        assert!(md.contains("| ipc | 0 | 4096 | 1 | 1000 | 1323 | 1333 | 1383 | 3.33 |"), "{md}");
+        assert!(md.contains("| transport | payload (B) | lent (B) | depth | batch | iterations | min | median | max | × raw floor |"));
+        assert!(md.contains("| raw | 0 | 0 | 1 | 1 | 1000 | 390 | 400 | 450 | 1.00 |"), "{md}");
+        assert!(md.contains("| raw | 64 | 0 | 1 | 1 | 1000 | 430 | 440 | 490 | 1.10 |"), "{md}");
+        assert!(md.contains("| tunnel | 0 | 0 | 1 | 1 | 1000 | 990 | 1000 | 1050 | 2.50 |"), "{md}");
+        assert!(md.contains("| tunnel | 0 | 0 | 2 | 1 | 1000 | 1990 | 2000 | 2050 | 5.00 |"), "{md}");
+        assert!(md.contains("| ipc | 0 | 4096 | 1 | 1 | 1000 | 1323 | 1333 | 1383 | 3.33 |"), "{md}");
         // Rows keep the input order.
         let tunnel = md.find("| tunnel | 0 | 0 | 1 |").unwrap();
         let ipc = md.find("| ipc | 0 | 4096 |").unwrap();
@@ -697,7 +702,7 @@ mod tests {
         results.crosstalk =
             vec![share("tun|nel", "light", f64::NAN, 0.5), share("ipc", "heavy", 0.5, f64::INFINITY), share("ipc", "x", 0.2, 0.2)];
         let md = markdown(&results);
-        assert!(md.contains("| tunnel | 0 | 0 | 1 | 1000 | 990 | 1000 | 1050 | — |"), "{md}");
+        assert!(md.contains("| tunnel | 0 | 0 | 1 | 1 | 1000 | 990 | 1000 | 1050 | — |"), "{md}");
         assert!(md.contains("| tun\\|nel | light | — | 50.0% | — | 42 |"), "{md}");
         assert!(md.contains("| ipc | heavy | 50.0% | — | — | 42 |"), "{md}");
         assert!(md.contains("| ipc | x | 20.0% | 20.0% | +0.0 | 42 |"), "{md}");
@@ -706,7 +711,7 @@ mod tests {
         let mut results = sample();
         results.crossings[0].cycles = Cycles { min: 0, median: 0, max: 0 };
         let md = markdown(&results);
-        assert!(md.contains("| raw | 0 | 0 | 1 | 1000 | 0 | 0 | 0 | — |"), "{md}");
+        assert!(md.contains("| raw | 0 | 0 | 1 | 1 | 1000 | 0 | 0 | 0 | — |"), "{md}");
         assert!(!md.contains("inf"));
     }
 

@@ -178,6 +178,7 @@ pub fn parse_crossings(lines: &[String]) -> Result<Vec<Crossing>> {
             payload_bytes: num(&f, "payload_bytes", line)?,
             lent_bytes: num(&f, "lent_bytes", line)?,
             depth: num(&f, "depth", line)? as u32,
+            batch: f.get("batch").map(|b| b.parse()).transpose().with_context(|| format!("bad batch= in '{line}'"))?.unwrap_or(1),
             iterations: num(&f, "iterations", line)?,
             cycles: cycles(&f, line)?,
         });

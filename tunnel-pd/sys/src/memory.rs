@@ -70,7 +70,7 @@ impl SharedMemory {
 
     fn atomic_u32(&self, offset: u64) -> Result<&core::sync::atomic::AtomicU32, OutOfBounds> {
         let addr = self.check(offset, 4)?;
-        if addr % 4 != 0 {
+        if !addr.is_multiple_of(4) {
             return Err(OutOfBounds { offset, len: 4, size: self.size });
         }
         // SAFETY: the word lies inside the mapped region and is 4-byte aligned;
@@ -94,7 +94,7 @@ impl SharedMemory {
 
     fn atomic_u64(&self, offset: u64) -> Result<&core::sync::atomic::AtomicU64, OutOfBounds> {
         let addr = self.check(offset, 8)?;
-        if addr % 8 != 0 {
+        if !addr.is_multiple_of(8) {
             return Err(OutOfBounds { offset, len: 8, size: self.size });
         }
         // SAFETY: as for `atomic_u32`, with an 8-byte aligned word.
@@ -141,7 +141,7 @@ impl DeviceMemory {
 
     fn register(&self, offset: u64) -> Result<u64, OutOfBounds> {
         match offset.checked_add(4) {
-            Some(end) if end <= self.size && offset % 4 == 0 => Ok(self.base + offset),
+            Some(end) if end <= self.size && offset.is_multiple_of(4) => Ok(self.base + offset),
             _ => Err(OutOfBounds { offset, len: 4, size: self.size }),
         }
     }

@@ -3,6 +3,8 @@
 //! registers, lent windows and nesting depths. Prints one `bench crossing …`
 //! line per variant, then `bench: crossings done`.
 //!
+//! Async requests are also measured in batches of 2 and 4 (cost per request).
+//!
 //! Calls: raw floor on channel 1; `bench` on 2 (tunnel pod), 3 (active
 //! server, plain IPC) and 4 (async server), each with a lent region.
 
@@ -13,9 +15,9 @@
 use core::convert::Infallible;
 
 use bench::{Depth, bench as svc};
-use tunnelkit_runtime::{Channel, Handler, cycles, debug_println, protection_domain};
+use tunnelkit_runtime::{Channel, Handler, SharedMemory, cycles, debug_println, protection_domain, wait_for};
 use tunnelkit_sys::{MessageInfo, cap, syscall};
-use tunnelkit_tunnel::{CallError, LentRegion, Window};
+use tunnelkit_tunnel::{CallError, IpcBuffer, LentRegion, Window, ring};
 
 const RAW: Channel = Channel::new(1);
 const TRANSPORTS: [(&str, Channel); 3] = [("tunnel", Channel::new(2)), ("ipc", Channel::new(3)), ("async", Channel::new(4))];
@@ -70,6 +72,7 @@ fn init() -> Client {
             }
         }
     }
+    async_batches(&mut samples);
     if cycles::CAN_COUNT_USER_MODE_ONLY {
         user_mode_split(&mut samples);
     }
@@ -79,6 +82,42 @@ fn init() -> Client {
 
 impl Handler for Client {
     type Error = Infallible;
+}
+
+/// Async null requests in batches of 2 and 4: push the batch, notify once,
+/// collect every response. Reports the cost per request, to compare with a
+/// tunnel call (where batching is not possible).
+fn async_batches(samples: &mut [u64; ITERATIONS]) {
+    let (_, channel) = TRANSPORTS[2];
+    let ring = SharedMemory::ring(channel.index()).expect("async ring region");
+    let request = MessageInfo::with_label(svc::ops::null, 0);
+    for batch in [2usize, 4] {
+        let r = measure(samples, || {
+            for _ in 0..batch {
+                ring::push_request(&ring, request, &IpcBuffer).map_err(|_| CallError::Busy)?;
+            }
+            channel.notify().map_err(CallError::Channel)?;
+            let mut got = 0;
+            while got < batch {
+                match ring::pop_response(&ring, &mut IpcBuffer) {
+                    Some(reply) if reply.label() == 0 => got += 1,
+                    Some(reply) => return Err(CallError::BadReply(reply.label())),
+                    None => wait_for(channel),
+                }
+            }
+            Ok(())
+        });
+        match r {
+            Ok((min, median, max)) => debug_println!(
+                "bench crossing transport=async batch={batch} payload_bytes=0 lent_bytes=0 depth=1 iterations={ITERATIONS} \
+                 min={} median={} max={}",
+                min / batch as u64,
+                median / batch as u64,
+                max / batch as u64
+            ),
+            Err(e) => panic!("async batch {batch}: {e}"),
+        }
+    }
 }
 
 /// The null crossings again, counting user-mode instructions only (both

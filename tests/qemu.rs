@@ -68,16 +68,17 @@ fn a_panicking_pd_fails_the_run_and_is_named() {
     assert!(log.contains("deliberate panic to test failure reporting (budget 3)"), "the panic message must be shown:\n{log}");
 }
 
-fn runtime_checks_pass(board: &str) {
-    let test = format!("runtime_checks_pass_on_{board}");
-    let Some(_sdk) = sdk_or_skip(&test) else { return };
+fn runtime_checks_pass(test: &str, board: &str, config: &str, system: &str) {
+    let Some(_sdk) = sdk_or_skip(test) else { return };
     let _guard = qemu_lock();
     let out = tunnelkit(&[
         "run",
         "--board",
         board,
+        "--config",
+        config,
         "--system",
-        "tests/systems/runtime.xml",
+        system,
         "--pass-line",
         "tunnelkit: runtime checks passed",
         "--timeout",
@@ -95,17 +96,37 @@ fn runtime_checks_pass(board: &str) {
     ] {
         assert!(log.contains(line), "{test}: console lacks '{line}':\n{log}");
     }
-    say(&format!("{test}: runtime checks passed in QEMU"));
+    say(&format!("{test}: runtime checks passed in QEMU ({config})"));
 }
 
 #[test]
 fn runtime_checks_pass_on_qemu_virt_aarch64() {
-    runtime_checks_pass("qemu_virt_aarch64");
+    runtime_checks_pass("runtime_checks_pass_on_qemu_virt_aarch64", "qemu_virt_aarch64", "debug", "tests/systems/runtime.xml");
 }
 
 #[test]
 fn runtime_checks_pass_on_x86_64_generic() {
-    runtime_checks_pass("x86_64_generic");
+    runtime_checks_pass("runtime_checks_pass_on_x86_64_generic", "x86_64_generic", "debug", "tests/systems/runtime.xml");
+}
+
+#[test]
+fn the_console_pod_prints_in_release_on_qemu_virt_aarch64() {
+    runtime_checks_pass(
+        "the_console_pod_prints_in_release_on_qemu_virt_aarch64",
+        "qemu_virt_aarch64",
+        "release",
+        "tests/systems/runtime-console.qemu_virt_aarch64.xml",
+    );
+}
+
+#[test]
+fn the_console_pod_prints_in_release_on_x86_64_generic() {
+    runtime_checks_pass(
+        "the_console_pod_prints_in_release_on_x86_64_generic",
+        "x86_64_generic",
+        "release",
+        "tests/systems/runtime-console.x86_64_generic.xml",
+    );
 }
 
 #[test]

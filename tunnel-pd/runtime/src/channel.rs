@@ -195,9 +195,18 @@ impl ChannelSet {
         self.0 == 0
     }
 
-    /// The channels, lowest id first (libmicrokit's delivery order).
+    /// The channels, lowest id first (libmicrokit's delivery order); visits
+    /// only the set bits.
     pub fn iter(self) -> impl Iterator<Item = Channel> {
-        (0..62u8).filter(move |i| self.0 & (1 << i) != 0).map(Channel)
+        let mut bits = self.0;
+        core::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let id = bits.trailing_zeros() as u8;
+            bits &= bits - 1;
+            Some(Channel(id))
+        })
     }
 }
 

@@ -101,6 +101,18 @@ impl SharedMemory {
         Ok(unsafe { &*(addr as *const core::sync::atomic::AtomicU64) })
     }
 
+    /// Reads the 8-byte-aligned 64-bit word at `offset` (a plain load: order it
+    /// with the acquire/release index words).
+    pub fn read_u64(&self, offset: u64) -> Result<u64, OutOfBounds> {
+        Ok(self.atomic_u64(offset)?.load(core::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Writes the 8-byte-aligned 64-bit word at `offset` (a plain store).
+    pub fn write_u64(&self, offset: u64, value: u64) -> Result<(), OutOfBounds> {
+        self.atomic_u64(offset)?.store(value, core::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Loads the 64-bit word at `offset` with acquire ordering.
     pub fn load_acquire_u64(&self, offset: u64) -> Result<u64, OutOfBounds> {
         Ok(self.atomic_u64(offset)?.load(core::sync::atomic::Ordering::Acquire))

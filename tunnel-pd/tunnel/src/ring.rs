@@ -37,10 +37,10 @@ pub trait RingMemory {
     fn load_acquire(&self, offset: u64) -> u32;
     /// Stores a 32-bit index with release ordering.
     fn store_release(&self, offset: u64, value: u32);
-    /// Copies bytes out.
-    fn read(&self, offset: u64, buf: &mut [u8]);
-    /// Copies bytes in.
-    fn write(&self, offset: u64, data: &[u8]);
+    /// Reads an 8-byte-aligned word.
+    fn read_word(&self, offset: u64) -> u64;
+    /// Writes an 8-byte-aligned word.
+    fn write_word(&self, offset: u64, value: u64);
 }
 
 /// One direction of a ring pair.
@@ -67,13 +67,12 @@ impl Queue {
             return Err(Full);
         }
         let len = info.length().min(crate::MAX_MESSAGE_WORDS);
-        let mut slot = [0u8; SLOT_WORDS * 8];
-        slot[..8].copy_from_slice(&info.label().to_le_bytes());
-        slot[8..16].copy_from_slice(&(len as u64).to_le_bytes());
+        let at = self.slots + u64::from(head % SLOTS) * SLOT_BYTES;
+        mem.write_word(at, info.label());
+        mem.write_word(at + 8, len as u64);
         for i in 0..len {
-            slot[16 + 8 * i..24 + 8 * i].copy_from_slice(&mrs.get(i).to_le_bytes());
+            mem.write_word(at + 16 + 8 * i as u64, mrs.get(i));
         }
-        mem.write(self.slots + u64::from(head % SLOTS) * SLOT_BYTES, &slot[..16 + 8 * len]);
         mem.store_release(self.head, head.wrapping_add(1));
         Ok(())
     }
@@ -86,15 +85,10 @@ impl Queue {
             return None;
         }
         let at = self.slots + u64::from(tail % SLOTS) * SLOT_BYTES;
-        let mut word = [0u8; 8];
-        mem.read(at, &mut word);
-        let label = u64::from_le_bytes(word);
-        mem.read(at + 8, &mut word);
-        let len = (u64::from_le_bytes(word) as usize).min(crate::MAX_MESSAGE_WORDS);
-        let mut words = [0u8; crate::MAX_MESSAGE_WORDS * 8];
-        mem.read(at + 16, &mut words[..8 * len]);
+        let label = mem.read_word(at);
+        let len = (mem.read_word(at + 8) as usize).min(crate::MAX_MESSAGE_WORDS);
         for i in 0..len {
-            mrs.set(i, u64::from_le_bytes(words[8 * i..8 * i + 8].try_into().expect("8 bytes")));
+            mrs.set(i, mem.read_word(at + 16 + 8 * i as u64));
         }
         mem.store_release(self.tail, tail.wrapping_add(1));
         Some(MessageInfo::with_label(label, len))
@@ -146,11 +140,11 @@ mod target {
         fn store_release(&self, offset: u64, value: u32) {
             let _ = self.store_release_u32(offset, value);
         }
-        fn read(&self, offset: u64, buf: &mut [u8]) {
-            let _ = SharedMemory::read(self, offset, buf);
+        fn read_word(&self, offset: u64) -> u64 {
+            self.read_u64(offset).unwrap_or(0)
         }
-        fn write(&self, offset: u64, data: &[u8]) {
-            let _ = SharedMemory::write(self, offset, data);
+        fn write_word(&self, offset: u64, value: u64) {
+            let _ = self.write_u64(offset, value);
         }
     }
 
@@ -243,11 +237,13 @@ mod tests {
         fn store_release(&self, offset: u64, value: u32) {
             self.0.borrow_mut()[offset as usize..offset as usize + 4].copy_from_slice(&value.to_le_bytes());
         }
-        fn read(&self, offset: u64, buf: &mut [u8]) {
-            buf.copy_from_slice(&self.0.borrow()[offset as usize..offset as usize + buf.len()]);
+        fn read_word(&self, offset: u64) -> u64 {
+            assert_eq!(offset % 8, 0, "unaligned word");
+            u64::from_le_bytes(self.0.borrow()[offset as usize..offset as usize + 8].try_into().unwrap())
         }
-        fn write(&self, offset: u64, data: &[u8]) {
-            self.0.borrow_mut()[offset as usize..offset as usize + data.len()].copy_from_slice(data);
+        fn write_word(&self, offset: u64, value: u64) {
+            assert_eq!(offset % 8, 0, "unaligned word");
+            self.0.borrow_mut()[offset as usize..offset as usize + 8].copy_from_slice(&value.to_le_bytes());
         }
     }
 

@@ -49,10 +49,6 @@ impl Handler for ChecksumPod {
     type Error = Infallible;
 
     fn protected(&mut self, channel: Channel, msg_info: MessageInfo) -> Result<MessageInfo, Infallible> {
-        if CALLERS.contains(&channel) {
-            Ok(checksum::serve(self, channel, msg_info))
-        } else {
-            Ok(CallError::WrongChannel.encode(&mut tunnelkit_tunnel::IpcBuffer))
-        }
+        Ok(checksum::serve_on(self, &CALLERS, channel, msg_info))
     }
 }

@@ -101,10 +101,6 @@ impl Handler for CryptPod {
     type Error = Infallible;
 
     fn protected(&mut self, channel: Channel, msg_info: MessageInfo) -> Result<MessageInfo, Infallible> {
-        if CALLERS.contains(&channel) {
-            Ok(crypt::serve(self, channel, msg_info))
-        } else {
-            Ok(CallError::WrongChannel.encode(&mut tunnelkit_tunnel::IpcBuffer))
-        }
+        Ok(crypt::serve_on(self, &CALLERS, channel, msg_info))
     }
 }

@@ -162,6 +162,22 @@ macro_rules! service {
                 )+
             }
 
+            /// Serves a protected call if it arrived on one of `callers`, and
+            /// answers [`CallError::WrongChannel`] otherwise.
+            #[cfg(target_os = "none")]
+            pub fn serve_on<S: Server + ?Sized>(
+                server: &mut S,
+                callers: &[$crate::__private::Channel],
+                channel: $crate::__private::Channel,
+                info: MessageInfo,
+            ) -> MessageInfo {
+                if callers.contains(&channel) {
+                    serve(server, channel, info)
+                } else {
+                    CallError::WrongChannel.encode(&mut $crate::IpcBuffer)
+                }
+            }
+
             /// Serves every request queued on `channel`'s async rings (call it
             /// from `notified`); returns how many were answered.
             #[cfg(target_os = "none")]

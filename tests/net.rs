@@ -1,0 +1,64 @@
+//! The network system answers real traffic from the host (needs
+//! MICROKIT_SDK): `tunnelkit run --net` boots it with QEMU user networking and
+//! hostfwd; datagrams of varied sizes sent to 127.0.0.1:5007 come back byte
+//! for byte.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tunnelkit::net::exchange;
+use tunnelkit_tests::{cargo, qemu_lock, say, sdk_or_skip};
+
+#[test]
+fn udp_echo_answers_the_host_byte_for_byte() {
+    let Some(_sdk) = sdk_or_skip("udp_echo_answers_the_host_byte_for_byte") else { return };
+    let _guard = qemu_lock();
+    // Build first so that the boot below is quick.
+    let built = cargo().args(["run", "-q", "-p", "tunnelkit", "--", "build", "--system", "net.xml"]).output().unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let mut run = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    run.current_dir(tunnelkit_tests::repo_root())
+        .args(["run", "-q", "-p", "tunnelkit", "--", "run", "--net", "--timeout", "120"])
+        .env_remove("RUSTFLAGS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = run.spawn().unwrap();
+
+    let start = Instant::now();
+    let ready = loop {
+        if exchange(5007, b"probe", Duration::from_millis(300)).is_ok_and(|a| a == b"probe") {
+            break true;
+        }
+        if start.elapsed() > Duration::from_secs(90) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut failures = Vec::new();
+    if ready {
+        for size in [1usize, 2, 7, 64, 100, 511, 512, 1000, 1400, 1472] {
+            let payload: Vec<u8> = (0..size).map(|i| (i as u8).wrapping_mul(31).wrapping_add(size as u8)).collect();
+            // Paced: user networking drops bursts.
+            let mut answer = None;
+            for _ in 0..3 {
+                if let Ok(a) = exchange(5007, &payload, Duration::from_secs(2)) {
+                    answer = Some(a);
+                    break;
+                }
+            }
+            match answer {
+                Some(a) if a == payload => {}
+                Some(a) => failures.push(format!("{size} bytes: answer of {} bytes differs", a.len())),
+                None => failures.push(format!("{size} bytes: no answer")),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(ready, "the network system never answered on 127.0.0.1:5007:\n{log}");
+    assert!(failures.is_empty(), "echo failures: {failures:?}\n{log}");
+    say("udp_echo_answers_the_host_byte_for_byte: 10 sizes (1 to 1472 bytes) echoed exactly");
+}

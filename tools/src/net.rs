@@ -1,0 +1,68 @@
+//! `tunnelkit run --net`: QEMU networking for the network system, and the
+//! readiness probe that tells when the pipeline answers.
+
+use std::net::UdpSocket;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The guest's address (QEMU user networking's default).
+pub const GUEST_IP: &str = "10.0.2.15";
+/// Host ports forwarded to the guest (loopback only): (host port, guest port, what).
+pub const FORWARDS: [(u16, u16, &str); 3] = [(5007, 7, "UDP echo"), (5008, 8, "sealed echo"), (5009, 9, "stats (JSON)")];
+
+/// The default `-netdev` spec without `id=`: user networking with the forwards.
+pub fn default_netdev() -> String {
+    let mut spec = String::from("user");
+    for (host, guest, _) in FORWARDS {
+        spec.push_str(&format!(",hostfwd=udp:127.0.0.1:{host}-{GUEST_IP}:{guest}"));
+    }
+    spec
+}
+
+/// QEMU arguments adding a modern virtio-net device on `netdev` (a spec
+/// without `id=`; tunnelkit adds it).
+pub fn qemu_args(netdev: &str) -> Vec<String> {
+    vec![
+        "-global".into(),
+        "virtio-mmio.force-legacy=false".into(),
+        "-netdev".into(),
+        format!("{netdev},id=net0"),
+        "-device".into(),
+        "virtio-net-device,netdev=net0".into(),
+    ]
+}
+
+/// Sends `payload` to 127.0.0.1:`port` and waits up to `wait` for an answer.
+pub fn exchange(port: u16, payload: &[u8], wait: Duration) -> std::io::Result<Vec<u8>> {
+    let socket = UdpSocket::bind("127.0.0.1:0")?;
+    socket.set_read_timeout(Some(wait))?;
+    socket.send_to(payload, ("127.0.0.1", port))?;
+    let mut buf = vec![0u8; 65536];
+    let (n, _) = socket.recv_from(&mut buf)?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Probes the UDP echo port in the background until it answers (or `limit`
+/// passes); prints `tunnelkit: net ready` and how to reach the system, and
+/// sets the returned flag.
+pub fn probe_until_ready(limit: Duration) -> Arc<AtomicBool> {
+    let ready = Arc::new(AtomicBool::new(false));
+    let flag = ready.clone();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if exchange(FORWARDS[0].0, b"tunnelkit readiness probe", Duration::from_millis(300)).is_ok_and(|a| a == b"tunnelkit readiness probe") {
+                flag.store(true, Ordering::SeqCst);
+                eprintln!("tunnelkit: net ready");
+                for (host, guest, what) in FORWARDS {
+                    eprintln!("tunnelkit:   {what}: udp 127.0.0.1:{host} -> {GUEST_IP}:{guest}  (e.g. `echo hi | nc -u -w1 127.0.0.1 {host}`)");
+                }
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    ready
+}

@@ -8,7 +8,9 @@
 pub mod bench;
 pub mod board;
 pub mod build;
+pub mod check;
 pub mod console;
+pub mod net;
 pub mod progress;
 pub mod qemu;
 pub mod sdf;

@@ -35,6 +35,17 @@ enum Cmd {
         /// The console line that means the system passed.
         #[arg(long, default_value = "tunnelkit: demo passed")]
         pass_line: String,
+        /// Boot the network system (net.xml unless --system is given) with a
+        /// virtio-net device on QEMU user networking, forwarding
+        /// 127.0.0.1:5007/5008/5009 to the guest's UDP ports 7/8/9; prints
+        /// `tunnelkit: net ready` once it answers, then runs until killed or
+        /// the timeout (exit 0 if it became ready).
+        #[arg(long)]
+        net: bool,
+        /// With --net: a QEMU `-netdev` spec without `id=` replacing user
+        /// networking (e.g. `dgram,local.type=inet,…`); the NIC stays.
+        #[arg(long, requires = "net")]
+        netdev: Option<String>,
     },
     /// Measure crossings and crosstalk in the benchmark config under QEMU
     /// `-icount shift=0`; write results.json, results.md and SVG plots.
@@ -55,6 +66,30 @@ enum Cmd {
         #[arg(long)]
         update_readme: bool,
     },
+    /// Model-check the tunnel semantics (stateright, exhaustive); exit 0 when
+    /// every property holds or fails exactly as expected.
+    Model {
+        /// `small` (seconds) or `large` (a third path; about a minute in a debug build).
+        #[arg(long, default_value = "small", value_parser = ["small", "large"])]
+        config: String,
+    },
+    /// Check a system description statically (Microkit 2.3 rules + tunnelkit's); exit 1 if invalid.
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The system description file.
+    file: PathBuf,
+    /// An authority policy (TOML) to check the system against.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Write the authority graph: DOT, or SVG if the name ends in .svg.
+    #[arg(long)]
+    graph: Option<PathBuf>,
+    /// Board, for board-dependent rules (stack bottom, one core, x86-only IRQ forms and I/O ports); skipped without it.
+    #[arg(long, value_parser = parse_board)]
+    board: Option<Board>,
 }
 
 #[derive(Args)]
@@ -65,13 +100,23 @@ struct Target {
     /// Kernel configuration: debug, release or benchmark.
     #[arg(long, default_value = "debug", value_parser = parse_config)]
     config: KernelConfig,
-    /// The system description.
-    #[arg(long, default_value = "system.xml")]
-    system: PathBuf,
+    /// The system description (default: system.xml, or net.xml with --net).
+    #[arg(long)]
+    system: Option<PathBuf>,
+}
+
+impl Target {
+    fn system(&self, net: bool) -> PathBuf {
+        self.system.clone().unwrap_or_else(|| PathBuf::from(if net { "net.xml" } else { "system.xml" }))
+    }
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Cmd::Check(c) = &cli.command {
+        return check(c);
+    }
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tunnelkit: error: {e:#}");
@@ -84,34 +129,87 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Cmd::Build(t) => {
             let (ws, sdk) = setup()?;
-            build(&ws, &sdk, &request(&t))?;
+            build(&ws, &sdk, &request(&t, false))?;
             Ok(())
         }
-        Cmd::Run { target: t, timeout, pass_line } => {
-            let has_console_pd = tunnelkit::sdf::SystemFile::read(&t.system)?.images.iter().any(|i| i.path == "serial.elf");
+        Cmd::Run { target: t, timeout, pass_line, net, netdev } => {
+            let system = t.system(net);
+            let has_console_pd = tunnelkit::sdf::SystemFile::read(&system)?.images.iter().any(|i| i.path == "serial.elf");
             if !t.config.has_printing() && !has_console_pd {
                 bail!(
                     "config '{}' has no kernel console and {} has no console PD (serial.elf), so nothing the \
                      system prints would be seen; use --config debug, or add the serial driver PD",
                     t.config.name(),
-                    t.system.display()
+                    system.display()
                 );
             }
             let (ws, sdk) = setup()?;
-            let built = build(&ws, &sdk, &request(&t))?;
+            if net && t.board != Board::QemuVirtAarch64 {
+                bail!("--net needs --board qemu_virt_aarch64 (the virtio-net driver is virtio-mmio on the AArch64 virt machine)");
+            }
+            let built = build(&ws, &sdk, &request(&t, net))?;
             let kernel32 = match t.board {
                 Board::X86_64Generic => sdk.kernel32(t.board, t.config)?,
                 Board::QemuVirtAarch64 => PathBuf::new(),
             };
             eprintln!("tunnelkit: booting {} in QEMU (timeout {timeout}s)", built.image.display());
             let timeout = Duration::from_secs(timeout);
-            let run = qemu::run(t.board, &built.image, &kernel32, &[], &mut Judge::new(&pass_line), timeout, &mut std::io::stdout())?;
+            let extra =
+                if net { tunnelkit::net::qemu_args(netdev.as_deref().unwrap_or(&tunnelkit::net::default_netdev())) } else { Vec::new() };
+            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+            let ready = (net && netdev.is_none()).then(|| tunnelkit::net::probe_until_ready(timeout));
+            if net && netdev.is_some() {
+                eprintln!("tunnelkit: custom -netdev: no readiness probe; the guest is 10.0.2.15/24");
+            }
+            let run = qemu::run(t.board, &built.image, &kernel32, &extra, &mut Judge::new(&pass_line), timeout, &mut std::io::stdout())?;
+            if net && run.outcome == qemu::Outcome::TimedOut {
+                return match ready {
+                    Some(r) if !r.load(std::sync::atomic::Ordering::SeqCst) => {
+                        bail!("the network system never answered on 127.0.0.1:5007 within {}s", timeout.as_secs())
+                    }
+                    _ => {
+                        eprintln!("tunnelkit: timeout reached, QEMU stopped");
+                        Ok(())
+                    }
+                };
+            }
             qemu::require_pass(&run, &pass_line, timeout)?;
             eprintln!("tunnelkit: passed in {:.1}s", run.elapsed.as_secs_f64());
             Ok(())
         }
         Cmd::Bench { board, out, runs, timeout, update_readme } => bench(board, out, runs, timeout, update_readme),
+        Cmd::Check(c) => std::process::exit(i32::from(check(&c) != ExitCode::SUCCESS)),
+        Cmd::Model { config } => {
+            let cfg = if config == "large" { tunnelkit_model::ModelConfig::large() } else { tunnelkit_model::ModelConfig::small() };
+            let step = tunnelkit::progress::Step::start(format!("model checking ({config})"));
+            let report = tunnelkit_model::check(cfg);
+            step.finish(if report.as_expected() { "every property as expected" } else { "UNEXPECTED outcome" });
+            print!("{report}");
+            if !report.as_expected() {
+                bail!("a property did not hold or fail as expected");
+            }
+            Ok(())
+        }
     }
+}
+
+/// `tunnelkit check`: prints every finding; 0 = valid (warnings allowed), 1 = invalid.
+fn check(c: &CheckArgs) -> ExitCode {
+    let report = tunnelkit::check::check_file(&c.file, c.policy.as_deref(), c.board);
+    print!("{report}");
+    let (errors, warnings) = (report.errors().count(), report.warnings().count());
+    let mut ok = report.is_valid();
+    if let (Some(out), Some(g)) = (&c.graph, &report.graph) {
+        match g.write(out) {
+            Ok(()) => eprintln!("tunnelkit: wrote the authority graph to {}", out.display()),
+            Err(e) => {
+                eprintln!("tunnelkit: error: writing {}: {e:#}", out.display());
+                ok = false;
+            }
+        }
+    }
+    println!("{}: {errors} error(s), {warnings} warning(s)", c.file.display());
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 fn bench(board: Board, out: Option<PathBuf>, runs: u32, timeout: u64, update_readme: bool) -> Result<()> {
@@ -163,6 +261,6 @@ fn setup() -> Result<(Workspace, Sdk)> {
     Ok((Workspace::current()?, sdk))
 }
 
-fn request(t: &Target) -> BuildRequest {
-    BuildRequest { system: t.system.clone(), board: t.board, config: t.config }
+fn request(t: &Target, net: bool) -> BuildRequest {
+    BuildRequest { system: t.system(net), board: t.board, config: t.config }
 }

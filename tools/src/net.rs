@@ -53,11 +53,15 @@ pub fn probe_until_ready(limit: Duration) -> Arc<AtomicBool> {
     std::thread::spawn(move || {
         let start = Instant::now();
         while start.elapsed() < limit {
-            if exchange(FORWARDS[0].0, b"tunnelkit readiness probe", Duration::from_millis(300)).is_ok_and(|a| a == b"tunnelkit readiness probe") {
+            if exchange(FORWARDS[0].0, b"tunnelkit readiness probe", Duration::from_millis(300))
+                .is_ok_and(|a| a == b"tunnelkit readiness probe")
+            {
                 flag.store(true, Ordering::SeqCst);
                 eprintln!("tunnelkit: net ready");
                 for (host, guest, what) in FORWARDS {
-                    eprintln!("tunnelkit:   {what}: udp 127.0.0.1:{host} -> {GUEST_IP}:{guest}  (e.g. `echo hi | nc -u -w1 127.0.0.1 {host}`)");
+                    eprintln!(
+                        "tunnelkit:   {what}: udp 127.0.0.1:{host} -> {GUEST_IP}:{guest}  (e.g. `echo hi | nc -u -w1 127.0.0.1 {host}`)"
+                    );
                 }
                 return;
             }

@@ -141,7 +141,9 @@ impl Device {
         let slot = (0..32u64)
             .find(|s| {
                 let b = s * 0x200;
-                regs.read32(b + MAGIC) == Ok(MAGIC_VALUE) && regs.read32(b + VERSION) == Ok(2) && regs.read32(b + DEVICE_ID) == Ok(NET_DEVICE)
+                regs.read32(b + MAGIC) == Ok(MAGIC_VALUE)
+                    && regs.read32(b + VERSION) == Ok(2)
+                    && regs.read32(b + DEVICE_ID) == Ok(NET_DEVICE)
             })
             .ok_or(StartError::NotFound)?;
         let mut d = Device {

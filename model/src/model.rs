@@ -1,0 +1,416 @@
+//! The transition system: one action is one tick of the single CPU (or an injected pod fault).
+//!
+//! Semantics (seL4 MCS, as tunnelkit uses it):
+//! - Fixed-priority preemptive scheduling on one CPU: each tick the highest-priority thread that
+//!   is runnable (working, with an SC bound that has budget left) runs for one tick and its SC is
+//!   charged; ties between equal priorities are left to the checker (every choice is explored).
+//! - Each SC is refilled to its full budget at every multiple of its period. A thread whose SC
+//!   has no budget left does not run until then, whether it is the SC's owner or a pod running on
+//!   the donated SC (the pod is then stuck mid-call and later callers queue on its endpoint).
+//! - `Call` on an endpoint: if the server waits in `Recv`, the message is received at once and,
+//!   for a passive server, the caller's SC moves to the server and the reply object records the
+//!   caller; otherwise the caller waits in the endpoint queue (priority order, FIFO within a
+//!   priority) keeping its SC. `Send` is the same without reply object and without donation, and
+//!   the sender continues once received.
+//! - `ReplyRecv`: the reply unblocks the caller and, for a passive server, the SC goes back with
+//!   it; then the server takes the head of its queue (receiving that caller's SC) or waits.
+//! - A pod fault: with tunnelkit's supervisor, the caller gets `Err(Fault)`, the donated SC returns
+//!   to it and the pod restarts clean (and takes its next queued caller); without it (plain
+//!   Microkit) the pod stops and keeps the SC and the caller stays blocked.
+//! - `Signal` on a server's notification never blocks the signaller. A pod waiting in `Recv` wakes
+//!   on the SC bound to its notification (Microkit binds a passive PD's own SC there) and gives it
+//!   back when done; otherwise the signal stays pending and is delivered before queued messages.
+
+use crate::config::Scenario;
+use crate::property::PropertyId;
+use crate::state::{Queued, Run, ScId, State, Thread, ThreadId};
+use stateright::{Model, Property};
+
+/// Ticks of work a pod spends handling one notification.
+pub const NOTIFIED_WORK: u8 = 1;
+
+/// The operation a path issues when its client work ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `seL4_Call` (a Microkit protected procedure call): blocks for the reply, donates the SC.
+    Call,
+    /// `seL4_Send` on the endpoint: no reply object, no donation (seL4 #1616 when aimed at a pod).
+    Send,
+    /// `seL4_Signal` on the server's notification: never blocks.
+    Signal,
+}
+
+/// An action of the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// One tick of time. `run` is the thread that runs (`None`: the CPU idles). If that tick ends
+    /// a path's client work, the path then issues `op` on its server, asking for `work` ticks.
+    Tick {
+        /// The thread that runs this tick.
+        run: Option<ThreadId>,
+        /// Request size if a path issues a request at the end of this tick.
+        work: u8,
+        /// The operation issued if the tick ends a path's client work.
+        op: Op,
+    },
+    /// The pod (server index) faults while serving a call.
+    Fault {
+        /// Server index of the faulting pod.
+        pod: u8,
+    },
+}
+
+/// The stateright model of one [`Scenario`].
+#[derive(Clone, Debug)]
+pub struct TunnelModel {
+    /// The system being checked.
+    pub scenario: Scenario,
+    /// Owner thread of each SC.
+    pub sc_owner: Vec<usize>,
+    /// Full budget and period of each SC.
+    pub sc_params: Vec<(u8, u8)>,
+    /// Length of the time counter.
+    pub hyperperiod: u8,
+    /// Horizon of the bounded-response property.
+    pub system_horizon: u32,
+    /// Horizon of the crosstalk property (light path, own parameters only).
+    pub light_horizon: u32,
+    /// Ages saturate here (one past the largest horizon).
+    pub age_cap: u8,
+    /// Register only this property with the checker (used to search for a shortest counterexample).
+    pub only: Option<PropertyId>,
+}
+
+impl TunnelModel {
+    /// Builds the model of a scenario (which must [`validate`](Scenario::validate)).
+    pub fn new(scenario: Scenario) -> Self {
+        let p = scenario.paths.len();
+        let mut sc_owner: Vec<usize> = (0..p).collect();
+        sc_owner.extend((0..scenario.servers.len()).filter(|&s| !scenario.servers[s].passive()).map(|s| p + s));
+        sc_owner.extend((0..scenario.servers.len()).filter(|&s| scenario.servers[s].ntfn_sc.is_some()).map(|s| p + s));
+        let system_horizon = scenario.system_horizon();
+        let light_horizon = scenario.own_horizon(0);
+        let age_cap = u8::try_from(system_horizon.max(light_horizon) + 1).expect("horizon must fit in u8");
+        TunnelModel {
+            sc_params: scenario.sc_params(),
+            hyperperiod: scenario.hyperperiod(),
+            sc_owner,
+            system_horizon,
+            light_horizon,
+            age_cap,
+            only: None,
+            scenario,
+        }
+    }
+
+    fn paths(&self) -> usize {
+        self.scenario.paths.len()
+    }
+
+    /// Whether thread `t` is a passive server (a pod).
+    pub fn is_passive_server(&self, t: usize) -> bool {
+        t >= self.paths() && self.scenario.servers[t - self.paths()].passive()
+    }
+
+    /// Priority of thread `t`.
+    pub fn priority(&self, t: usize) -> u8 {
+        if t < self.paths() { self.scenario.paths[t].priority } else { self.scenario.servers[t - self.paths()].priority }
+    }
+
+    /// Display name of thread `t`.
+    pub fn thread_name(&self, t: usize) -> &'static str {
+        if t < self.paths() { self.scenario.paths[t].name } else { self.scenario.servers[t - self.paths()].name }
+    }
+
+    /// The path at the root of the call chain thread `t` works for (`None`: no caller, e.g. a
+    /// message received by `Send`).
+    pub fn root_path(&self, s: &State, t: usize) -> Option<usize> {
+        let mut t = t;
+        for _ in 0..=s.threads.len() {
+            if t < self.paths() {
+                return Some(t);
+            }
+            t = usize::from(s.threads[t].reply?);
+        }
+        None
+    }
+
+    /// Whether server `i` is a wedged pod: passive, holding a message, with no SC to run on.
+    pub fn wedged(&self, s: &State, i: usize) -> bool {
+        self.wedged_thread(s, self.paths() + i)
+    }
+
+    /// [`wedged`](Self::wedged) by thread id (always `false` for paths).
+    pub fn wedged_thread(&self, s: &State, t: usize) -> bool {
+        self.is_passive_server(t) && matches!(s.threads[t].run, Run::Serving { .. }) && s.threads[t].sc.is_none()
+    }
+
+    fn runnable(&self, s: &State, t: usize) -> bool {
+        let th = &s.threads[t];
+        matches!(th.run, Run::Working { .. } | Run::Serving { .. }) && th.sc.is_some_and(|sc| s.budget[usize::from(sc)] > 0)
+    }
+
+    /// Puts a message on server `srv`'s endpoint: received at once if it waits, else queued.
+    fn deliver(&self, s: &mut State, srv: usize, msg: Queued) {
+        let st = self.paths() + srv;
+        if s.threads[st].run == Run::Recv {
+            self.receive(s, srv, msg);
+        } else {
+            s.threads[usize::from(msg.from)].run = Run::Blocked;
+            let prio = self.priority(usize::from(msg.from));
+            let q = &mut s.queues[srv];
+            let at = q.iter().position(|m| self.priority(usize::from(m.from)) < prio).unwrap_or(q.len());
+            q.insert(at, msg);
+        }
+    }
+
+    /// Server `srv` receives `msg`: donation and reply object for a Call, neither for a Send.
+    fn receive(&self, s: &mut State, srv: usize, msg: Queued) {
+        let st = self.paths() + srv;
+        let from = usize::from(msg.from);
+        s.threads[st].run = Run::Serving { left: msg.work, nested_done: false, err: false };
+        if msg.call {
+            s.threads[st].reply = Some(msg.from);
+            s.threads[from].run = Run::Blocked;
+            if self.scenario.servers[srv].passive() {
+                s.threads[st].sc = s.threads[from].sc.take();
+            }
+        } else {
+            s.threads[st].reply = None;
+            self.resume_after_send(s, from);
+        }
+    }
+
+    fn resume_after_send(&self, s: &mut State, from: usize) {
+        if from < self.paths() {
+            s.threads[from].run = Run::Working { left: self.scenario.paths[from].client_work };
+        }
+    }
+
+    /// The reply half of `ReplyRecv` (or the supervisor's error reply): unblocks the caller and
+    /// returns a donated SC to it.
+    fn reply(&self, s: &mut State, srv: usize, err: bool) {
+        let st = self.paths() + srv;
+        if let Some(c) = s.threads[st].reply.take() {
+            let c = usize::from(c);
+            if self.scenario.servers[srv].passive() {
+                s.threads[c].sc = s.threads[st].sc.take();
+            }
+            if c < self.paths() {
+                if s.faulted[c] != err {
+                    s.wrong_answer = true;
+                }
+                s.faulted[c] = false;
+                s.age[c] = None;
+                s.threads[c].run = Run::Working { left: self.scenario.paths[c].client_work };
+            } else {
+                // A pod whose nested call returned: one tick to finish, then it replies in turn.
+                s.threads[c].run = Run::Serving { left: 1, nested_done: true, err };
+            }
+        } else if let Some(n) = self.scenario.ntfn_sc(srv)
+            && s.threads[st].sc == Some(n)
+        {
+            // Done with a notification: the SC goes back to wait at the notification.
+            s.threads[st].sc = None;
+            s.ntfn_holds[srv] = true;
+        }
+    }
+
+    /// `Signal` on server `srv`'s notification: wakes the server if it waits in `Recv` (a pod on the
+    /// notification's SC, or on none if the notification has no SC), else leaves a pending signal.
+    fn signal(&self, s: &mut State, srv: usize) {
+        let st = self.paths() + srv;
+        if s.threads[st].run == Run::Recv {
+            self.wake(s, srv);
+        } else {
+            s.pending[srv] = true;
+        }
+    }
+
+    /// Server `srv` handles a notification: a pod runs on the notification's SC if it holds one.
+    fn wake(&self, s: &mut State, srv: usize) {
+        let st = self.paths() + srv;
+        s.pending[srv] = false;
+        s.threads[st].run = Run::Serving { left: NOTIFIED_WORK, nested_done: true, err: false };
+        s.threads[st].reply = None;
+        if self.scenario.servers[srv].passive() {
+            s.threads[st].sc = self.scenario.ntfn_sc(srv).filter(|_| s.ntfn_holds[srv]);
+            s.ntfn_holds[srv] = false;
+        }
+    }
+
+    /// The receive half of `ReplyRecv`: take the next queued message or wait.
+    fn recv(&self, s: &mut State, srv: usize) {
+        let st = self.paths() + srv;
+        if s.pending[srv] {
+            // A bound notification's pending signal is delivered before queued messages.
+            self.wake(s, srv);
+        } else if s.queues[srv].is_empty() {
+            s.threads[st].run = Run::Recv;
+        } else {
+            let msg = s.queues[srv].remove(0);
+            self.receive(s, srv, msg);
+        }
+    }
+
+    /// Thread `t` finished its current work: issue its next operation.
+    fn finish(&self, s: &mut State, t: usize, work: u8, op: Op) {
+        if t < self.paths() {
+            let srv = self.scenario.paths[t].calls;
+            match op {
+                Op::Call => {
+                    s.age[t] = Some(0);
+                    self.deliver(s, srv, Queued { from: t as u8, work, call: true });
+                }
+                Op::Send => self.deliver(s, srv, Queued { from: t as u8, work, call: false }),
+                Op::Signal => {
+                    s.threads[t].run = Run::Working { left: self.scenario.paths[t].client_work };
+                    self.signal(s, srv);
+                }
+            }
+            return;
+        }
+        let srv = t - self.paths();
+        let Run::Serving { nested_done, err, .. } = s.threads[t].run else { return };
+        match self.scenario.servers[srv].nested {
+            Some((next, w)) if !nested_done => self.deliver(s, next, Queued { from: t as u8, work: w, call: true }),
+            _ => {
+                self.reply(s, srv, err);
+                self.recv(s, srv);
+            }
+        }
+    }
+
+    fn tick(&self, s: &mut State, run: Option<ThreadId>, work: u8, op: Op) {
+        for a in s.age.iter_mut().flatten() {
+            *a = (*a + 1).min(self.age_cap);
+        }
+        if let Some(t) = run.map(usize::from) {
+            let sc = s.threads[t].sc.expect("runnable thread has an SC");
+            s.budget[usize::from(sc)] -= 1;
+            // Accounting: the SC's owning path is charged; the chain's root path got the work.
+            let owner = self.sc_owner[usize::from(sc)];
+            if owner < self.paths() {
+                s.debt[owner] = (s.debt[owner] + 1).min(2);
+            }
+            if let Some(root) = self.root_path(s, t) {
+                s.debt[root] = (s.debt[root] - 1).max(-2);
+            }
+            let done = match &mut s.threads[t].run {
+                Run::Working { left } | Run::Serving { left, .. } => {
+                    *left -= 1;
+                    *left == 0
+                }
+                _ => unreachable!("only working threads run"),
+            };
+            if done {
+                self.finish(s, t, work, op);
+            }
+        }
+        s.time = (s.time + 1) % self.hyperperiod;
+        for (sc, &(budget, period)) in self.sc_params.iter().enumerate() {
+            if s.time.is_multiple_of(period) {
+                s.budget[sc] = budget;
+            }
+        }
+    }
+
+    fn fault(&self, s: &mut State, srv: usize) {
+        s.faults_left -= 1;
+        let st = self.paths() + srv;
+        if let Some(root) = self.root_path(s, st) {
+            s.faulted[root] = true;
+        }
+        if self.scenario.supervisor {
+            self.reply(s, srv, true);
+            s.threads[st].sc = None;
+            self.recv(s, srv);
+        } else {
+            s.threads[st].run = Run::Faulted;
+        }
+    }
+}
+
+impl Model for TunnelModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        let p = self.paths();
+        let mut threads: Vec<Thread> = (0..p)
+            .map(|i| Thread { run: Run::Working { left: self.scenario.paths[i].client_work }, sc: Some(i as ScId), reply: None })
+            .collect();
+        threads.extend((0..self.scenario.servers.len()).map(|i| Thread { run: Run::Recv, sc: self.scenario.server_sc(i), reply: None }));
+        vec![State {
+            time: 0,
+            budget: self.sc_params.iter().map(|&(b, _)| b).collect(),
+            threads,
+            queues: vec![Vec::new(); self.scenario.servers.len()],
+            age: vec![None; p],
+            faulted: vec![false; p],
+            debt: vec![0; p],
+            ntfn_holds: self.scenario.servers.iter().map(|x| x.ntfn_sc.is_some()).collect(),
+            pending: vec![false; self.scenario.servers.len()],
+            faults_left: self.scenario.faults,
+            wrong_answer: false,
+        }]
+    }
+
+    fn actions(&self, s: &State, actions: &mut Vec<Action>) {
+        let n = s.threads.len();
+        let top = (0..n).filter(|&t| self.runnable(s, t)).map(|t| self.priority(t)).max();
+        match top {
+            None => actions.push(Action::Tick { run: None, work: 0, op: Op::Call }),
+            Some(top) => {
+                for t in (0..n).filter(|&t| self.runnable(s, t) && self.priority(t) == top) {
+                    let run = Some(t as ThreadId);
+                    match s.threads[t].run {
+                        Run::Working { left: 1 } => {
+                            for &work in &self.scenario.paths[t].demand {
+                                actions.push(Action::Tick { run, work, op: Op::Call });
+                                if self.scenario.allow_send {
+                                    actions.push(Action::Tick { run, work, op: Op::Send });
+                                }
+                            }
+                            // Signals go only to a pod whose notification has an SC (as Microkit sets up).
+                            let srv = self.scenario.paths[t].calls;
+                            if self.scenario.allow_signal && self.scenario.servers[srv].ntfn_sc.is_some() {
+                                actions.push(Action::Tick { run, work: 0, op: Op::Signal });
+                            }
+                        }
+                        _ => actions.push(Action::Tick { run, work: 0, op: Op::Call }),
+                    }
+                }
+            }
+        }
+        if s.faults_left > 0 {
+            for srv in 0..self.scenario.servers.len() {
+                let t = &s.threads[self.paths() + srv];
+                if self.scenario.servers[srv].passive() && matches!(t.run, Run::Serving { .. }) && t.reply.is_some() {
+                    actions.push(Action::Fault { pod: srv as u8 });
+                }
+            }
+        }
+    }
+
+    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        let mut s = last.clone();
+        match action {
+            Action::Tick { run, work, op } => self.tick(&mut s, run, work, op),
+            Action::Fault { pod } => self.fault(&mut s, usize::from(pod)),
+        }
+        Some(s)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        let all: [Property<Self>; PropertyId::COUNT] = [
+            Property::always(PropertyId::ScConservation.name(), |m, s| PropertyId::ScConservation.holds(m, s)),
+            Property::always(PropertyId::BoundedResponse.name(), |m, s| PropertyId::BoundedResponse.holds(m, s)),
+            Property::always(PropertyId::NoDeadlock.name(), |m, s| PropertyId::NoDeadlock.holds(m, s)),
+            Property::always(PropertyId::Accounting.name(), |m, s| PropertyId::Accounting.holds(m, s)),
+            Property::always(PropertyId::Crosstalk.name(), |m, s| PropertyId::Crosstalk.holds(m, s)),
+            Property::always(PropertyId::NoWedgedPod.name(), |m, s| PropertyId::NoWedgedPod.holds(m, s)),
+        ];
+        all.into_iter().zip(PropertyId::ALL).filter(|(_, id)| self.only.is_none_or(|o| o == *id)).map(|(p, _)| p).collect()
+    }
+}

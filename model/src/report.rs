@@ -1,0 +1,193 @@
+//! The result of a check: per scenario and property, expected and actual outcome, counterexamples.
+
+use crate::config::Outcome;
+use crate::model::{Action, Op, TunnelModel};
+use crate::state::{Run, State};
+use core::fmt::{self, Display, Write as _};
+use std::time::Duration;
+
+/// Outcome of one property in one scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PropertyResult {
+    /// Property name (`crosstalk`, …).
+    pub property: &'static str,
+    /// What the configuration expects.
+    pub expected: Outcome,
+    /// What the exhaustive check found.
+    pub actual: Outcome,
+    /// The shortest counterexample (one step per line) when violated.
+    pub counterexample: Option<String>,
+}
+
+impl PropertyResult {
+    /// Whether the actual outcome is the expected one.
+    pub fn as_expected(&self) -> bool {
+        self.expected == self.actual
+    }
+}
+
+/// Outcome of one scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioReport {
+    /// Scenario name.
+    pub name: &'static str,
+    /// Scenario description.
+    pub description: &'static str,
+    /// Distinct states explored.
+    pub states: usize,
+    /// Time the exhaustive search took.
+    pub elapsed: Duration,
+    /// Horizon of bounded-response, in ticks.
+    pub system_horizon: u32,
+    /// Horizon of crosstalk (light path, own parameters only), in ticks.
+    pub light_horizon: u32,
+    /// One entry per property.
+    pub properties: Vec<PropertyResult>,
+}
+
+/// The result of [`check`](crate::check).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelReport {
+    /// Configuration name.
+    pub config: &'static str,
+    /// Total distinct states explored over all scenarios.
+    pub states: usize,
+    /// Total time.
+    pub elapsed: Duration,
+    /// Per scenario.
+    pub scenarios: Vec<ScenarioReport>,
+}
+
+impl ModelReport {
+    /// Whether every property of every scenario came out as expected.
+    pub fn as_expected(&self) -> bool {
+        self.scenarios.iter().all(|s| s.properties.iter().all(PropertyResult::as_expected))
+    }
+
+    /// The result of `property` in `scenario`.
+    pub fn result(&self, scenario: &str, property: &str) -> Option<&PropertyResult> {
+        self.scenarios.iter().find(|s| s.name == scenario)?.properties.iter().find(|p| p.property == property)
+    }
+}
+
+impl Display for ModelReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "model config: {}", self.config)?;
+        writeln!(f, "states explored: {}", self.states)?;
+        writeln!(f, "elapsed: {:.2?}", self.elapsed)?;
+        for sc in &self.scenarios {
+            writeln!(
+                f,
+                "scenario {}: {} ({} states, {:.2?}; horizons: system {} ticks, light path {} ticks)",
+                sc.name, sc.description, sc.states, sc.elapsed, sc.system_horizon, sc.light_horizon
+            )?;
+            for p in &sc.properties {
+                let mark = if p.as_expected() { "" } else { "  <-- UNEXPECTED" };
+                writeln!(f, "property {}[{}]: {} (expected {}){mark}", p.property, sc.name, p.actual, p.expected)?;
+            }
+        }
+        for sc in &self.scenarios {
+            for p in &sc.properties {
+                if let Some(cx) = &p.counterexample {
+                    writeln!(f, "counterexample {}[{}]:", p.property, sc.name)?;
+                    f.write_str(cx)?;
+                }
+            }
+        }
+        writeln!(f, "result: {}", if self.as_expected() { "all properties as expected" } else { "UNEXPECTED outcomes" })
+    }
+}
+
+/// Formats a stateright path readably: the initial state, then one line per step with the action
+/// and the resulting state.
+pub fn format_trace(m: &TunnelModel, steps: &[(State, Option<Action>)]) -> String {
+    let mut out = String::new();
+    let mut tick = 0u32;
+    let mut idle_from: Option<u32> = None;
+    if let Some((s0, _)) = steps.first() {
+        let _ = writeln!(out, "  {:<7} {:<40} | {}", "init", "", state_line(m, s0));
+    }
+    for (i, w) in steps.windows(2).enumerate() {
+        let (_, Some(action)) = &w[0] else { continue };
+        let next = &w[1].0;
+        let what = match *action {
+            Action::Tick { run: None, .. } => "idle".to_string(),
+            Action::Tick { run: Some(t), work, op } => {
+                let t = usize::from(t);
+                let mut s = format!("run {}", m.thread_name(t));
+                if let (true, Run::Working { left: 1 }) = (t < m.scenario.paths.len(), w[0].0.threads[t].run) {
+                    let server = m.thread_name(m.scenario.paths.len() + m.scenario.paths[t].calls);
+                    let _ = match op {
+                        Op::Call => write!(s, ", Call({server}, work {work})"),
+                        Op::Send => write!(s, ", Send({server}, work {work})"),
+                        Op::Signal => write!(s, ", Signal({server})"),
+                    };
+                }
+                s
+            }
+            Action::Fault { pod } => format!("FAULT in {}", m.scenario.servers[usize::from(pod)].name),
+        };
+        if matches!(action, Action::Tick { .. }) {
+            tick += 1;
+        }
+        // Runs of idle ticks are folded into one line showing the state after the last.
+        if what == "idle" {
+            idle_from.get_or_insert(tick);
+            let next_idle = steps.get(i + 2).is_some() && matches!(steps[i + 1].1, Some(Action::Tick { run: None, .. }));
+            if next_idle {
+                continue;
+            }
+            let from = idle_from.take().unwrap_or(tick);
+            let label = if from == tick { format!("t={tick}") } else { format!("t={from}-{tick}") };
+            let _ = writeln!(out, "  {label:<7} {:<40} | {}", "idle", state_line(m, next));
+            continue;
+        }
+        let _ = writeln!(out, "  {:<7} {what:<40} | {}", format!("t={tick}"), state_line(m, next));
+    }
+    out
+}
+
+/// One-line summary of a state.
+pub fn state_line(m: &TunnelModel, s: &State) -> String {
+    let mut out = String::new();
+    let budgets: Vec<String> = s.budget.iter().map(u8::to_string).collect();
+    let _ = write!(out, "budget [{}]", budgets.join(","));
+    for (t, th) in s.threads.iter().enumerate() {
+        let run = match th.run {
+            Run::Working { left } => format!("work{left}"),
+            Run::Blocked => "blocked".into(),
+            Run::Recv => "recv".into(),
+            Run::Serving { left, err, .. } => format!("serve{left}{}", if err { "!" } else { "" }),
+            Run::Faulted => "FAULTED".into(),
+        };
+        let sc = th.sc.map(|c| format!("@sc{c}")).unwrap_or_default();
+        let wedged = if m.wedged_thread(s, t) { " WEDGED" } else { "" };
+        let _ = write!(out, "; {} {run}{sc}{wedged}", m.thread_name(t));
+        if let Some(r) = th.reply {
+            let _ = write!(out, " reply->{}", m.thread_name(usize::from(r)));
+        }
+    }
+    for i in 0..s.queues.len() {
+        if s.ntfn_holds[i]
+            && let Some(n) = m.scenario.ntfn_sc(i)
+        {
+            let _ = write!(out, "; ntfn {} @sc{n}", m.scenario.servers[i].name);
+        }
+        if s.pending[i] {
+            let _ = write!(out, "; signal pending {}", m.scenario.servers[i].name);
+        }
+    }
+    for (i, q) in s.queues.iter().enumerate().filter(|(_, q)| !q.is_empty()) {
+        let names: Vec<&str> = q.iter().map(|m2| m.thread_name(usize::from(m2.from))).collect();
+        let _ = write!(out, "; queue {} [{}]", m.scenario.servers[i].name, names.join(","));
+    }
+    let ages: Vec<String> = s.age.iter().map(|a| a.map_or("-".into(), |a| a.to_string())).collect();
+    let _ = write!(out, "; age [{}]", ages.join(","));
+    if s.debt.iter().any(|&d| d != 0) {
+        let _ = write!(out, "; debt {:?}", s.debt);
+    }
+    if s.wrong_answer {
+        out.push_str("; WRONG ANSWER");
+    }
+    out
+}

@@ -1,0 +1,188 @@
+//! `tunnelkit check`: a static checker for Microkit 2.3 system description
+//! files (SDF). It applies the rules of the microkit tool (docs §7) and
+//! tunnelkit's own (utilisation per core, pp cycles, unused channels, policies),
+//! reporting every finding with `FILE:LINE:COL`.
+//!
+//! Every entry point takes arbitrary bytes and never panics.
+
+use std::fmt;
+use std::path::Path;
+
+pub use crate::board::Board;
+
+pub mod graph;
+pub mod parse;
+pub mod policy;
+pub mod rules;
+
+/// A position in a file (1-based line and column).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column (in characters).
+    pub col: u32,
+}
+
+/// Error or warning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// Makes the system invalid (exit 1).
+    Error,
+    /// Reported, but the system is still valid.
+    Warning,
+}
+
+/// One finding.
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The file the position refers to (the SDF or the policy file).
+    pub file: String,
+    /// Where.
+    pub pos: Pos,
+    /// The rule id, e.g. `pp-priority` (listed in docs/check.md).
+    pub rule: &'static str,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it (may be empty).
+    pub hint: String,
+}
+
+/// The result of checking one system.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// Errors and warnings, in the order found.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The authority graph (present when the file parsed as XML with a `<system>` root).
+    pub graph: Option<graph::AuthorityGraph>,
+}
+
+impl Report {
+    /// The errors.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+    }
+    /// The warnings.
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Warning)
+    }
+    /// True if there is no error.
+    pub fn is_valid(&self) -> bool {
+        self.errors().next().is_none()
+    }
+    /// True if some error has rule id `rule`.
+    pub fn has_error(&self, rule: &str) -> bool {
+        self.errors().any(|d| d.rule == rule)
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{}:{}:{}: {sev}: {}: {}", self.file, self.pos.line, self.pos.col, self.rule, self.message)?;
+        if !self.hint.is_empty() {
+            write!(f, "\n  hint: {}", self.hint)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.diagnostics {
+            writeln!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Collects diagnostics for one file.
+pub(crate) struct Sink<'a> {
+    pub file: &'a str,
+    pub out: Vec<Diagnostic>,
+}
+
+impl Sink<'_> {
+    pub fn error(&mut self, pos: Pos, rule: &'static str, message: impl Into<String>, hint: impl Into<String>) {
+        self.push(Severity::Error, pos, rule, message.into(), hint.into());
+    }
+    pub fn warning(&mut self, pos: Pos, rule: &'static str, message: impl Into<String>, hint: impl Into<String>) {
+        self.push(Severity::Warning, pos, rule, message.into(), hint.into());
+    }
+    fn push(&mut self, severity: Severity, pos: Pos, rule: &'static str, message: String, hint: String) {
+        self.out.push(Diagnostic { severity, file: self.file.to_string(), pos, rule, message, hint });
+    }
+}
+
+/// Line/column of byte `offset` in `text` (columns count characters).
+pub fn pos_at(text: &str, offset: usize) -> Pos {
+    let offset = offset.min(text.len());
+    let mut line = 1u32;
+    let mut line_start = 0usize;
+    for (i, b) in text.as_bytes()[..offset].iter().enumerate() {
+        if *b == b'\n' {
+            line = line.saturating_add(1);
+            line_start = i + 1;
+        }
+    }
+    let prefix = text.get(line_start..offset).map(|s| s.chars().count()).unwrap_or(offset - line_start);
+    Pos { line, col: u32::try_from(prefix).unwrap_or(u32::MAX).saturating_add(1) }
+}
+
+/// Checks the SDF `bytes` named `file` (no policy).
+pub fn check_bytes(file: &str, bytes: &[u8], board: Option<Board>) -> Report {
+    let mut sink = Sink { file, out: Vec::new() };
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let good = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or("");
+            sink.error(
+                pos_at(good, good.len()),
+                "xml-utf8",
+                format!("the file is not valid UTF-8 (invalid byte 0x{:02x})", bytes.get(e.valid_up_to()).copied().unwrap_or(0)),
+                "save the system description as UTF-8",
+            );
+            return Report { diagnostics: sink.out, graph: None };
+        }
+    };
+    let system = parse::parse(text, &mut sink);
+    let graph = system.map(|s| {
+        rules::check(&s, board, &mut sink);
+        graph::AuthorityGraph::of(&s)
+    });
+    Report { diagnostics: sink.out, graph }
+}
+
+/// Checks the SDF at `path`, and the policy at `policy` if given.
+pub fn check_file(path: &Path, policy: Option<&Path>, board: Option<Board>) -> Report {
+    let file = path.display().to_string();
+    let mut report = match std::fs::read(path) {
+        Ok(bytes) => check_bytes(&file, &bytes, board),
+        Err(e) => {
+            let mut sink = Sink { file: &file, out: Vec::new() };
+            sink.error(Pos { line: 1, col: 1 }, "io", format!("cannot read the file: {e}"), "check the path");
+            return Report { diagnostics: sink.out, graph: None };
+        }
+    };
+    if let Some(p) = policy {
+        let pfile = p.display().to_string();
+        let mut sink = Sink { file: &pfile, out: Vec::new() };
+        match std::fs::read(p) {
+            Ok(bytes) => {
+                if let Some(pol) = policy::parse(&bytes, &mut sink)
+                    && let Some(g) = &report.graph
+                {
+                    policy::apply(&pol, g, &mut sink);
+                }
+            }
+            Err(e) => sink.error(Pos { line: 1, col: 1 }, "policy-io", format!("cannot read the policy: {e}"), "check the path"),
+        }
+        report.diagnostics.extend(sink.out);
+    }
+    report
+}

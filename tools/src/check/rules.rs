@@ -1,0 +1,470 @@
+//! Semantic rules over the parsed model: Microkit 2.3's (docs §7) and tunnelkit's.
+
+use std::collections::{HashMap, HashSet};
+
+use super::parse::System;
+use super::{Board, Sink};
+use crate::board::Arch;
+
+/// Microkit's limit on PDs (children included).
+pub const MAX_PDS: usize = 63;
+/// Largest channel / IRQ id.
+pub const MAX_ID: u64 = 61;
+
+/// Runs every semantic rule on `sys`.
+pub(crate) fn check(sys: &System, board: Option<Board>, sink: &mut Sink) {
+    pds(sys, board, sink);
+    regions_and_maps(sys, board, sink);
+    channels(sys, sink);
+    pp_cycles(sys, sink);
+    utilisation(sys, sink);
+}
+
+fn pds(sys: &System, board: Option<Board>, sink: &mut Sink) {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, pd) in sys.pds.iter().enumerate() {
+        if pd.name == "monitor" {
+            sink.error(pd.at("name"), "pd-name-reserved", "the PD name 'monitor' is reserved for Microkit's monitor", "rename the PD");
+        }
+        if !pd.name.is_empty() {
+            if let Some(&j) = seen.get(pd.name.as_str()) {
+                let first = sys.pds[j].pos;
+                sink.error(
+                    pd.at("name"),
+                    "pd-name-duplicate",
+                    format!("a PD named '{}' already exists (line {}:{})", pd.name, first.line, first.col),
+                    "give every PD, children included, a unique name",
+                );
+            } else {
+                seen.insert(&pd.name, i);
+            }
+        }
+        if pd.priority > 254 {
+            sink.error(pd.at("priority"), "priority-range", format!("priority {} is above 254", pd.priority), "use a priority in 0..254");
+        }
+        if pd.budget > pd.period {
+            sink.error(
+                pd.at("budget"),
+                "budget-period",
+                format!("budget {} µs exceeds period {} µs", pd.budget, pd.period),
+                "make budget ≤ period (period defaults to the budget, budget to 1000)",
+            );
+        }
+        if !(0x1000..=0x100_0000).contains(&pd.stack_size) || pd.stack_size % 0x1000 != 0 {
+            sink.error(
+                pd.at("stack_size"),
+                "stack-size",
+                format!("stack_size {:#x} is not a multiple of 0x1000 in 0x1000..0x1000000", pd.stack_size),
+                "use a multiple of 0x1000 between 0x1000 and 0x1000000 (16 MiB)",
+            );
+        }
+        // child ids: unique among siblings
+        if pd.parent.is_some()
+            && let Some(id) = pd.id
+            && sys.pds[..i].iter().any(|o| o.parent == pd.parent && o.id == Some(id))
+        {
+            sink.error(
+                pd.at("id"),
+                "child-id-duplicate",
+                format!("child PD id {id} is already used by a sibling"),
+                "give each child of a PD a distinct id",
+            );
+        }
+        // child ids must not clash with the parent's vCPU ids
+        if let (Some(parent), Some(id)) = (pd.parent, pd.id)
+            && sys.pds[parent].vcpu_ids.iter().any(|(v, _)| *v == id)
+        {
+            sink.error(
+                pd.at("id"),
+                "child-id-duplicate",
+                format!("child PD id {id} clashes with a vCPU id of its parent"),
+                "use an id no vCPU of the parent uses",
+            );
+        }
+        if let Some(b) = board {
+            // tunnelkit's configs (debug, release, benchmark) are single-core
+            if pd.cpu != 0 {
+                sink.error(
+                    pd.at("cpu"),
+                    "cpu-range",
+                    format!("cpu {} does not exist: {} configs have one core", pd.cpu, b.name()),
+                    "use cpu=\"0\"",
+                );
+            }
+            if b.arch() != Arch::X86_64 {
+                for p in &pd.x86_irqs {
+                    sink.error(
+                        *p,
+                        "irq-arch",
+                        "x86 IRQ forms (pin / pcidev) exist only on x86_64",
+                        "use the ARM form <irq irq=\"N\" id=\"ID\" />",
+                    );
+                }
+            }
+        }
+        // irq ids
+        let mut ids = HashSet::new();
+        for (id, p) in &pd.irq_ids {
+            if *id > MAX_ID {
+                sink.error(*p, "irq-id-range", format!("IRQ id {id} is above {MAX_ID}"), format!("use an id in 0..{MAX_ID}"));
+            }
+            if !ids.insert(*id) {
+                sink.error(
+                    *p,
+                    "channel-id-duplicate",
+                    format!("id {id} is used twice in PD '{}'", pd.name),
+                    "IRQ and channel ids of one PD must all differ",
+                );
+            }
+        }
+        if let Some(b) = board
+            && b.arch() != Arch::X86_64
+        {
+            for p in &pd.ioports {
+                sink.error(*p, "ioport-arch", "<ioport> exists only on x86_64", "remove the <ioport> or check for an x86_64 board");
+            }
+        }
+    }
+    // IRQ numbers unique system-wide
+    let mut irqs: HashMap<u64, ()> = HashMap::new();
+    for pd in &sys.pds {
+        for (n, p) in &pd.irq_numbers {
+            if irqs.insert(*n, ()).is_some() {
+                sink.error(
+                    *p,
+                    "irq-number-duplicate",
+                    format!("IRQ {n} is already claimed by a PD"),
+                    "each hardware IRQ can go to one PD only",
+                );
+            }
+        }
+    }
+    if sys.pds.len() > MAX_PDS {
+        sink.error(sys.pds[MAX_PDS].pos, "too-many-pds", format!("{} PDs; Microkit allows at most {MAX_PDS}", sys.pds.len()), "merge PDs");
+    }
+}
+
+fn regions_and_maps(sys: &System, board: Option<Board>, sink: &mut Sink) {
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    for (i, mr) in sys.mrs.iter().enumerate() {
+        if names.contains_key(mr.name.as_str()) {
+            sink.error(
+                mr.pos,
+                "mr-name-duplicate",
+                format!("a memory region named '{}' already exists", mr.name),
+                "give every memory region a unique name",
+            );
+        } else {
+            names.insert(&mr.name, i);
+        }
+        let page = mr.page_size.unwrap_or(0x1000);
+        if mr.page_size.is_some_and(|p| p != 0x1000 && p != 0x20_0000) {
+            sink.error(mr.pos, "mr-page-size", format!("page_size {page:#x} is not supported"), "use page_size 0x1000 or 0x200000");
+            continue;
+        }
+        if let Some(s) = mr.size
+            && (s == 0 || s % page != 0)
+        {
+            sink.error(
+                mr.pos,
+                "mr-size",
+                format!("size {s:#x} is not a (non-zero) multiple of the page size {page:#x}"),
+                "round the size up to the page size",
+            );
+        }
+        if let Some(a) = mr.phys_addr
+            && a % page != 0
+        {
+            sink.error(
+                mr.pos,
+                "mr-phys-align",
+                format!("phys_addr {a:#x} is not aligned to the page size {page:#x}"),
+                "align phys_addr to the page size",
+            );
+        }
+    }
+    let mut fixed: Vec<(u128, u128, &str)> = Vec::new();
+    for mr in &sys.mrs {
+        if let (Some(a), Some(size)) = (mr.phys_addr, mr.size) {
+            let (s, e) = (u128::from(a), u128::from(a) + u128::from(size));
+            if let Some((_, _, other)) = fixed.iter().find(|(fs, fe, _)| s < *fe && *fs < e) {
+                sink.error(
+                    mr.phys_pos,
+                    "mr-phys-overlap",
+                    format!("physical range {a:#x}..{e:#x} of '{}' overlaps the region '{other}'", mr.name),
+                    "give regions with fixed physical addresses disjoint ranges",
+                );
+            }
+            fixed.push((s, e, &mr.name));
+        }
+    }
+    let mut used = vec![false; sys.mrs.len()];
+    for pd in &sys.pds {
+        let mut ranges: Vec<(u128, u128, &str, super::Pos)> = Vec::new();
+        for m in &pd.maps {
+            let Some(&mi) = names.get(m.mr.as_str()) else {
+                sink.error(
+                    m.pos,
+                    "map-mr-unknown",
+                    format!("PD '{}' maps '{}', which is not a memory region", pd.name, m.mr),
+                    "declare <memory_region name=... /> or fix the name",
+                );
+                continue;
+            };
+            used[mi] = true;
+            let mr = &sys.mrs[mi];
+            if m.perms.is_empty() {
+                sink.warning(m.pos, "map-perms", "perms=\"\" maps the region with no access", "use r, rw, rx, ...; or remove the mapping");
+            } else if !m.perms.chars().all(|c| "rwx".contains(c)) || m.perms == "w" {
+                sink.error(
+                    m.pos,
+                    "map-perms",
+                    format!("perms=\"{}\" is not valid", m.perms),
+                    "use a combination of r, w, x (e.g. r, rw, rx); write-only \"w\" is not allowed",
+                );
+            }
+            let page = mr.page_size.unwrap_or(0x1000);
+            let Some(v) = m.vaddr else { continue };
+            if page != 0 && v % page != 0 {
+                sink.error(
+                    m.pos,
+                    "map-vaddr-align",
+                    format!("vaddr {v:#x} is not aligned to the page size {page:#x} of '{}'", m.mr),
+                    "align vaddr to the region's page size",
+                );
+            }
+            let size = mr.size.unwrap_or(page);
+            let (start, end) = (u128::from(v), u128::from(v) + u128::from(size));
+            if let Some(b) = board {
+                let bottom = u128::from(b.stack_top()).saturating_sub(u128::from(pd.stack_size));
+                if end > bottom {
+                    sink.error(
+                        m.pos,
+                        "map-stack",
+                        format!("mapping {v:#x}..{end:#x} reaches the stack (bottom {bottom:#x} on {})", b.name()),
+                        "map below the stack",
+                    );
+                }
+            }
+            if let Some((_, _, other, _)) = ranges.iter().find(|(s, e, _, _)| start < *e && *s < end) {
+                sink.error(
+                    m.pos,
+                    "map-overlap",
+                    format!("mapping of '{}' at {v:#x}..{end:#x} overlaps the mapping of '{other}' in PD '{}'", m.mr, pd.name),
+                    "move one mapping to a free virtual address range",
+                );
+            }
+            ranges.push((start, end, &m.mr, m.pos));
+        }
+    }
+    for (r, p) in &sys.vm_maps {
+        match names.get(r.as_str()) {
+            Some(&mi) => used[mi] = true,
+            None => sink.error(
+                *p,
+                "map-mr-unknown",
+                format!("a virtual machine maps '{r}', which is not a memory region"),
+                "declare the memory region or fix the name",
+            ),
+        }
+    }
+    for (r, p) in &sys.setvar_regions {
+        match names.get(r.as_str()) {
+            Some(&mi) => used[mi] = true,
+            None => sink.error(
+                *p,
+                "setvar-mr-unknown",
+                format!("region_paddr names '{r}', which is not a memory region"),
+                "declare the memory region or fix the name",
+            ),
+        }
+    }
+    if sys.domains == 0 {
+        for p in &sys.domain_attrs {
+            sink.error(
+                *p,
+                "domain-without-domains",
+                "a PD names a scheduling domain, but the system has no <domains>",
+                "remove the domain attribute, or declare <domains>",
+            );
+        }
+    }
+    for (i, mr) in sys.mrs.iter().enumerate() {
+        if !used[i] {
+            sink.warning(mr.pos, "mr-unused", format!("memory region '{}' is never mapped", mr.name), "map it into a PD or remove it");
+        }
+    }
+}
+
+fn channels(sys: &System, sink: &mut Sink) {
+    let by_name: HashMap<&str, usize> = sys.pds.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
+    let mut ids: HashSet<(usize, u64)> = HashSet::new();
+    for (i, pd) in sys.pds.iter().enumerate() {
+        for (id, _) in &pd.irq_ids {
+            ids.insert((i, *id));
+        }
+    }
+    for ch in &sys.channels {
+        if ch.ends.len() != 2 {
+            sink.error(
+                ch.pos,
+                "channel-ends",
+                format!("a channel has {} <end>s", ch.ends.len()),
+                "give every <channel> exactly two <end> elements",
+            );
+            continue;
+        }
+        let mut idx = [None, None];
+        for (k, e) in ch.ends.iter().enumerate() {
+            let Some(&p) = by_name.get(e.pd.as_str()) else {
+                sink.error(
+                    e.pos,
+                    "channel-pd-unknown",
+                    format!("no PD is named '{}'", e.pd),
+                    "use the name of a declared <protection_domain>",
+                );
+                continue;
+            };
+            idx[k] = Some(p);
+            if let Some(id) = e.id {
+                if id > MAX_ID {
+                    sink.error(
+                        e.pos,
+                        "channel-id-range",
+                        format!("channel id {id} is above {MAX_ID}"),
+                        format!("use an id in 0..{MAX_ID}"),
+                    );
+                }
+                if !ids.insert((p, id)) {
+                    sink.error(
+                        e.pos,
+                        "channel-id-duplicate",
+                        format!("id {id} is already used in PD '{}' (by a channel or an IRQ)", e.pd),
+                        "choose an id not used by another channel or IRQ of that PD",
+                    );
+                }
+            }
+        }
+        let (a, b) = (&ch.ends[0], &ch.ends[1]);
+        if a.pp && b.pp {
+            sink.error(ch.pos, "channel-pp-both", "pp=\"true\" on both ends", "only the caller's end may have pp=\"true\"");
+            continue;
+        }
+        if let [Some(ia), Some(ib)] = idx {
+            for (caller, callee, e) in [(ia, ib, a), (ib, ia, b)] {
+                let (c, d) = (&sys.pds[caller], &sys.pds[callee]);
+                if e.pp && c.priority >= d.priority {
+                    sink.error(
+                        e.pos,
+                        "pp-priority",
+                        format!(
+                            "'{}' (priority {}) pp-calls '{}' (priority {}); the callee needs a strictly higher priority",
+                            c.name, c.priority, d.name, d.priority
+                        ),
+                        format!("raise the priority of '{}' above {}", d.name, c.priority),
+                    );
+                }
+            }
+        }
+        if !a.pp && !b.pp && !a.notify && !b.notify {
+            sink.warning(
+                ch.pos,
+                "channel-unused",
+                "the channel allows neither notify nor pp on either end",
+                "set notify or pp on one end, or remove the channel",
+            );
+        }
+    }
+}
+
+/// pp edges (caller, callee, position of the caller's end).
+pub(crate) fn pp_edges(sys: &System) -> Vec<(usize, usize, super::Pos)> {
+    let by_name: HashMap<&str, usize> = sys.pds.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
+    let mut out = Vec::new();
+    for ch in sys.channels.iter().filter(|c| c.ends.len() == 2 && !(c.ends[0].pp && c.ends[1].pp)) {
+        let (a, b) = (&ch.ends[0], &ch.ends[1]);
+        if let (Some(&ia), Some(&ib)) = (by_name.get(a.pd.as_str()), by_name.get(b.pd.as_str())) {
+            if a.pp {
+                out.push((ia, ib, a.pos));
+            }
+            if b.pp {
+                out.push((ib, ia, b.pos));
+            }
+        }
+    }
+    out
+}
+
+fn pp_cycles(sys: &System, sink: &mut Sink) {
+    let edges = pp_edges(sys);
+    let n = sys.pds.len();
+    let mut adj = vec![Vec::new(); n];
+    for (a, b, p) in &edges {
+        adj[*a].push((*b, *p));
+    }
+    // iterative DFS with colours; report each cycle found once
+    let mut colour = vec![0u8; n];
+    for s in 0..n {
+        if colour[s] != 0 {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(s, 0)];
+        colour[s] = 1;
+        while let Some(&mut (v, ref mut k)) = stack.last_mut() {
+            if *k < adj[v].len() {
+                let (w, p) = adj[v][*k];
+                *k += 1;
+                if colour[w] == 1 {
+                    let from = stack.iter().position(|(x, _)| *x == w).unwrap_or(0);
+                    let mut path: Vec<&str> = stack[from..].iter().map(|(x, _)| sys.pds[*x].name.as_str()).collect();
+                    path.push(&sys.pds[w].name);
+                    sink.error(
+                        p,
+                        "pp-cycle",
+                        format!("protected calls form a cycle: {}", path.join(" -> ")),
+                        "break the cycle; pp calls must go strictly up in priority",
+                    );
+                } else if colour[w] == 0 {
+                    colour[w] = 1;
+                    stack.push((w, 0));
+                }
+            } else {
+                colour[v] = 2;
+                stack.pop();
+            }
+        }
+    }
+}
+
+fn utilisation(sys: &System, sink: &mut Sink) {
+    let mut per_core: Vec<(u64, f64, Vec<usize>)> = Vec::new();
+    for (i, pd) in sys.pds.iter().enumerate() {
+        // A passive PD's SC is idle after init: counted as 0. An SC with
+        // budget == period (the default 1000/1000) is a round-robin SC in MCS,
+        // not a reservation: it only gets what the reservations leave.
+        if pd.passive || pd.period == 0 || pd.budget >= pd.period {
+            continue;
+        }
+        let u = pd.budget as f64 / pd.period as f64;
+        match per_core.iter_mut().find(|(c, _, _)| *c == pd.cpu) {
+            Some(e) => {
+                e.1 += u;
+                e.2.push(i);
+            }
+            None => per_core.push((pd.cpu, u, vec![i])),
+        }
+    }
+    for (cpu, u, members) in per_core {
+        if u > 1.0 + 1e-9 {
+            let last = sys.pds[*members.last().unwrap_or(&0)].pos;
+            let list: Vec<String> =
+                members.iter().map(|&i| format!("{} {}/{}", sys.pds[i].name, sys.pds[i].budget, sys.pds[i].period)).collect();
+            sink.error(
+                last,
+                "core-utilisation",
+                format!("core {cpu} is over-committed: Σ budget/period = {:.1} % ({})", u * 100.0, list.join(", ")),
+                "lower budgets or lengthen periods so the reservations (budget < period) of a core sum to at most 100 % (passive and round-robin PDs count as 0)",
+            );
+        }
+    }
+}

@@ -1,11 +1,13 @@
 //! The network system answers real traffic from the host (needs
 //! MICROKIT_SDK): `tunnelkit run --net` boots it with QEMU user networking and
 //! hostfwd; datagrams of varied sizes sent to 127.0.0.1:5007 come back byte
-//! for byte.
+//! for byte, and sealed-echo answers from 127.0.0.1:5008 decrypt on the host
+//! to what was sent.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use demo_services::cipher::Keystream;
 use tunnelkit::net::exchange;
 use tunnelkit_tests::{cargo, qemu_lock, say, sdk_or_skip};
 
@@ -55,10 +57,41 @@ fn udp_echo_answers_the_host_byte_for_byte() {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+    let mut sealed_failures = Vec::new();
+    if ready {
+        // Sealed echo: nonce (12 bytes) || plaintext -> nonce || ChaCha20(test key, nonce, 0)(plaintext).
+        for (i, size) in [1usize, 16, 300, 1400].into_iter().enumerate() {
+            let mut nonce = [0u8; 12];
+            nonce[0] = i as u8 + 1;
+            nonce[11] = 0x5a;
+            let plaintext: Vec<u8> = (0..size).map(|j| (j * 13 + i) as u8).collect();
+            let mut request = nonce.to_vec();
+            request.extend_from_slice(&plaintext);
+            match exchange(5008, &request, Duration::from_secs(3)) {
+                Ok(answer) if answer.len() == request.len() && answer[..12] == nonce => {
+                    let mut opened = answer[12..].to_vec();
+                    Keystream::new(SEALED_ECHO_KEY, &nonce, 0).apply(&mut opened);
+                    if opened != plaintext {
+                        sealed_failures.push(format!("{size} bytes: does not decrypt to the plaintext"));
+                    }
+                    if size >= 16 && answer[12..] == plaintext[..] {
+                        sealed_failures.push(format!("{size} bytes: came back unencrypted"));
+                    }
+                }
+                Ok(answer) => sealed_failures.push(format!("{size} bytes: malformed answer of {} bytes", answer.len())),
+                Err(e) => sealed_failures.push(format!("{size} bytes: {e}")),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     let _ = child.kill();
     let output = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(ready, "the network system never answered on 127.0.0.1:5007:\n{log}");
     assert!(failures.is_empty(), "echo failures: {failures:?}\n{log}");
-    say("udp_echo_answers_the_host_byte_for_byte: 10 sizes (1 to 1472 bytes) echoed exactly");
+    assert!(sealed_failures.is_empty(), "sealed-echo failures: {sealed_failures:?}\n{log}");
+    say("udp_echo_answers_the_host_byte_for_byte: 10 sizes (1 to 1472 bytes) echoed exactly; 4 sealed echoes decrypt on the host");
 }
+
+/// The sealed-echo test key (the encryption pod's key, documented in the README).
+const SEALED_ECHO_KEY: &[u8; 32] = b"tunnelkit-demo: pod-only secret!";

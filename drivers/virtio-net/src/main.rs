@@ -1,7 +1,9 @@
 //! NIC driver PD for QEMU's virtio-net (virtio-mmio, modern interface) on
 //! the AArch64 virt machine: IRQ-driven, with the virtqueues and packet
-//! buffers in a DMA region, answering ARP, ICMP echo and UDP echo (port 7)
-//! through `netstack`. (The pod pipeline behind the driver is the next step.)
+//! buffers in a DMA region, answering ARP, ICMP echo, UDP echo (port 7),
+//! sealed echo (port 8: the payload encrypted by the encryption pod, through
+//! a tunnel on this PD's budget) and stats (port 9) through `netstack`.
+//! (The per-flow pod pipeline behind the driver is the next step.)
 //!
 //! The system description maps the virtio-mmio window (`mmio_vaddr`,
 //! `mmio_size`, uncached), the DMA region (`dma_vaddr`, `dma_size`; its
@@ -16,8 +18,10 @@ mod virtio;
 
 use core::convert::Infallible;
 
+use demo_services::{CryptRequest, crypt};
 use netstack::respond::{Action, Drop, Host, MAX_FRAME, respond};
 use tunnelkit_runtime::{Channel, ChannelSet, DeviceMemory, Handler, SharedMemory, debug_println, protection_domain, setvar};
+use tunnelkit_tunnel::{LentRegion, Pp, Window};
 use virtio::{Device, Dma};
 
 setvar!(
@@ -47,8 +51,15 @@ const IRQ: Channel = Channel::new(0);
 const GUEST_IP: [u8; 4] = [10, 0, 2, 15];
 /// The UDP echo port.
 const ECHO_PORT: u16 = 7;
+/// The sealed-echo port: `nonce (12 bytes) || plaintext` comes back as
+/// `nonce || ChaCha20(key, nonce, counter 0)(plaintext)`.
+const SEALED_PORT: u16 = 8;
 /// The stats port: any datagram gets one JSON object of counters back.
 const STATS_PORT: u16 = 9;
+/// The encryption pod; the region lent on this channel carries the payload.
+const CRYPT: Channel = Channel::new(1);
+/// Nonce bytes at the start of a sealed-echo request.
+const NONCE: usize = 12;
 
 protection_domain!(init);
 
@@ -56,6 +67,7 @@ struct Driver {
     device: Device,
     host: Host,
     counters: Counters,
+    sealer: Option<Sealer>,
 }
 
 fn init() -> Driver {
@@ -77,8 +89,21 @@ fn init() -> Driver {
         mac[4],
         mac[5]
     );
-    let counters = Counters { rx: 0, tx: 0, drops: [0; Drop::ALL.len()], free_buffers: 0, total_buffers: 0, echo: 0, stats: 0 };
-    Driver { device, host: Host { mac, ip: GUEST_IP }, counters }
+    let counters = Counters {
+        rx: 0,
+        tx: 0,
+        drops: [0; Drop::ALL.len()],
+        free_buffers: 0,
+        total_buffers: 0,
+        echo: 0,
+        sealed: 0,
+        sealed_errors: 0,
+        stats: 0,
+    };
+    // Sealed echo only where the system description connects the encryption pod.
+    let sealer =
+        LentRegion::on(CRYPT).ok().filter(|_| CRYPT.check_callable().is_ok()).map(|lent| Sealer { pod: crypt::Client::on(CRYPT), lent });
+    Driver { device, host: Host { mac, ip: GUEST_IP }, counters, sealer }
 }
 
 /// Counters reported on the stats port.
@@ -90,12 +115,39 @@ struct Counters {
     free_buffers: u16,
     total_buffers: u16,
     echo: u64,
+    sealed: u64,
+    sealed_errors: u64,
     stats: u64,
 }
 
-/// The applications behind the driver: UDP echo and the stats port.
+/// The applications behind the driver: UDP echo, sealed echo and stats.
 struct Apps<'a> {
     counters: &'a mut Counters,
+    sealer: &'a mut Option<Sealer>,
+}
+
+/// Sealed echo: the encryption pod, reached by a tunnel, with the region
+/// lent to it.
+struct Sealer {
+    pod: crypt::Client<Pp>,
+    lent: LentRegion,
+}
+
+impl Sealer {
+    /// Writes `nonce || ciphertext` of `request` (= `nonce || plaintext`) into `reply`.
+    fn seal(&mut self, request: &[u8], reply: &mut [u8]) -> Option<usize> {
+        if request.len() < NONCE || request.len() > reply.len() || (request.len() - NONCE) as u64 > self.lent.size() {
+            return None;
+        }
+        let (nonce, plaintext) = request.split_at(NONCE);
+        let window = Window::new(0, plaintext.len() as u32);
+        self.lent.write(window, 0, plaintext).ok()?;
+        let nonce: [u8; NONCE] = nonce.try_into().ok()?;
+        self.pod.encrypt(&CryptRequest { window, nonce, reserved: 0 }).ok()?;
+        reply[..NONCE].copy_from_slice(&nonce);
+        self.lent.read(window, 0, &mut reply[NONCE..request.len()]).ok()?;
+        Some(request.len())
+    }
 }
 
 impl netstack::respond::UdpApp for Apps<'_> {
@@ -105,6 +157,14 @@ impl netstack::respond::UdpApp for Apps<'_> {
                 reply[..payload.len()].copy_from_slice(payload);
                 self.counters.echo += 1;
                 Some(payload.len())
+            }
+            SEALED_PORT => {
+                let sealed = self.sealer.as_mut().and_then(|s| s.seal(payload, reply));
+                match sealed {
+                    Some(_) => self.counters.sealed += 1,
+                    None => self.counters.sealed_errors += 1,
+                }
+                sealed
             }
             STATS_PORT => {
                 self.counters.stats += 1;
@@ -125,8 +185,8 @@ fn stats_json(c: &Counters, out: &mut [u8]) -> usize {
     }
     let _ = write!(
         w,
-        "}},\"free_buffers\":{},\"total_buffers\":{},\"completed\":{{\"echo\":{},\"stats\":{}}}}}",
-        c.free_buffers, c.total_buffers, c.echo, c.stats
+        "}},\"free_buffers\":{},\"total_buffers\":{},\"completed\":{{\"echo\":{},\"sealed\":{},\"stats\":{}}},\"sealed_errors\":{}}}",
+        c.free_buffers, c.total_buffers, c.echo, c.sealed, c.stats, c.sealed_errors
     );
     w.len
 }
@@ -155,7 +215,7 @@ impl Driver {
         while let Some(len) = self.device.receive(&mut frame) {
             self.counters.rx += 1;
             (self.counters.free_buffers, self.counters.total_buffers) = self.device.buffers();
-            match respond(&self.host, &frame[..len], &mut out, &mut Apps { counters: &mut self.counters }) {
+            match respond(&self.host, &frame[..len], &mut out, &mut Apps { counters: &mut self.counters, sealer: &mut self.sealer }) {
                 Ok(Action::Reply(n)) => {
                     if self.device.transmit(&out[..n]) {
                         self.counters.tx += 1;

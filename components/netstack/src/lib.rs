@@ -11,4 +11,4 @@ pub mod checksum;
 pub mod headers;
 pub mod respond;
 
-pub use respond::{Action, Drop, Host, respond};
+pub use respond::{Action, Class, Drop, Host, classify, respond};

@@ -124,9 +124,37 @@ impl<F: FnMut(u16, &[u8], &mut [u8]) -> Option<usize>> UdpApp for F {
 const ETH: usize = size_of::<Ethernet>();
 const IP: usize = size_of::<Ipv4>();
 
-/// Checks `frame` and writes the answer, if any, into `out` (which must hold
-/// [`MAX_FRAME`] bytes).
-pub fn respond(host: &Host, frame: &[u8], out: &mut [u8; MAX_FRAME], app: &mut impl UdpApp) -> Result<Action, Drop> {
+/// The class of a frame that passed every check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// An ARP request for this host.
+    Arp,
+    /// An ICMP echo request to this host.
+    IcmpEcho,
+    /// A UDP datagram to this host's `port`.
+    Udp {
+        /// Destination port.
+        port: u16,
+    },
+}
+
+/// A checked frame, with the parts its answer needs.
+enum Parsed<'a> {
+    Arp(Ethernet, Arp),
+    Icmp(Ethernet, Ipv4, &'a [u8]),
+    Udp(Ethernet, Ipv4, Udp, &'a [u8]),
+}
+
+/// Checks `frame` (every length and checksum) and says what it is.
+pub fn classify(host: &Host, frame: &[u8]) -> Result<Class, Drop> {
+    Ok(match parse(host, frame)? {
+        Parsed::Arp(..) => Class::Arp,
+        Parsed::Icmp(..) => Class::IcmpEcho,
+        Parsed::Udp(_, _, h, _) => Class::Udp { port: h.dst_port.get() },
+    })
+}
+
+fn parse<'a>(host: &Host, frame: &'a [u8]) -> Result<Parsed<'a>, Drop> {
     if frame.len() > MAX_FRAME {
         return Err(Drop::Oversized);
     }
@@ -135,9 +163,89 @@ pub fn respond(host: &Host, frame: &[u8], out: &mut [u8; MAX_FRAME], app: &mut i
         return Err(Drop::NotForUs);
     }
     match eth.ethertype.get() {
-        ETHERTYPE_ARP => arp(host, &eth, body, out),
-        ETHERTYPE_IPV4 => ipv4(host, &eth, body, out, app),
+        ETHERTYPE_ARP => {
+            let (a, _) = Arp::read_from_prefix(body).map_err(|_| Drop::Truncated)?;
+            if a.htype.get() != 1 || a.ptype.get() != ETHERTYPE_IPV4 || a.hlen != 6 || a.plen != 4 || a.oper.get() != 1 {
+                return Err(Drop::BadArp);
+            }
+            if a.tpa != host.ip {
+                return Err(Drop::NotForUs);
+            }
+            Ok(Parsed::Arp(eth, a))
+        }
+        ETHERTYPE_IPV4 => {
+            let (ip, _) = Ipv4::read_from_prefix(body).map_err(|_| Drop::Truncated)?;
+            let ihl = usize::from(ip.version_ihl & 0x0f) * 4;
+            if ip.version_ihl >> 4 != 4 || ihl < IP {
+                return Err(Drop::BadIpHeader);
+            }
+            let total = usize::from(ip.total_len.get());
+            if total < ihl || total > body.len() {
+                return Err(Drop::BadIpLength);
+            }
+            if checksum::of(&body[..ihl]) != 0 {
+                return Err(Drop::BadIpChecksum);
+            }
+            if ip.dst != host.ip {
+                return Err(Drop::NotForUs);
+            }
+            if ip.flags_fragment.get() & 0x3fff != 0 {
+                return Err(Drop::Fragment);
+            }
+            let payload = &body[ihl..total];
+            match ip.protocol {
+                PROTO_ICMP => {
+                    let (h, _) = Icmp::read_from_prefix(payload).map_err(|_| Drop::Truncated)?;
+                    if h.kind != 8 || h.code != 0 {
+                        return Err(Drop::BadIcmp);
+                    }
+                    if checksum::of(payload) != 0 {
+                        return Err(Drop::BadIcmpChecksum);
+                    }
+                    Ok(Parsed::Icmp(eth, ip, payload))
+                }
+                PROTO_UDP => {
+                    const UDP: usize = size_of::<Udp>();
+                    let (h, _) = Udp::read_from_prefix(payload).map_err(|_| Drop::Truncated)?;
+                    let len = usize::from(h.len.get());
+                    if len < UDP || len > payload.len() {
+                        return Err(Drop::BadUdpLength);
+                    }
+                    let datagram = &payload[..len];
+                    if h.checksum.get() != 0 && checksum::finish(checksum::add(pseudo_header_sum(&ip, len), datagram)) != 0 {
+                        return Err(Drop::BadUdpChecksum);
+                    }
+                    Ok(Parsed::Udp(eth, ip, h, &datagram[UDP..]))
+                }
+                _ => Err(Drop::UnknownProtocol),
+            }
+        }
         _ => Err(Drop::UnknownEthertype),
+    }
+}
+
+/// Checks `frame` and writes the answer, if any, into `out` (which must hold
+/// [`MAX_FRAME`] bytes).
+pub fn respond(host: &Host, frame: &[u8], out: &mut [u8; MAX_FRAME], app: &mut impl UdpApp) -> Result<Action, Drop> {
+    match parse(host, frame)? {
+        Parsed::Arp(eth, a) => {
+            reply_ethernet(host, &eth, ETHERTYPE_ARP, out);
+            let reply = Arp { oper: U16::new(2), sha: host.mac, spa: host.ip, tha: a.sha, tpa: a.spa, ..a };
+            out[ETH..ETH + size_of::<Arp>()].copy_from_slice(reply.as_bytes());
+            Ok(Action::Reply(ETH + size_of::<Arp>()))
+        }
+        Parsed::Icmp(eth, ip, payload) => {
+            let len = icmp(payload, &mut out[ETH + IP..])?;
+            Ok(Action::Reply(ip_reply(host, &eth, &ip, PROTO_ICMP, len, out)))
+        }
+        Parsed::Udp(eth, ip, h, body) => {
+            const UDP: usize = size_of::<Udp>();
+            let (head, rest) = out[ETH + IP..].split_at_mut(UDP);
+            let n = app.datagram(h.dst_port.get(), body, rest).ok_or(Drop::ClosedPort)?;
+            let header = Udp { src_port: h.dst_port, dst_port: h.src_port, len: U16::new((UDP + n) as u16), checksum: U16::new(0) };
+            head.copy_from_slice(header.as_bytes());
+            Ok(Action::Reply(ip_reply(host, &eth, &ip, PROTO_UDP, UDP + n, out)))
+        }
     }
 }
 
@@ -146,46 +254,9 @@ fn reply_ethernet(host: &Host, eth: &Ethernet, ethertype: u16, out: &mut [u8]) {
     out[..ETH].copy_from_slice(header.as_bytes());
 }
 
-fn arp(host: &Host, eth: &Ethernet, body: &[u8], out: &mut [u8; MAX_FRAME]) -> Result<Action, Drop> {
-    let (a, _) = Arp::read_from_prefix(body).map_err(|_| Drop::Truncated)?;
-    if a.htype.get() != 1 || a.ptype.get() != ETHERTYPE_IPV4 || a.hlen != 6 || a.plen != 4 || a.oper.get() != 1 {
-        return Err(Drop::BadArp);
-    }
-    if a.tpa != host.ip {
-        return Err(Drop::NotForUs);
-    }
-    reply_ethernet(host, eth, ETHERTYPE_ARP, out);
-    let reply = Arp { oper: U16::new(2), sha: host.mac, spa: host.ip, tha: a.sha, tpa: a.spa, ..a };
-    out[ETH..ETH + size_of::<Arp>()].copy_from_slice(reply.as_bytes());
-    Ok(Action::Reply(ETH + size_of::<Arp>()))
-}
-
-fn ipv4(host: &Host, eth: &Ethernet, body: &[u8], out: &mut [u8; MAX_FRAME], app: &mut impl UdpApp) -> Result<Action, Drop> {
-    let (ip, _) = Ipv4::read_from_prefix(body).map_err(|_| Drop::Truncated)?;
-    let ihl = usize::from(ip.version_ihl & 0x0f) * 4;
-    if ip.version_ihl >> 4 != 4 || ihl < IP {
-        return Err(Drop::BadIpHeader);
-    }
-    let total = usize::from(ip.total_len.get());
-    if total < ihl || total > body.len() {
-        return Err(Drop::BadIpLength);
-    }
-    if checksum::of(&body[..ihl]) != 0 {
-        return Err(Drop::BadIpChecksum);
-    }
-    if ip.dst != host.ip {
-        return Err(Drop::NotForUs);
-    }
-    if ip.flags_fragment.get() & 0x3fff != 0 {
-        return Err(Drop::Fragment);
-    }
-    let payload = &body[ihl..total];
-    let reply_payload = &mut out[ETH + IP..];
-    let (len, protocol) = match ip.protocol {
-        PROTO_ICMP => (icmp(payload, reply_payload)?, PROTO_ICMP),
-        PROTO_UDP => (udp(&ip, payload, reply_payload, app)?, PROTO_UDP),
-        _ => return Err(Drop::UnknownProtocol),
-    };
+/// Writes the Ethernet and IPv4 headers of an answer whose `len` payload
+/// bytes are already in place (and the UDP checksum); returns the frame length.
+fn ip_reply(host: &Host, eth: &Ethernet, ip: &Ipv4, protocol: u8, len: usize, out: &mut [u8; MAX_FRAME]) -> usize {
     reply_ethernet(host, eth, ETHERTYPE_IPV4, out);
     let mut header = Ipv4 {
         version_ihl: 0x45,
@@ -205,7 +276,7 @@ fn ipv4(host: &Host, eth: &Ethernet, body: &[u8], out: &mut [u8; MAX_FRAME], app
         let sum = udp_checksum(&header, &out[ETH + IP..ETH + IP + len]);
         out[ETH + IP + 6..ETH + IP + 8].copy_from_slice(&sum.to_be_bytes());
     }
-    Ok(Action::Reply(ETH + IP + len))
+    ETH + IP + len
 }
 
 fn icmp(payload: &[u8], reply: &mut [u8]) -> Result<usize, Drop> {
@@ -237,25 +308,4 @@ fn pseudo_header_sum(ip: &Ipv4, udp_len: usize) -> u32 {
 fn udp_checksum(ip: &Ipv4, datagram: &[u8]) -> u16 {
     let sum = checksum::finish(checksum::add(pseudo_header_sum(ip, datagram.len()), datagram));
     if sum == 0 { 0xffff } else { sum }
-}
-
-fn udp(ip: &Ipv4, payload: &[u8], reply: &mut [u8], app: &mut impl UdpApp) -> Result<usize, Drop> {
-    const UDP: usize = size_of::<Udp>();
-    let (h, _) = Udp::read_from_prefix(payload).map_err(|_| Drop::Truncated)?;
-    let len = usize::from(h.len.get());
-    if len < UDP || len > payload.len() {
-        return Err(Drop::BadUdpLength);
-    }
-    let datagram = &payload[..len];
-    if h.checksum.get() != 0 && checksum::finish(checksum::add(pseudo_header_sum(ip, len), datagram)) != 0 {
-        return Err(Drop::BadUdpChecksum);
-    }
-    if reply.len() < UDP {
-        return Err(Drop::Oversized);
-    }
-    let (head, body) = reply.split_at_mut(UDP);
-    let n = app.datagram(h.dst_port.get(), &datagram[UDP..], body).ok_or(Drop::ClosedPort)?;
-    let header = Udp { src_port: h.dst_port, dst_port: h.src_port, len: U16::new((UDP + n) as u16), checksum: U16::new(0) };
-    head.copy_from_slice(header.as_bytes());
-    Ok(UDP + n)
 }

@@ -2,7 +2,7 @@
 //! malformed ones are dropped with the right reason, nothing panics.
 
 use netstack::checksum;
-use netstack::respond::{Action, Drop, Host, MAX_FRAME, respond};
+use netstack::respond::{Action, Class, Drop, Host, MAX_FRAME, classify, respond};
 use proptest::prelude::*;
 
 const HOST: Host = Host { mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56], ip: [10, 0, 2, 15] };
@@ -146,6 +146,45 @@ fn malformed_frames_are_dropped_for_the_right_reason() {
     assert_eq!(answer(&ethernet(HOST.mac, 0x86dd, b"v6")), Err(Drop::UnknownEthertype));
     assert_eq!(answer(&vec![0u8; 2000]), Err(Drop::Oversized));
     assert_eq!(answer(&ethernet(HOST.mac, 0x0806, &[0, 1, 8, 0, 6, 4, 0, 9])), Err(Drop::Truncated));
+}
+
+#[test]
+fn classify_names_what_respond_answers() {
+    let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 1];
+    arp.extend_from_slice(&PEER_MAC);
+    arp.extend_from_slice(&PEER_IP);
+    arp.extend_from_slice(&[0; 6]);
+    arp.extend_from_slice(&HOST.ip);
+    assert_eq!(classify(&HOST, &ethernet([0xff; 6], 0x0806, &arp)), Ok(Class::Arp));
+    let mut icmp = vec![8, 0, 0, 0, 0, 1, 0, 1];
+    let sum = checksum::of(&icmp);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    assert_eq!(classify(&HOST, &ethernet(HOST.mac, 0x0800, &ipv4(1, &icmp))), Ok(Class::IcmpEcho));
+    assert_eq!(classify(&HOST, &ethernet(HOST.mac, 0x0800, &ipv4(17, &udp(8, b"x")))), Ok(Class::Udp { port: 8 }));
+}
+
+/// Every port open: respond then fails exactly where classify does.
+fn answer_all(frame: &[u8]) -> Result<(), Drop> {
+    let mut out = [0u8; MAX_FRAME];
+    let mut any = |_: u16, p: &[u8], r: &mut [u8]| {
+        r[..p.len()].copy_from_slice(p);
+        Some(p.len())
+    };
+    respond(&HOST, frame, &mut out, &mut any).map(drop)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+    #[test]
+    fn classify_and_respond_agree(flips in proptest::collection::vec((0usize..60, any::<u8>()), 0..4)) {
+        let mut f = ethernet(HOST.mac, 0x0800, &ipv4(17, &udp(7, b"agreement")));
+        for (i, v) in flips {
+            let n = f.len();
+            f[i % n] = v;
+        }
+        prop_assert_eq!(classify(&HOST, &f).map(drop), answer_all(&f));
+    }
 }
 
 proptest! {

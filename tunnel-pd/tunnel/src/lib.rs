@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod frames;
 mod lend;
 mod message;
 pub mod ring;

@@ -1,0 +1,143 @@
+//! Frame queues: single-producer / single-consumer rings of byte slots in a
+//! region two PDs share (sDDF style), for data too large for message
+//! registers, such as network frames. Each entry is a tag word (for the
+//! consumer's use, e.g. "frame" or a drop reason), a length and the bytes.
+//!
+//! Region layout: head (producer) at 0, tail (consumer) at 64, then
+//! [`SLOTS`] slots of [`SLOT_BYTES`]: tag (u32), length (u32), data.
+
+use crate::ring::RingMemory;
+
+/// Slots in a queue.
+pub const SLOTS: u32 = 8;
+/// Bytes per slot, header included.
+pub const SLOT_BYTES: u64 = 2048;
+/// Bytes of data a slot holds.
+pub const SLOT_DATA: usize = SLOT_BYTES as usize - 8;
+const HEAD: u64 = 0;
+const TAIL: u64 = 64;
+const SLOTS_AT: u64 = 128;
+/// Bytes a frame-queue region needs at least.
+pub const QUEUE_BYTES: u64 = SLOTS_AT + SLOTS as u64 * SLOT_BYTES;
+
+/// Why an entry could not be queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueError {
+    /// Every slot is in use.
+    Full,
+    /// The data is larger than a slot.
+    TooLarge,
+}
+
+/// Memory a frame queue lives in: words and bytes.
+pub trait QueueMemory: RingMemory {
+    /// Copies bytes out.
+    fn read_bytes(&self, offset: u64, buf: &mut [u8]);
+    /// Copies bytes in.
+    fn write_bytes(&self, offset: u64, data: &[u8]);
+}
+
+/// Appends `(tag, data)`.
+pub fn push(mem: &impl QueueMemory, tag: u32, data: &[u8]) -> Result<(), QueueError> {
+    if data.len() > SLOT_DATA {
+        return Err(QueueError::TooLarge);
+    }
+    let head = mem.load_acquire(HEAD);
+    let tail = mem.load_acquire(TAIL);
+    if head.wrapping_sub(tail) >= SLOTS {
+        return Err(QueueError::Full);
+    }
+    let at = SLOTS_AT + u64::from(head % SLOTS) * SLOT_BYTES;
+    mem.write_word(at, u64::from(tag) | (data.len() as u64) << 32);
+    mem.write_bytes(at + 8, data);
+    mem.store_release(HEAD, head.wrapping_add(1));
+    Ok(())
+}
+
+/// Takes the oldest entry into `buf`: `(tag, length)`; `None` if empty.
+/// Data beyond `buf.len()` is cut off.
+pub fn pop(mem: &impl QueueMemory, buf: &mut [u8]) -> Option<(u32, usize)> {
+    let head = mem.load_acquire(HEAD);
+    let tail = mem.load_acquire(TAIL);
+    if head == tail {
+        return None;
+    }
+    let at = SLOTS_AT + u64::from(tail % SLOTS) * SLOT_BYTES;
+    let word = mem.read_word(at);
+    let len = ((word >> 32) as usize).min(SLOT_DATA).min(buf.len());
+    mem.read_bytes(at + 8, &mut buf[..len]);
+    mem.store_release(TAIL, tail.wrapping_add(1));
+    Some((word as u32, len))
+}
+
+/// Entries waiting.
+pub fn len(mem: &impl QueueMemory) -> u32 {
+    mem.load_acquire(HEAD).wrapping_sub(mem.load_acquire(TAIL))
+}
+
+#[cfg(target_os = "none")]
+impl QueueMemory for tunnelkit_runtime::SharedMemory {
+    fn read_bytes(&self, offset: u64, buf: &mut [u8]) {
+        let _ = self.read(offset, buf);
+    }
+    fn write_bytes(&self, offset: u64, data: &[u8]) {
+        let _ = self.write(offset, data);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use core::cell::RefCell;
+    use std::vec;
+    use std::vec::Vec;
+
+    struct Buffer(RefCell<Vec<u8>>);
+
+    impl RingMemory for Buffer {
+        fn load_acquire(&self, offset: u64) -> u32 {
+            u32::from_le_bytes(self.0.borrow()[offset as usize..offset as usize + 4].try_into().unwrap())
+        }
+        fn store_release(&self, offset: u64, value: u32) {
+            self.0.borrow_mut()[offset as usize..offset as usize + 4].copy_from_slice(&value.to_le_bytes());
+        }
+        fn read_word(&self, offset: u64) -> u64 {
+            u64::from_le_bytes(self.0.borrow()[offset as usize..offset as usize + 8].try_into().unwrap())
+        }
+        fn write_word(&self, offset: u64, value: u64) {
+            self.0.borrow_mut()[offset as usize..offset as usize + 8].copy_from_slice(&value.to_le_bytes());
+        }
+    }
+
+    impl QueueMemory for Buffer {
+        fn read_bytes(&self, offset: u64, buf: &mut [u8]) {
+            buf.copy_from_slice(&self.0.borrow()[offset as usize..offset as usize + buf.len()]);
+        }
+        fn write_bytes(&self, offset: u64, data: &[u8]) {
+            self.0.borrow_mut()[offset as usize..offset as usize + data.len()].copy_from_slice(data);
+        }
+    }
+
+    #[test]
+    fn entries_come_out_in_order_with_their_tags_until_full() {
+        let mem = Buffer(RefCell::new(vec![0; QUEUE_BYTES as usize]));
+        let mut buf = [0u8; SLOT_DATA];
+        for round in 0..5u32 {
+            for i in 0..SLOTS {
+                let data: Vec<u8> = (0..(i as usize * 200 + round as usize)).map(|b| b as u8 ^ i as u8).collect();
+                push(&mem, round * 100 + i, &data).unwrap();
+            }
+            assert_eq!(push(&mem, 0, b"x"), Err(QueueError::Full));
+            assert_eq!(len(&mem), SLOTS);
+            for i in 0..SLOTS {
+                let (tag, n) = pop(&mem, &mut buf).unwrap();
+                assert_eq!(tag, round * 100 + i);
+                assert_eq!(n, i as usize * 200 + round as usize);
+                assert!(buf[..n].iter().enumerate().all(|(b, v)| *v == b as u8 ^ i as u8));
+            }
+            assert_eq!(pop(&mem, &mut buf), None);
+        }
+        assert_eq!(push(&mem, 0, &[0u8; SLOT_DATA + 1]), Err(QueueError::TooLarge));
+    }
+}

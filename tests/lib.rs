@@ -48,3 +48,18 @@ static QEMU_LOCK: Mutex<()> = Mutex::new(());
 pub fn qemu_lock() -> MutexGuard<'static, ()> {
     QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+/// Starts `cmd` in its own process group, so that [`kill_group`] also stops
+/// what it starts (cargo → tunnelkit → QEMU).
+pub fn spawn_group(cmd: &mut Command) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0).spawn().expect("spawn")
+}
+
+/// Stops every process of `child`'s group and reaps `child`.
+pub fn kill_group(child: &mut std::process::Child) {
+    let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", child.id())]).status();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
+    let _ = child.wait();
+}

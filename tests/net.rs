@@ -25,7 +25,7 @@ fn udp_echo_answers_the_host_byte_for_byte() {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let mut child = run.spawn().unwrap();
+    let mut child = tunnelkit_tests::spawn_group(&mut run);
 
     let start = Instant::now();
     let ready = loop {
@@ -84,9 +84,10 @@ fn udp_echo_answers_the_host_byte_for_byte() {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    let _ = child.kill();
-    let output = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&output.stderr);
+    let mut stderr = child.stderr.take().unwrap();
+    tunnelkit_tests::kill_group(&mut child);
+    let mut log = String::new();
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
     assert!(ready, "the network system never answered on 127.0.0.1:5007:\n{log}");
     assert!(failures.is_empty(), "echo failures: {failures:?}\n{log}");
     assert!(sealed_failures.is_empty(), "sealed-echo failures: {sealed_failures:?}\n{log}");

@@ -74,15 +74,15 @@ impl Guest {
         let netdev = format!(
             "dgram,local.type=inet,local.host=127.0.0.1,local.port={qemu},remote.type=inet,remote.host=127.0.0.1,remote.port={mine}"
         );
-        let child = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .current_dir(repo_root())
-            .args(["run", "-q", "-p", "tunnelkit", "--", "run", "--net", "--netdev", &netdev, "--timeout", "300"])
-            .env_remove("RUSTFLAGS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = tunnelkit_tests::spawn_group(
+            Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+                .current_dir(repo_root())
+                .args(["run", "-q", "-p", "tunnelkit", "--", "run", "--net", "--netdev", &netdev, "--timeout", "300"])
+                .env_remove("RUSTFLAGS")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
         Guest { child, socket, qemu_port: qemu }
     }
 
@@ -118,9 +118,7 @@ impl Guest {
 
 impl Drop for Guest {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = Command::new("pkill").args(["-f", &format!("local.port={}", self.qemu_port)]).status();
+        tunnelkit_tests::kill_group(&mut self.child);
     }
 }
 

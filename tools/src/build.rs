@@ -77,6 +77,18 @@ pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
         fs::copy(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
     }
 
+    // Prefill files are looked up relative to the system description and
+    // copied beside the images, where the microkit tool searches.
+    let base = req.system.parent().unwrap_or(Path::new("."));
+    for (file, position) in &system.prefills {
+        let from = base.join(file);
+        let name = Path::new(file).file_name().with_context(|| format!("prefill_path '{file}' names no file"))?;
+        if !from.is_file() {
+            bail!("{}:{position}: error: prefill_path '{file}' does not exist (looked for {})", system.path.display(), from.display());
+        }
+        fs::copy(&from, dir.join(name)).with_context(|| format!("copying {}", from.display()))?;
+    }
+
     let stem = req.system.file_stem().and_then(|s| s.to_str()).unwrap_or("system");
     let image = dir.join(format!("{stem}.img"));
     let report = dir.join(format!("{stem}-report.txt"));

@@ -22,6 +22,8 @@ pub struct SystemFile {
     pub path: PathBuf,
     /// Every PD's program image, in document order (children included).
     pub images: Vec<ProgramImage>,
+    /// Files memory regions are prefilled from: (path as written, `line:column`).
+    pub prefills: Vec<(String, String)>,
 }
 
 impl SystemFile {
@@ -58,7 +60,12 @@ impl SystemFile {
                 [_, second, ..] => bail!("{}:{}: error: PD '{name}' has more than one <program_image>", path.display(), at(*second)),
             }
         }
-        Ok(SystemFile { path: path.to_path_buf(), images })
+        let prefills = root
+            .children()
+            .filter(|n| n.has_tag_name("memory_region"))
+            .filter_map(|n| n.attribute("prefill_path").map(|p| (p.to_string(), at(n))))
+            .collect();
+        Ok(SystemFile { path: path.to_path_buf(), images, prefills })
     }
 }
 

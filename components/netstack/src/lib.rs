@@ -10,5 +10,6 @@
 pub mod checksum;
 pub mod headers;
 pub mod respond;
+pub mod rules;
 
 pub use respond::{Action, Class, Drop, Host, classify, respond};

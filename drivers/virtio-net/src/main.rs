@@ -1,27 +1,29 @@
 //! NIC driver PD for QEMU's virtio-net (virtio-mmio, modern interface) on
-//! the AArch64 virt machine: IRQ-driven, with the virtqueues and packet
-//! buffers in a DMA region, answering ARP, ICMP echo, UDP echo (port 7),
-//! sealed echo (port 8: the payload encrypted by the encryption pod, through
-//! a tunnel on this PD's budget) and stats (port 9) through `netstack`.
-//! (The per-flow pod pipeline behind the driver is the next step.)
+//! the AArch64 virt machine, and the head of the network pipeline:
 //!
-//! The system description maps the virtio-mmio window (`mmio_vaddr`,
-//! `mmio_size`, uncached), the DMA region (`dma_vaddr`, `dma_size`; its
-//! physical address in `dma_paddr` through `<setvar region_paddr>`), and the
-//! device's IRQ as `<irq id="0">`.
+//! 1. IRQ → receive frames (virtqueues and buffers in a DMA region);
+//! 2. tunnel into the classifier pod (on this PD's budget: the receive path);
+//! 3. hand each frame to its flow class's path PD through a frame queue and a
+//!    notification: ARP and ICMP to the control path, UDP 7 to the echo path,
+//!    UDP 8 to the sealed-echo path; answer UDP 9 (stats) here;
+//! 4. transmit what the paths queue back.
+//!
+//! Every drop is counted by reason; the stats port reports the counters.
 
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
+mod stats;
 mod virtio;
 
 use core::convert::Infallible;
 
-use demo_services::{CryptRequest, crypt};
+use net_pods::{FrameRef, GUEST_IP, Verdict, classifier, tx_tag};
 use netstack::respond::{Action, Drop, Host, MAX_FRAME, respond};
-use tunnelkit_runtime::{Channel, ChannelSet, DeviceMemory, Handler, SharedMemory, debug_println, protection_domain, setvar};
-use tunnelkit_tunnel::{LentRegion, Pp, Window};
+use stats::{Counters, StatsApp};
+use tunnelkit_runtime::{Channel, ChannelSet, DeviceMemory, Handler, Patched, SharedMemory, debug_println, protection_domain, setvar};
+use tunnelkit_tunnel::{LentRegion, Pp, Window, frames};
 use virtio::{Device, Dma};
 
 setvar!(
@@ -44,22 +46,71 @@ setvar!(
     /// Physical address of the DMA region.
     static dma_paddr
 );
+setvar!(
+    /// Frame queue to the control path.
+    static to_control_vaddr
+);
+setvar!(
+    /// Its size.
+    static to_control_size
+);
+setvar!(
+    /// Frame queue from the control path.
+    static from_control_vaddr
+);
+setvar!(
+    /// Its size.
+    static from_control_size
+);
+setvar!(
+    /// Frame queue to the echo path.
+    static to_echo_vaddr
+);
+setvar!(
+    /// Its size.
+    static to_echo_size
+);
+setvar!(
+    /// Frame queue from the echo path.
+    static from_echo_vaddr
+);
+setvar!(
+    /// Its size.
+    static from_echo_size
+);
+setvar!(
+    /// Frame queue to the sealed-echo path.
+    static to_sealed_vaddr
+);
+setvar!(
+    /// Its size.
+    static to_sealed_size
+);
+setvar!(
+    /// Frame queue from the sealed-echo path.
+    static from_sealed_vaddr
+);
+setvar!(
+    /// Its size.
+    static from_sealed_size
+);
 
 /// The device's interrupt (SDF `<irq id="0">`).
 const IRQ: Channel = Channel::new(0);
-/// The guest address (QEMU user networking's default for the guest).
-const GUEST_IP: [u8; 4] = [10, 0, 2, 15];
-/// The UDP echo port.
-const ECHO_PORT: u16 = 7;
-/// The sealed-echo port: `nonce (12 bytes) || plaintext` comes back as
-/// `nonce || ChaCha20(key, nonce, counter 0)(plaintext)`.
-const SEALED_PORT: u16 = 8;
-/// The stats port: any datagram gets one JSON object of counters back.
+/// The classifier pod (pp; frames lent through the region on this channel).
+const CLASSIFIER: Channel = Channel::new(2);
+/// The stats port, answered by the driver.
 const STATS_PORT: u16 = 9;
-/// The encryption pod; the region lent on this channel carries the payload.
-const CRYPT: Channel = Channel::new(1);
-/// Nonce bytes at the start of a sealed-echo request.
-const NONCE: usize = 12;
+
+/// A flow class's path PD.
+struct PathLink {
+    name: &'static str,
+    channel: Channel,
+    to: SharedMemory,
+    from: SharedMemory,
+    completed: u64,
+    pending_notify: bool,
+}
 
 protection_domain!(init);
 
@@ -67,20 +118,41 @@ struct Driver {
     device: Device,
     host: Host,
     counters: Counters,
-    sealer: Option<Sealer>,
+    classifier: classifier::Client<Pp>,
+    staging: LentRegion,
+    paths: [PathLink; 3],
+    frame: [u8; MAX_FRAME + 16],
+    out: [u8; MAX_FRAME],
+}
+
+/// A setvar pair: (vaddr, size).
+type Region = (&'static Patched<u64>, &'static Patched<u64>);
+
+fn link(name: &'static str, channel: u8, to: Region, from: Region) -> PathLink {
+    let to = SharedMemory::from_setvars(to.0, to.1).unwrap_or_else(|| panic!("frame queue to the {name} path is not mapped"));
+    let from = SharedMemory::from_setvars(from.0, from.1).unwrap_or_else(|| panic!("frame queue from the {name} path is not mapped"));
+    PathLink { name, channel: Channel::new(channel), to, from, completed: 0, pending_notify: false }
 }
 
 fn init() -> Driver {
     let mmio = DeviceMemory::from_setvars(&mmio_vaddr, &mmio_size).expect("the virtio-mmio window must be mapped");
     let dma = SharedMemory::from_setvars(&dma_vaddr, &dma_size).expect("the DMA region must be mapped");
-    let dma = Dma::new(dma, dma_paddr.get());
-    let device = match Device::probe_and_start(mmio, dma) {
+    let device = match Device::probe_and_start(mmio, Dma::new(dma, dma_paddr.get())) {
         Ok(d) => d,
         Err(e) => panic!("virtio-net: {e}"),
     };
     let mac = device.mac();
+    let paths = [
+        link("control", 3, (&to_control_vaddr, &to_control_size), (&from_control_vaddr, &from_control_size)),
+        link("echo", 4, (&to_echo_vaddr, &to_echo_size), (&from_echo_vaddr, &from_echo_size)),
+        link("sealed", 5, (&to_sealed_vaddr, &to_sealed_size), (&from_sealed_vaddr, &from_sealed_size)),
+    ];
+    for p in &paths {
+        frames::set_meta(&p.to, &mac);
+    }
+    let staging = LentRegion::on(CLASSIFIER).unwrap_or_else(|e| panic!("classifier staging region: {e}"));
     debug_println!(
-        "virtio-net: slot {} mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} ip 10.0.2.15",
+        "virtio-net: slot {} mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} ip 10.0.2.15, pipeline: classifier pod, paths control/echo/sealed",
         device.slot(),
         mac[0],
         mac[1],
@@ -89,142 +161,111 @@ fn init() -> Driver {
         mac[4],
         mac[5]
     );
-    let counters = Counters {
-        rx: 0,
-        tx: 0,
-        drops: [0; Drop::ALL.len()],
-        free_buffers: 0,
-        total_buffers: 0,
-        echo: 0,
-        sealed: 0,
-        sealed_errors: 0,
-        stats: 0,
-    };
-    // Sealed echo only where the system description connects the encryption pod.
-    let sealer =
-        LentRegion::on(CRYPT).ok().filter(|_| CRYPT.check_callable().is_ok()).map(|lent| Sealer { pod: crypt::Client::on(CRYPT), lent });
-    Driver { device, host: Host { mac, ip: GUEST_IP }, counters, sealer }
-}
-
-/// Counters reported on the stats port.
-#[derive(Clone, Copy)]
-struct Counters {
-    rx: u64,
-    tx: u64,
-    drops: [u64; Drop::ALL.len()],
-    free_buffers: u16,
-    total_buffers: u16,
-    echo: u64,
-    sealed: u64,
-    sealed_errors: u64,
-    stats: u64,
-}
-
-/// The applications behind the driver: UDP echo, sealed echo and stats.
-struct Apps<'a> {
-    counters: &'a mut Counters,
-    sealer: &'a mut Option<Sealer>,
-}
-
-/// Sealed echo: the encryption pod, reached by a tunnel, with the region
-/// lent to it.
-struct Sealer {
-    pod: crypt::Client<Pp>,
-    lent: LentRegion,
-}
-
-impl Sealer {
-    /// Writes `nonce || ciphertext` of `request` (= `nonce || plaintext`) into `reply`.
-    fn seal(&mut self, request: &[u8], reply: &mut [u8]) -> Option<usize> {
-        if request.len() < NONCE || request.len() > reply.len() || (request.len() - NONCE) as u64 > self.lent.size() {
-            return None;
-        }
-        let (nonce, plaintext) = request.split_at(NONCE);
-        let window = Window::new(0, plaintext.len() as u32);
-        self.lent.write(window, 0, plaintext).ok()?;
-        let nonce: [u8; NONCE] = nonce.try_into().ok()?;
-        self.pod.encrypt(&CryptRequest { window, nonce, reserved: 0 }).ok()?;
-        reply[..NONCE].copy_from_slice(&nonce);
-        self.lent.read(window, 0, &mut reply[NONCE..request.len()]).ok()?;
-        Some(request.len())
-    }
-}
-
-impl netstack::respond::UdpApp for Apps<'_> {
-    fn datagram(&mut self, port: u16, payload: &[u8], reply: &mut [u8]) -> Option<usize> {
-        match port {
-            ECHO_PORT if payload.len() <= reply.len() => {
-                reply[..payload.len()].copy_from_slice(payload);
-                self.counters.echo += 1;
-                Some(payload.len())
-            }
-            SEALED_PORT => {
-                let sealed = self.sealer.as_mut().and_then(|s| s.seal(payload, reply));
-                match sealed {
-                    Some(_) => self.counters.sealed += 1,
-                    None => self.counters.sealed_errors += 1,
-                }
-                sealed
-            }
-            STATS_PORT => {
-                self.counters.stats += 1;
-                Some(stats_json(self.counters, reply))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Writes the counters as one JSON object; returns its length.
-fn stats_json(c: &Counters, out: &mut [u8]) -> usize {
-    use core::fmt::Write;
-    let mut w = SliceWriter { buf: out, len: 0 };
-    let _ = write!(w, "{{\"rx\":{},\"tx\":{},\"drops\":{{", c.rx, c.tx);
-    for (i, d) in Drop::ALL.iter().enumerate() {
-        let _ = write!(w, "{}\"{}\":{}", if i == 0 { "" } else { "," }, d.name(), c.drops[i]);
-    }
-    let _ = write!(
-        w,
-        "}},\"free_buffers\":{},\"total_buffers\":{},\"completed\":{{\"echo\":{},\"sealed\":{},\"stats\":{}}},\"sealed_errors\":{}}}",
-        c.free_buffers, c.total_buffers, c.echo, c.sealed, c.stats, c.sealed_errors
-    );
-    w.len
-}
-
-/// `fmt::Write` into a byte slice, truncating when full.
-struct SliceWriter<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl core::fmt::Write for SliceWriter<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
+    Driver {
+        device,
+        host: Host { mac, ip: GUEST_IP },
+        counters: Counters::default(),
+        classifier: classifier::Client::on(CLASSIFIER),
+        staging,
+        paths,
+        frame: [0; MAX_FRAME + 16],
+        out: [0; MAX_FRAME],
     }
 }
 
 impl Driver {
-    /// Answers every received frame, then gives the buffers back to the device.
-    fn poll(&mut self) {
-        let mut frame = [0u8; MAX_FRAME + 16];
-        let mut out = [0u8; MAX_FRAME];
-        self.device.reclaim_tx();
-        while let Some(len) = self.device.receive(&mut frame) {
+    /// The path a classified frame goes to; `None` for local or closed ports.
+    fn route(v: Verdict) -> Option<usize> {
+        match (v.kind, v.port) {
+            (Verdict::ARP, _) | (Verdict::ICMP, _) => Some(0),
+            (Verdict::UDP, 7) => Some(1),
+            (Verdict::UDP, 8) => Some(2),
+            _ => None,
+        }
+    }
+
+    /// Receives every frame, classifies it through the classifier pod and
+    /// hands it to its path (or answers stats, or drops it).
+    fn receive(&mut self) {
+        while let Some(len) = self.device.receive(&mut self.frame) {
             self.counters.rx += 1;
-            (self.counters.free_buffers, self.counters.total_buffers) = self.device.buffers();
-            match respond(&self.host, &frame[..len], &mut out, &mut Apps { counters: &mut self.counters, sealer: &mut self.sealer }) {
-                Ok(Action::Reply(n)) => {
-                    if self.device.transmit(&out[..n]) {
-                        self.counters.tx += 1;
+            let frame = &self.frame[..len];
+            let verdict = if len > MAX_FRAME {
+                Verdict::of(Err(Drop::Oversized))
+            } else {
+                let window = Window::new(0, len as u32);
+                match self.staging.write(window, 0, frame) {
+                    Ok(()) => match self.classifier.classify(&FrameRef { window, mac: self.host.mac, reserved: [0; 2] }) {
+                        Ok(v) => v,
+                        Err(_) => {
+                            self.counters.classifier_errors += 1;
+                            continue;
+                        }
+                    },
+                    Err(_) => Verdict::of(Err(Drop::Oversized)),
+                }
+            };
+            if verdict.kind == Verdict::DROP {
+                self.counters.drops[usize::from(verdict.reason).min(Drop::ALL.len() - 1)] += 1;
+                continue;
+            }
+            match Self::route(verdict) {
+                Some(i) => {
+                    let p = &mut self.paths[i];
+                    match frames::push(&p.to, verdict.tag(), frame) {
+                        Ok(()) => p.pending_notify = true,
+                        Err(_) => self.counters.queue_full += 1,
                     }
                 }
-                Err(reason) => self.counters.drops[reason.index()] += 1,
+                None if verdict.kind == Verdict::UDP && verdict.port == STATS_PORT => self.answer_stats(len),
+                None => self.counters.drops[Drop::ClosedPort.index()] += 1,
             }
         }
-        self.device.kick();
+        for p in &mut self.paths {
+            if core::mem::take(&mut p.pending_notify) {
+                let _ = p.channel.notify();
+            }
+        }
+    }
+
+    fn answer_stats(&mut self, len: usize) {
+        self.counters.stats += 1;
+        let completed = [self.paths[0].completed, self.paths[1].completed, self.paths[2].completed];
+        let mut app = StatsApp { counters: &self.counters, buffers: self.device.buffers(), completed, port: STATS_PORT };
+        if let Ok(Action::Reply(n)) = respond(&self.host, &self.frame[..len], &mut self.out, &mut app)
+            && self.device.transmit(&self.out[..n])
+        {
+            self.counters.tx += 1;
+        }
+    }
+
+    /// Transmits what the notified paths queued back.
+    fn transmit_from(&mut self, channels: ChannelSet) {
+        for i in 0..self.paths.len() {
+            if !channels.contains(self.paths[i].channel) {
+                continue;
+            }
+            let mut drained = false;
+            while let Some((tag, n)) = frames::pop(&self.paths[i].from, &mut self.out) {
+                drained = true;
+                match tag {
+                    tx_tag::FRAME => {
+                        if self.device.transmit(&self.out[..n]) {
+                            self.counters.tx += 1;
+                            self.paths[i].completed += 1;
+                        } else {
+                            self.counters.tx_full += 1;
+                        }
+                    }
+                    tx_tag::FILTERED => self.counters.filtered += 1,
+                    _ => self.counters.refused += 1,
+                }
+            }
+            // A path blocked on a full queue waits for this.
+            if drained {
+                let _ = self.paths[i].channel.notify();
+            }
+        }
     }
 }
 
@@ -234,9 +275,12 @@ impl Handler for Driver {
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Infallible> {
         if channels.contains(IRQ) {
             self.device.acknowledge_interrupt();
-            self.poll();
+            self.device.reclaim_tx();
+            self.receive();
             let _ = IRQ.irq_ack();
         }
+        self.transmit_from(channels);
+        self.device.kick();
         Ok(())
     }
 }

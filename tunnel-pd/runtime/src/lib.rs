@@ -80,6 +80,9 @@ pub fn is_passive() -> bool {
     tunnelkit_sys::symbols::is_passive()
 }
 
+/// A word (or bytes) the microkit tool patches; what [`setvar!`] defines.
+pub use tunnelkit_sys::symbols::Patched;
+
 /// Defines a word the microkit tool patches through an SDF `setvar_*`
 /// attribute; the identifier is the symbol name. Read it with `.get()`.
 pub use tunnelkit_sys::setvar;

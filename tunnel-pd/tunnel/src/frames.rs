@@ -15,6 +15,10 @@ pub const SLOT_BYTES: u64 = 2048;
 /// Bytes of data a slot holds.
 pub const SLOT_DATA: usize = SLOT_BYTES as usize - 8;
 const HEAD: u64 = 0;
+/// Producer-written configuration bytes (e.g. a MAC address) in the header.
+const META_AT: u64 = 8;
+/// Bytes of metadata a queue carries.
+pub const META_BYTES: usize = 48;
 const TAIL: u64 = 64;
 const SLOTS_AT: u64 = 128;
 /// Bytes a frame-queue region needs at least.
@@ -68,6 +72,18 @@ pub fn pop(mem: &impl QueueMemory, buf: &mut [u8]) -> Option<(u32, usize)> {
     mem.read_bytes(at + 8, &mut buf[..len]);
     mem.store_release(TAIL, tail.wrapping_add(1));
     Some((word as u32, len))
+}
+
+/// Publishes `meta` (at most [`META_BYTES`]) in the queue header, for the
+/// consumer to read with [`meta`]. Written once, before the first entry.
+pub fn set_meta(mem: &impl QueueMemory, meta: &[u8]) {
+    mem.write_bytes(META_AT, &meta[..meta.len().min(META_BYTES)]);
+}
+
+/// Reads the metadata the producer published.
+pub fn meta(mem: &impl QueueMemory, buf: &mut [u8]) {
+    let n = buf.len().min(META_BYTES);
+    mem.read_bytes(META_AT, &mut buf[..n]);
 }
 
 /// Entries waiting.

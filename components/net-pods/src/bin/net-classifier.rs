@@ -1,0 +1,45 @@
+//! Classifier pod: parses a frame the caller lends (Ethernet, ARP, IPv4,
+//! ICMP, UDP; every length and checksum checked) and says what it is. Runs
+//! on the caller's budget (the driver's receive path).
+//!
+//! Serves: `classifier` on any channel whose caller lends a region.
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use core::convert::Infallible;
+
+use net_pods::{FrameRef, GUEST_IP, Verdict, classifier};
+use netstack::respond::{Drop, Host, MAX_FRAME, classify};
+use tunnelkit_runtime::{Channel, Handler, MessageInfo, protection_domain};
+use tunnelkit_tunnel::{CallError, Caller};
+
+protection_domain!(init);
+
+struct Classifier {
+    frame: [u8; MAX_FRAME],
+}
+
+fn init() -> Classifier {
+    Classifier { frame: [0; MAX_FRAME] }
+}
+
+impl classifier::Server for Classifier {
+    fn classify(&mut self, caller: Caller, request: FrameRef) -> Result<Verdict, CallError> {
+        let len = request.window.len as usize;
+        if len > MAX_FRAME {
+            return Ok(Verdict::of(Err(Drop::Oversized)));
+        }
+        caller.lent()?.read(request.window, 0, &mut self.frame[..len])?;
+        Ok(Verdict::of(classify(&Host { mac: request.mac, ip: GUEST_IP }, &self.frame[..len])))
+    }
+}
+
+impl Handler for Classifier {
+    type Error = Infallible;
+
+    fn protected(&mut self, channel: Channel, msg_info: MessageInfo) -> Result<MessageInfo, Infallible> {
+        Ok(classifier::serve(self, channel, msg_info))
+    }
+}

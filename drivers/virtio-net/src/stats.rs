@@ -1,0 +1,85 @@
+//! The driver's counters and the stats port, which answers any datagram with
+//! one JSON object of them.
+
+use core::fmt::Write;
+
+use netstack::respond::{Drop, UdpApp};
+
+/// What the pipeline has done so far.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counters {
+    /// Frames received.
+    pub rx: u64,
+    /// Frames transmitted.
+    pub tx: u64,
+    /// Frames dropped by the classifier (or the driver), by reason.
+    pub drops: [u64; Drop::ALL.len()],
+    /// Frames a path's filter refused.
+    pub filtered: u64,
+    /// Frames a path's application refused (e.g. a bad sealed-echo request).
+    pub refused: u64,
+    /// Frames dropped because a path's queue was full.
+    pub queue_full: u64,
+    /// Answers dropped because every transmit buffer was in flight.
+    pub tx_full: u64,
+    /// Classifier calls that failed.
+    pub classifier_errors: u64,
+    /// Stats requests answered.
+    pub stats: u64,
+}
+
+/// The stats application (port `port`).
+pub struct StatsApp<'a> {
+    /// The counters.
+    pub counters: &'a Counters,
+    /// (free, total) packet buffers.
+    pub buffers: (u16, u16),
+    /// Answers completed per path: control, echo, sealed.
+    pub completed: [u64; 3],
+    /// The stats port.
+    pub port: u16,
+}
+
+impl UdpApp for StatsApp<'_> {
+    fn datagram(&mut self, port: u16, _payload: &[u8], reply: &mut [u8]) -> Option<usize> {
+        (port == self.port).then(|| self.json(reply))
+    }
+}
+
+impl StatsApp<'_> {
+    /// Writes the counters as one JSON object; returns its length.
+    fn json(&self, out: &mut [u8]) -> usize {
+        let c = self.counters;
+        let mut w = SliceWriter { buf: out, len: 0 };
+        let _ = write!(w, "{{\"rx\":{},\"tx\":{},\"drops\":{{", c.rx, c.tx);
+        for (i, d) in Drop::ALL.iter().enumerate() {
+            let _ = write!(w, "\"{}\":{},", d.name(), c.drops[i]);
+        }
+        let _ = write!(
+            w,
+            "\"filtered\":{},\"refused\":{},\"queue_full\":{},\"tx_full\":{}}},\"classifier_errors\":{},",
+            c.filtered, c.refused, c.queue_full, c.tx_full, c.classifier_errors
+        );
+        let _ = write!(
+            w,
+            "\"free_buffers\":{},\"total_buffers\":{},\"completed\":{{\"control\":{},\"echo\":{},\"sealed\":{},\"stats\":{}}}}}",
+            self.buffers.0, self.buffers.1, self.completed[0], self.completed[1], self.completed[2], c.stats
+        );
+        w.len
+    }
+}
+
+/// `fmt::Write` into a byte slice, truncating when full.
+struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Write for SliceWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}

@@ -104,7 +104,6 @@ const STATS_PORT: u16 = 9;
 
 /// A flow class's path PD.
 struct PathLink {
-    name: &'static str,
     channel: Channel,
     to: SharedMemory,
     from: SharedMemory,
@@ -131,7 +130,7 @@ type Region = (&'static Patched<u64>, &'static Patched<u64>);
 fn link(name: &'static str, channel: u8, to: Region, from: Region) -> PathLink {
     let to = SharedMemory::from_setvars(to.0, to.1).unwrap_or_else(|| panic!("frame queue to the {name} path is not mapped"));
     let from = SharedMemory::from_setvars(from.0, from.1).unwrap_or_else(|| panic!("frame queue from the {name} path is not mapped"));
-    PathLink { name, channel: Channel::new(channel), to, from, completed: 0, pending_notify: false }
+    PathLink { channel: Channel::new(channel), to, from, completed: 0, pending_notify: false }
 }
 
 fn init() -> Driver {

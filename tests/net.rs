@@ -13,14 +13,23 @@ use tunnelkit_tests::{cargo, qemu_lock, say, sdk_or_skip};
 
 #[test]
 fn udp_echo_answers_the_host_byte_for_byte() {
-    let Some(_sdk) = sdk_or_skip("udp_echo_answers_the_host_byte_for_byte") else { return };
+    answers_the_host("udp_echo_answers_the_host_byte_for_byte", "net.xml");
+}
+
+#[test]
+fn the_async_pipeline_answers_the_host_byte_for_byte() {
+    answers_the_host("the_async_pipeline_answers_the_host_byte_for_byte", "net-async.xml");
+}
+
+fn answers_the_host(test: &str, system: &str) {
+    let Some(_sdk) = sdk_or_skip(test) else { return };
     let _guard = qemu_lock();
     // Build first so that the boot below is quick.
-    let built = cargo().args(["run", "-q", "-p", "tunnelkit", "--", "build", "--system", "net.xml"]).output().unwrap();
+    let built = cargo().args(["run", "-q", "-p", "tunnelkit", "--", "build", "--system", system]).output().unwrap();
     assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
     let mut run = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     run.current_dir(tunnelkit_tests::repo_root())
-        .args(["run", "-q", "-p", "tunnelkit", "--", "run", "--net", "--timeout", "120"])
+        .args(["run", "-q", "-p", "tunnelkit", "--", "run", "--net", "--system", system, "--timeout", "120"])
         .env_remove("RUSTFLAGS")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -91,7 +100,7 @@ fn udp_echo_answers_the_host_byte_for_byte() {
     assert!(ready, "the network system never answered on 127.0.0.1:5007:\n{log}");
     assert!(failures.is_empty(), "echo failures: {failures:?}\n{log}");
     assert!(sealed_failures.is_empty(), "sealed-echo failures: {sealed_failures:?}\n{log}");
-    say("udp_echo_answers_the_host_byte_for_byte: 10 sizes (1 to 1472 bytes) echoed exactly; 4 sealed echoes decrypt on the host");
+    say(&format!("{test}: 10 sizes (1 to 1472 bytes) echoed exactly; 4 sealed echoes decrypt on the host ({system})"));
 }
 
 /// The sealed-echo test key (the encryption pod's key, documented in the README).

@@ -68,7 +68,7 @@ struct Guest {
 }
 
 impl Guest {
-    fn boot() -> Guest {
+    fn boot(system: &str) -> Guest {
         let (mine, qemu) = (free_port(), free_port());
         let socket = UdpSocket::bind(("127.0.0.1", mine)).unwrap();
         let netdev = format!(
@@ -77,7 +77,7 @@ impl Guest {
         let child = tunnelkit_tests::spawn_group(
             Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
                 .current_dir(repo_root())
-                .args(["run", "-q", "-p", "tunnelkit", "--", "run", "--net", "--netdev", &netdev, "--timeout", "300"])
+                .args(["run", "-q", "-p", "tunnelkit", "--", "run", "--net", "--system", system, "--netdev", &netdev, "--timeout", "300"])
                 .env_remove("RUSTFLAGS")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -124,11 +124,20 @@ impl Drop for Guest {
 
 #[test]
 fn injected_frames_are_answered_or_dropped_by_reason() {
-    let Some(_sdk) = sdk_or_skip("injected_frames_are_answered_or_dropped_by_reason") else { return };
+    injected_frames("injected_frames_are_answered_or_dropped_by_reason", "net.xml");
+}
+
+#[test]
+fn injected_frames_through_the_async_pipeline() {
+    injected_frames("injected_frames_through_the_async_pipeline", "net-async.xml");
+}
+
+fn injected_frames(test: &str, system: &str) {
+    let Some(_sdk) = sdk_or_skip(test) else { return };
     let _guard = qemu_lock();
-    let built = tunnelkit_tests::tunnelkit(&["build", "--system", "net.xml"]);
+    let built = tunnelkit_tests::tunnelkit(&["build", "--system", system]);
     assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
-    let guest = Guest::boot();
+    let guest = Guest::boot(system);
 
     // ARP for the guest's address: a reply with its MAC, retried while it boots.
     let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 1];
@@ -143,7 +152,7 @@ fn injected_frames_are_answered_or_dropped_by_reason() {
     assert_eq!(&reply[20..22], &[0, 2]);
     assert_eq!(&reply[22..28], &GUEST_MAC);
     assert_eq!(&reply[28..32], &GUEST_IP);
-    say(&format!("net_inject: ARP answered after {:.1}s", start.elapsed().as_secs_f64()));
+    say(&format!("{test}: ARP answered after {:.1}s", start.elapsed().as_secs_f64()));
 
     // ICMP echo (host-to-guest ICMP cannot pass user networking; here it is injected).
     let mut icmp = vec![8, 0, 0, 0, 0xbe, 0xef, 0, 7];
@@ -217,7 +226,7 @@ fn injected_frames_are_answered_or_dropped_by_reason() {
     assert_eq!(stats["free_buffers"], stats["total_buffers"], "{stats}");
     let delivered = stats["drops"]["closed_port"].as_u64().unwrap() - after["drops"]["closed_port"].as_u64().unwrap();
     say(&format!(
-        "net_inject: 10 malformed kinds counted exactly; flood of 100000 frames: {delivered} reached the guest (QEMU drops the rest), all {} buffers free",
+        "{test}: 10 malformed kinds counted exactly; flood of 100000 frames: {delivered} reached the guest (QEMU drops the rest), all {} buffers free ({system})",
         stats["total_buffers"]
     ));
 }

@@ -17,7 +17,7 @@ use core::convert::Infallible;
 
 use demo_services::cipher::Keystream;
 use demo_services::{CryptReply, CryptRequest, checksum, crypt, kat, refusal};
-use tunnelkit_runtime::{Channel, Handler, MessageInfo, debug_println, is_passive, pd_name, protection_domain};
+use tunnelkit_runtime::{Channel, ChannelSet, Handler, MessageInfo, debug_println, is_passive, pd_name, protection_domain};
 use tunnelkit_tunnel::{CallError, Caller, LentRegion, Pp, Window};
 
 /// Channels whose callers may use the service (see system.xml).
@@ -102,5 +102,13 @@ impl Handler for CryptPod {
 
     fn protected(&mut self, channel: Channel, msg_info: MessageInfo) -> Result<MessageInfo, Infallible> {
         Ok(crypt::serve_on(self, &CALLERS, channel, msg_info))
+    }
+
+    /// Async callers (the same image as an active server behind rings).
+    fn notified(&mut self, channels: ChannelSet) -> Result<(), Infallible> {
+        for channel in channels.iter().filter(|c| CALLERS.contains(c)) {
+            let _ = crypt::serve_queued(self, channel);
+        }
+        Ok(())
     }
 }

@@ -23,7 +23,7 @@ use net_pods::{FrameRef, GUEST_IP, Verdict, classifier, tx_tag};
 use netstack::respond::{Action, Drop, Host, MAX_FRAME, respond};
 use stats::{Counters, StatsApp};
 use tunnelkit_runtime::{Channel, ChannelSet, DeviceMemory, Handler, Patched, SharedMemory, debug_println, protection_domain, setvar};
-use tunnelkit_tunnel::{LentRegion, Pp, Window, frames};
+use tunnelkit_tunnel::{Connection, LentRegion, Window, frames};
 use virtio::{Device, Dma};
 
 setvar!(
@@ -117,7 +117,7 @@ struct Driver {
     device: Device,
     host: Host,
     counters: Counters,
-    classifier: classifier::Client<Pp>,
+    classifier: classifier::Client<Connection>,
     staging: LentRegion,
     paths: [PathLink; 3],
     frame: [u8; MAX_FRAME + 16],
@@ -164,7 +164,7 @@ fn init() -> Driver {
         device,
         host: Host { mac, ip: GUEST_IP },
         counters: Counters::default(),
-        classifier: classifier::Client::on(CLASSIFIER),
+        classifier: classifier::Client::connect(CLASSIFIER).unwrap_or_else(|e| panic!("classifier channel: {e}")),
         staging,
         paths,
         frame: [0; MAX_FRAME + 16],

@@ -12,7 +12,7 @@ use core::convert::Infallible;
 
 use net_pods::{FrameRef, GUEST_IP, Verdict, classifier};
 use netstack::respond::{Drop, Host, MAX_FRAME, classify};
-use tunnelkit_runtime::{Channel, Handler, MessageInfo, protection_domain};
+use tunnelkit_runtime::{Channel, ChannelSet, Handler, MessageInfo, protection_domain};
 use tunnelkit_tunnel::{CallError, Caller};
 
 protection_domain!(init);
@@ -41,5 +41,13 @@ impl Handler for Classifier {
 
     fn protected(&mut self, channel: Channel, msg_info: MessageInfo) -> Result<MessageInfo, Infallible> {
         Ok(classifier::serve(self, channel, msg_info))
+    }
+
+    /// Async callers: answer what they queued.
+    fn notified(&mut self, channels: ChannelSet) -> Result<(), Infallible> {
+        for channel in channels.iter() {
+            let _ = classifier::serve_queued(self, channel);
+        }
+        Ok(())
     }
 }

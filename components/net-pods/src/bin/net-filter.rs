@@ -14,7 +14,7 @@ use core::convert::Infallible;
 
 use net_pods::{Admission, Verdict, filter};
 use netstack::rules::Rules;
-use tunnelkit_runtime::{Channel, Handler, MessageInfo, SharedMemory, debug_println, pd_name, protection_domain, setvar};
+use tunnelkit_runtime::{Channel, ChannelSet, Handler, MessageInfo, SharedMemory, debug_println, pd_name, protection_domain, setvar};
 use tunnelkit_tunnel::{CallError, Caller};
 
 setvar!(
@@ -64,5 +64,13 @@ impl Handler for Filter {
 
     fn protected(&mut self, channel: Channel, msg_info: MessageInfo) -> Result<MessageInfo, Infallible> {
         Ok(filter::serve(self, channel, msg_info))
+    }
+
+    /// Async callers: answer what they queued.
+    fn notified(&mut self, channels: ChannelSet) -> Result<(), Infallible> {
+        for channel in channels.iter() {
+            let _ = filter::serve_queued(self, channel);
+        }
+        Ok(())
     }
 }

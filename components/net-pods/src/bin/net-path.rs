@@ -5,8 +5,10 @@
 //! the driver. All of that runs on this path's budget.
 //!
 //! Channels: 0 the driver (notifications both ways; frames through the
-//! `rxq_*` / `txq_*` regions), 1 the filter pod (pp), 2 the encryption pod
-//! (pp, sealed-echo path only, with a region lent on it).
+//! `rxq_*` / `txq_*` regions), 1 the filter, 2 the encryption service
+//! (sealed-echo path only, with a region lent on it). Filter and encryption
+//! are reached by tunnel (pp to a passive pod) or by async queues (rings to
+//! an active server), as the system description sets the channel up.
 
 #![no_std]
 #![no_main]
@@ -18,7 +20,7 @@ use demo_services::{CryptRequest, crypt};
 use net_pods::{GUEST_IP, Verdict, filter, tx_tag};
 use netstack::respond::{Action, Host, MAX_FRAME, UdpApp, respond};
 use tunnelkit_runtime::{Channel, ChannelSet, Handler, SharedMemory, protection_domain, setvar};
-use tunnelkit_tunnel::{LentRegion, Pp, Window, frames};
+use tunnelkit_tunnel::{Connection, LentRegion, Window, frames};
 
 const DRIVER: Channel = Channel::new(0);
 const FILTER: Channel = Channel::new(1);
@@ -50,7 +52,7 @@ protection_domain!(init);
 struct Path {
     rx: SharedMemory,
     tx: SharedMemory,
-    filter: filter::Client<Pp>,
+    filter: filter::Client<Connection>,
     apps: Apps,
     frame: [u8; MAX_FRAME],
     out: [u8; MAX_FRAME],
@@ -63,7 +65,7 @@ struct Apps {
 
 /// Sealed echo through the encryption pod.
 struct Sealer {
-    pod: crypt::Client<Pp>,
+    pod: crypt::Client<Connection>,
     lent: LentRegion,
 }
 
@@ -100,9 +102,10 @@ impl Sealer {
 fn init() -> Path {
     let rx = SharedMemory::from_setvars(&rxq_vaddr, &rxq_size).expect("the rxq region must be mapped");
     let tx = SharedMemory::from_setvars(&txq_vaddr, &txq_size).expect("the txq region must be mapped");
-    let sealer =
-        LentRegion::on(CRYPT).ok().filter(|_| CRYPT.check_callable().is_ok()).map(|lent| Sealer { pod: crypt::Client::on(CRYPT), lent });
-    Path { rx, tx, filter: filter::Client::on(FILTER), apps: Apps { sealer }, frame: [0; MAX_FRAME], out: [0; MAX_FRAME] }
+    // Tunnel or async queues, as the system description sets each channel up.
+    let sealer = LentRegion::on(CRYPT).ok().and_then(|lent| Some(Sealer { pod: crypt::Client::connect(CRYPT).ok()?, lent }));
+    let filter = filter::Client::connect(FILTER).unwrap_or_else(|e| panic!("filter channel: {e}"));
+    Path { rx, tx, filter, apps: Apps { sealer }, frame: [0; MAX_FRAME], out: [0; MAX_FRAME] }
 }
 
 impl Path {

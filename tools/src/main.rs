@@ -65,6 +65,10 @@ enum Cmd {
         /// Also replace the Results section of README.md with these results.
         #[arg(long)]
         update_readme: bool,
+        /// Measure the network system from the host instead (both transports):
+        /// writes net.json and net.md.
+        #[arg(long)]
+        net: bool,
     },
     /// Model-check the tunnel semantics (stateright, exhaustive); exit 0 when
     /// every property holds or fails exactly as expected.
@@ -180,7 +184,22 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("tunnelkit: passed in {:.1}s", run.elapsed.as_secs_f64());
             Ok(())
         }
-        Cmd::Bench { board, out, runs, timeout, update_readme } => bench(board, out, runs, timeout, update_readme),
+        Cmd::Bench { board, out, net: true, update_readme, .. } => {
+            let (ws, sdk) = setup()?;
+            let results = tunnelkit::bench::net::run(&ws, &sdk, board, KernelConfig::Release)?;
+            let out = out.unwrap_or_else(|| PathBuf::from("bench-results").join(board.name()));
+            let (json, md) = tunnelkit::bench::net::write(&results, &out)?;
+            println!("{}", tunnelkit::bench::net::markdown(&results));
+            eprintln!("tunnelkit: wrote {} and {}", json.display(), md.display());
+            if update_readme {
+                let readme = ws.root.join("README.md");
+                let text = std::fs::read_to_string(&readme)?;
+                std::fs::write(&readme, tunnelkit::bench::net::update_readme(&text, &results))?;
+                eprintln!("tunnelkit: updated the network results in {}", readme.display());
+            }
+            Ok(())
+        }
+        Cmd::Bench { board, out, runs, timeout, update_readme, net: false } => bench(board, out, runs, timeout, update_readme),
         Cmd::Check(c) => std::process::exit(i32::from(check(&c) != ExitCode::SUCCESS)),
         Cmd::Model { config } => {
             let cfg = if config == "large" { tunnelkit_model::ModelConfig::large() } else { tunnelkit_model::ModelConfig::small() };

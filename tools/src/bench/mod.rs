@@ -2,6 +2,7 @@
 //! reports (JSON, markdown tables, SVG plots, README section) made from it.
 
 pub mod model;
+pub mod net;
 pub mod report;
 pub mod run;
 pub mod systems;

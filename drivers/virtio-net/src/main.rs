@@ -230,7 +230,15 @@ impl Driver {
     fn answer_stats(&mut self, len: usize) {
         self.counters.stats += 1;
         let completed = [self.paths[0].completed, self.paths[1].completed, self.paths[2].completed];
-        let mut app = StatsApp { counters: &self.counters, buffers: self.device.buffers(), completed, port: STATS_PORT };
+        // Buffers: the NIC's, plus every slot of the frame queues to and from the paths.
+        let (mut free, mut total) = self.device.buffers();
+        for p in &self.paths {
+            for q in [&p.to, &p.from] {
+                total += frames::SLOTS as u16;
+                free += (frames::SLOTS - frames::len(q).min(frames::SLOTS)) as u16;
+            }
+        }
+        let mut app = StatsApp { counters: &self.counters, buffers: (free, total), completed, port: STATS_PORT };
         if let Ok(Action::Reply(n)) = respond(&self.host, &self.frame[..len], &mut self.out, &mut app)
             && self.device.transmit(&self.out[..n])
         {

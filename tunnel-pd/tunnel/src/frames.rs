@@ -105,39 +105,13 @@ impl QueueMemory for tunnelkit_runtime::SharedMemory {
 mod tests {
     extern crate std;
     use super::*;
-    use core::cell::RefCell;
-    use std::vec;
     use std::vec::Vec;
 
-    struct Buffer(RefCell<Vec<u8>>);
-
-    impl RingMemory for Buffer {
-        fn load_acquire(&self, offset: u64) -> u32 {
-            u32::from_le_bytes(self.0.borrow()[offset as usize..offset as usize + 4].try_into().unwrap())
-        }
-        fn store_release(&self, offset: u64, value: u32) {
-            self.0.borrow_mut()[offset as usize..offset as usize + 4].copy_from_slice(&value.to_le_bytes());
-        }
-        fn read_word(&self, offset: u64) -> u64 {
-            u64::from_le_bytes(self.0.borrow()[offset as usize..offset as usize + 8].try_into().unwrap())
-        }
-        fn write_word(&self, offset: u64, value: u64) {
-            self.0.borrow_mut()[offset as usize..offset as usize + 8].copy_from_slice(&value.to_le_bytes());
-        }
-    }
-
-    impl QueueMemory for Buffer {
-        fn read_bytes(&self, offset: u64, buf: &mut [u8]) {
-            buf.copy_from_slice(&self.0.borrow()[offset as usize..offset as usize + buf.len()]);
-        }
-        fn write_bytes(&self, offset: u64, data: &[u8]) {
-            self.0.borrow_mut()[offset as usize..offset as usize + data.len()].copy_from_slice(data);
-        }
-    }
+    use crate::test_memory::Buffer;
 
     #[test]
     fn entries_come_out_in_order_with_their_tags_until_full() {
-        let mem = Buffer(RefCell::new(vec![0; QUEUE_BYTES as usize]));
+        let mem = Buffer::new(QUEUE_BYTES as usize);
         let mut buf = [0u8; SLOT_DATA];
         for round in 0..5u32 {
             for i in 0..SLOTS {

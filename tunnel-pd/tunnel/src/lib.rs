@@ -26,6 +26,8 @@ mod message;
 pub mod ring;
 mod serve;
 mod service;
+#[cfg(test)]
+mod test_memory;
 mod transport;
 
 pub use error::CallError;
@@ -45,5 +47,5 @@ pub use transport::{Connection, Pp};
 
 #[doc(hidden)]
 pub mod __private {
-    pub use tunnelkit_runtime::{Channel, MessageInfo};
+    pub use tunnelkit_runtime::{Channel, ChannelSet, MessageInfo};
 }

@@ -223,29 +223,8 @@ mod tests {
     extern crate std;
     use super::*;
     use crate::ArrayRegisters;
-    use core::cell::RefCell;
-    use std::vec;
-    use std::vec::Vec;
 
-    struct Buffer(RefCell<Vec<u8>>);
-
-    impl RingMemory for Buffer {
-        fn load_acquire(&self, offset: u64) -> u32 {
-            let b = self.0.borrow();
-            u32::from_le_bytes(b[offset as usize..offset as usize + 4].try_into().unwrap())
-        }
-        fn store_release(&self, offset: u64, value: u32) {
-            self.0.borrow_mut()[offset as usize..offset as usize + 4].copy_from_slice(&value.to_le_bytes());
-        }
-        fn read_word(&self, offset: u64) -> u64 {
-            assert_eq!(offset % 8, 0, "unaligned word");
-            u64::from_le_bytes(self.0.borrow()[offset as usize..offset as usize + 8].try_into().unwrap())
-        }
-        fn write_word(&self, offset: u64, value: u64) {
-            assert_eq!(offset % 8, 0, "unaligned word");
-            self.0.borrow_mut()[offset as usize..offset as usize + 8].copy_from_slice(&value.to_le_bytes());
-        }
-    }
+    use crate::test_memory::Buffer;
 
     fn message(tag: u64, len: usize) -> (MessageInfo, ArrayRegisters) {
         let mut mrs = ArrayRegisters::default();
@@ -257,7 +236,7 @@ mod tests {
 
     #[test]
     fn requests_come_out_in_order_until_full_and_wrap_around() {
-        let mem = Buffer(RefCell::new(vec![0; RING_BYTES as usize]));
+        let mem = Buffer::new(RING_BYTES as usize);
         let mut next = 1u64;
         let mut expected = 1u64;
         for round in 0..10 {
@@ -291,7 +270,7 @@ mod tests {
 
     #[test]
     fn a_full_response_queue_stops_the_callee() {
-        let mem = Buffer(RefCell::new(vec![0; RING_BYTES as usize]));
+        let mem = Buffer::new(RING_BYTES as usize);
         for round in 0..2 {
             for i in 0..SLOTS as u64 {
                 let (info, mrs) = message(round * 10 + i + 1, 0);

@@ -185,6 +185,15 @@ macro_rules! service {
                 $crate::ring::serve_channel(channel, |info, mrs| dispatch(server, Caller::new(channel), info, mrs))
             }
 
+            /// Serves the async requests of every notified channel (call it from
+            /// `notified`); channels without a ring region are skipped.
+            #[cfg(target_os = "none")]
+            pub fn serve_notified<S: Server + ?Sized>(server: &mut S, channels: $crate::__private::ChannelSet) {
+                for channel in channels.iter() {
+                    let _ = serve_queued(server, channel);
+                }
+            }
+
             /// Serves a protected call that arrived on `channel` (message in the IPC buffer).
             #[cfg(target_os = "none")]
             pub fn serve<S: Server + ?Sized>(server: &mut S, channel: $crate::__private::Channel, info: MessageInfo) -> MessageInfo {

@@ -93,10 +93,7 @@ impl Handler for Pod {
     }
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Infallible> {
-        for channel in channels.iter() {
-            // Channels without a ring (e.g. the next pod's reply) carry nothing to serve.
-            let _ = svc::serve_queued(self, channel);
-        }
+        svc::serve_notified(self, channels);
         Ok(())
     }
 }

@@ -45,9 +45,7 @@ impl Handler for Classifier {
 
     /// Async callers: answer what they queued.
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Infallible> {
-        for channel in channels.iter() {
-            let _ = classifier::serve_queued(self, channel);
-        }
+        classifier::serve_notified(self, channels);
         Ok(())
     }
 }

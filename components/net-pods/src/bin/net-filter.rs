@@ -68,9 +68,7 @@ impl Handler for Filter {
 
     /// Async callers: answer what they queued.
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Infallible> {
-        for channel in channels.iter() {
-            let _ = filter::serve_queued(self, channel);
-        }
+        filter::serve_notified(self, channels);
         Ok(())
     }
 }

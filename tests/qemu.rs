@@ -161,3 +161,38 @@ fn a_board_the_sdk_lacks_is_named() {
     assert!(!out.status.success());
     assert!(log.contains("has no board 'x86_64_generic' (it has: qemu_virt_aarch64)"), "{log}");
 }
+
+fn containment(board: &str) {
+    let test = format!("faults_in_pods_become_errors_on_{board}");
+    let Some(_sdk) = sdk_or_skip(&test) else { return };
+    let _guard = qemu_lock();
+    let out = tunnelkit(&[
+        "run",
+        "--board",
+        board,
+        "--system",
+        "tests/systems/containment.xml",
+        "--pass-line",
+        "tunnelkit: containment passed",
+        "--allow-pd-panics",
+        "--timeout",
+        "240",
+    ]);
+    let log = text(&out);
+    assert!(out.status.success(), "{test}: tunnelkit run failed (a hang ends at the timeout):\n{log}");
+    let line =
+        "containment: faults=1000 fault_errors=1000 panics=5 panic_errors=5 nested=100 nested_errors=100 fresh_state=1105/1105 hangs=0";
+    assert!(log.contains(line), "{test}: console lacks '{line}':\n{log}");
+    assert!(!log.contains("MON|ERROR"), "{test}: the monitor saw a fault:\n{log}");
+    say(&format!("{test}: 1105 injected faults, 1105 errors, fresh pod state after each"));
+}
+
+#[test]
+fn faults_in_pods_become_errors_on_qemu_virt_aarch64() {
+    containment("qemu_virt_aarch64");
+}
+
+#[test]
+fn faults_in_pods_become_errors_on_x86_64_generic() {
+    containment("x86_64_generic");
+}

@@ -25,6 +25,7 @@ pub struct Judge {
     pass_line: String,
     needed: usize,
     seen: usize,
+    allow_panics: bool,
 }
 
 impl Judge {
@@ -35,7 +36,15 @@ impl Judge {
 
     /// A judge that passes the run once `needed` lines contained `pass_line`.
     pub fn counting(pass_line: impl Into<String>, needed: usize) -> Self {
-        Self { pass_line: pass_line.into(), needed, seen: 0 }
+        Self { pass_line: pass_line.into(), needed, seen: 0, allow_panics: false }
+    }
+
+    /// Does not fail the run on PD panic lines (for fault-injection systems
+    /// whose pods panic on purpose under a supervisor). Monitor-reported
+    /// faults still fail it.
+    pub fn allowing_panics(mut self) -> Self {
+        self.allow_panics = true;
+        self
     }
 
     /// The line that passes the run.
@@ -45,7 +54,8 @@ impl Judge {
 
     /// The verdict of one line, if it decides the run.
     pub fn line(&mut self, line: &str) -> Option<Verdict> {
-        if let Some(rest) = line.split("tunnelkit: PD '").nth(1)
+        if !self.allow_panics
+            && let Some(rest) = line.split("tunnelkit: PD '").nth(1)
             && let Some((pd, after)) = rest.split_once('\'')
             && after.starts_with(" panicked")
         {
@@ -80,6 +90,13 @@ mod tests {
         assert_eq!(j.line("MON|ERROR: faulting PD: crypt\r"), Some(Verdict::Faulted { pd: "crypt".into() }));
         assert_eq!(j.line("client_a: tunnel: known answer ok"), None);
         assert_eq!(j.line("MON|INFO: PD 'crypt' is now passive!"), None);
+    }
+
+    #[test]
+    fn panics_can_be_allowed_but_monitor_faults_cannot() {
+        let mut j = Judge::new("done").allowing_panics();
+        assert_eq!(j.line("tunnelkit: PD 'pod' panicked at a.rs:1:1: injected"), None);
+        assert_eq!(j.line("MON|ERROR: faulting PD: pod"), Some(Verdict::Faulted { pd: "pod".into() }));
     }
 
     #[test]

@@ -46,6 +46,11 @@ enum Cmd {
         /// networking (e.g. `dgram,local.type=inet,…`); the NIC stays.
         #[arg(long, requires = "net")]
         netdev: Option<String>,
+        /// Do not fail on PD panic lines: for fault-injection systems whose
+        /// pods panic on purpose under a supervisor (faults the monitor
+        /// reports still fail the run).
+        #[arg(long)]
+        allow_pd_panics: bool,
     },
     /// Measure crossings and crosstalk in the benchmark config under QEMU
     /// `-icount shift=0`; write results.json, results.md and SVG plots.
@@ -136,7 +141,7 @@ fn run(cli: Cli) -> Result<()> {
             build(&ws, &sdk, &request(&t, false))?;
             Ok(())
         }
-        Cmd::Run { target: t, timeout, pass_line, net, netdev } => {
+        Cmd::Run { target: t, timeout, pass_line, net, netdev, allow_pd_panics } => {
             let system = t.system(net);
             let has_console_pd = tunnelkit::sdf::SystemFile::read(&system)?.images.iter().any(|i| i.path == "serial.elf");
             if !t.config.has_printing() && !has_console_pd {
@@ -168,7 +173,11 @@ fn run(cli: Cli) -> Result<()> {
             if net && netdev.is_some() {
                 eprintln!("tunnelkit: custom -netdev: no readiness probe; the guest is 10.0.2.15/24");
             }
-            let run = qemu::run(t.board, &built.image, &kernel32, &extra, &mut Judge::new(&pass_line), timeout, &mut std::io::stdout())?;
+            let mut judge = Judge::new(&pass_line);
+            if allow_pd_panics {
+                judge = judge.allowing_panics();
+            }
+            let run = qemu::run(t.board, &built.image, &kernel32, &extra, &mut judge, timeout, &mut std::io::stdout())?;
             if net && run.outcome == qemu::Outcome::TimedOut {
                 return match ready {
                     Some(r) if !r.load(std::sync::atomic::Ordering::SeqCst) => {

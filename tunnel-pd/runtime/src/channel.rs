@@ -156,6 +156,19 @@ mod target {
             self.restart(tunnelkit_sys::IMAGE_BASE)
         }
 
+        /// Restarts a tunnelkit child PD from scratch: PC at `_start` and SP
+        /// at the stack top (`TCB_WriteRegisters`, two registers, resume). Its
+        /// runtime rebuilds its state with `init` and, if it faulted while
+        /// serving a protected call, answers that caller with a fault.
+        pub fn restart_clean(self) -> Result<(), u64> {
+            tunnelkit_sys::ipc_buffer::set_mr(0, 1);
+            tunnelkit_sys::ipc_buffer::set_mr(1, 2);
+            tunnelkit_sys::ipc_buffer::set_mr(2, tunnelkit_sys::IMAGE_BASE);
+            tunnelkit_sys::ipc_buffer::set_mr(3, tunnelkit_sys::board::BOARD.stack_top());
+            let r = syscall::call(cap::child_tcb(self.0), MessageInfo::with_label(LABELS.tcb_write_registers, 4));
+            if r.label() == 0 { Ok(()) } else { Err(r.label()) }
+        }
+
         /// Stops the child (`TCB_Suspend`).
         pub fn stop(self) -> Result<(), u64> {
             let r = syscall::call(cap::child_tcb(self.0), MessageInfo::with_label(LABELS.tcb_suspend, 0));

@@ -1,6 +1,6 @@
 //! The Microkit event loop (libmicrokit 2.3 semantics, §6.6 of the ABI notes).
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::channel::{Channel, ChannelSet, Child};
 use crate::handler::Handler;
@@ -21,6 +21,15 @@ pub(crate) fn defer(cap: u64, info: MessageInfo) {
 /// Notification bits that arrived while [`wait_for`] blocked for another
 /// channel; the loop delivers them to `notified` before receiving again.
 static PENDING: AtomicU64 = AtomicU64::new(0);
+
+/// Set once the loop has started: a later start is a restart by a supervisor.
+static STARTED: AtomicBool = AtomicBool::new(false);
+/// Set while a protected call is being served (its caller waits for a reply).
+static IN_CALL: AtomicBool = AtomicBool::new(false);
+
+/// Label of the reply a restarted PD sends to the caller whose call it was
+/// serving when it faulted (the tunnel layer reports it as a fault).
+pub const FAULT_LABEL: u64 = 0xF_FFFD;
 
 /// Label of the reply to a protected call that arrives while the PD blocks in
 /// [`wait_for`] (the caller gets an error instead of waiting).
@@ -59,18 +68,28 @@ fn take_deferred() -> Option<(u64, MessageInfo)> {
 /// Runs the event loop for `handler` for ever (called by `protection_domain!`
 /// after `init`).
 pub fn run<H: Handler>(mut handler: H) -> ! {
-    if symbols::is_passive() {
-        // Readiness message to the monitor: label 0, no reply expected, so it
-        // is sent without blocking (never `Call`).
-        defer(cap::MONITOR_EP, MessageInfo::with_label(0, 0));
-    }
-    // seL4 issue #1536: IRQs set up by the initialiser may start masked.
-    let irqs = symbols::irqs();
-    for id in (0..62u8).filter(|i| irqs & (1 << i) != 0) {
-        syscall::call(cap::irq_handler(id), MessageInfo::with_label(LABELS.irq_ack_irq, 0));
+    let mut reply: Option<MessageInfo> = None;
+    if STARTED.swap(true, Ordering::Relaxed) {
+        // Restarted by a supervisor after a fault (`init` has rebuilt the
+        // state). If a call was being served, its caller still waits on our
+        // reply object: answer it with a fault. The monitor handshake and the
+        // IRQ set-up were done by the first start.
+        if IN_CALL.swap(false, Ordering::Relaxed) {
+            reply = Some(MessageInfo::with_label(FAULT_LABEL, 0));
+        }
+    } else {
+        if symbols::is_passive() {
+            // Readiness message to the monitor: label 0, no reply expected, so
+            // it is sent without blocking (never `Call`).
+            defer(cap::MONITOR_EP, MessageInfo::with_label(0, 0));
+        }
+        // seL4 issue #1536: IRQs set up by the initialiser may start masked.
+        let irqs = symbols::irqs();
+        for id in (0..62u8).filter(|i| irqs & (1 << i) != 0) {
+            syscall::call(cap::irq_handler(id), MessageInfo::with_label(LABELS.irq_ack_irq, 0));
+        }
     }
 
-    let mut reply: Option<MessageInfo> = None;
     loop {
         let pending = if PENDING.load(Ordering::Relaxed) == 0 { 0 } else { PENDING.swap(0, Ordering::Relaxed) };
         if pending != 0 {
@@ -97,7 +116,10 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
 fn dispatch<H: Handler>(handler: &mut H, badge: u64, info: MessageInfo) -> Option<MessageInfo> {
     if badge & cap::BADGE_PPC != 0 {
         let channel = Channel::new((badge & 0x3f) as u8);
-        Some(check(handler.protected(channel, info)))
+        IN_CALL.store(true, Ordering::Relaxed);
+        let reply = check(handler.protected(channel, info));
+        IN_CALL.store(false, Ordering::Relaxed);
+        Some(reply)
     } else if badge & cap::BADGE_FAULT != 0 {
         check(handler.fault(Child::new((badge & 0xff) as u8), info))
     } else {

@@ -44,7 +44,7 @@ pub use tunnelkit_sys::MessageInfo;
 pub use tunnelkit_sys::board::{BOARD, Board, CONFIG, KernelConfig};
 
 #[cfg(target_os = "none")]
-pub use event_loop::{BUSY_LABEL, run, wait_for};
+pub use event_loop::{BUSY_LABEL, FAULT_LABEL, run, wait_for};
 #[cfg(target_os = "none")]
 pub use tunnelkit_sys::memory::{DeviceMemory, OutOfBounds, SharedMemory};
 

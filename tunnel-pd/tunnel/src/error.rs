@@ -3,6 +3,9 @@
 use core::fmt;
 use tunnelkit_runtime::{ChannelError, MessageInfo, UNHANDLED_PPC_LABEL};
 
+/// Label of the runtime's reply after a fault (`tunnelkit_runtime::FAULT_LABEL`).
+const RUNTIME_FAULT_LABEL: u64 = 0xF_FFFD;
+
 /// Label of the runtime's reply to a protected call that arrives while the
 /// callee waits for an async reply (`tunnelkit_runtime::BUSY_LABEL`).
 const RUNTIME_BUSY_LABEL: u64 = 0xF_FFFE;
@@ -34,6 +37,9 @@ pub enum CallError {
     Refused(u64),
     /// This PD may not call through the channel.
     Channel(ChannelError),
+    /// The callee faulted while serving the call; its supervisor restarted
+    /// it (fresh state) and it answered this error.
+    Fault,
     /// The callee could not take the call now (its async queue is full, or it
     /// was blocked waiting for its own async reply); try again.
     Busy,
@@ -50,6 +56,7 @@ mod label {
     pub const NO_LENT_REGION: u64 = 5;
     pub const REFUSED: u64 = 6;
     pub const BUSY: u64 = 7;
+    pub const FAULT: u64 = 8;
 }
 
 impl CallError {
@@ -63,6 +70,7 @@ impl CallError {
             CallError::NoLentRegion => (label::NO_LENT_REGION, &[]),
             CallError::Refused(code) => (label::REFUSED, &[code]),
             CallError::Busy => (label::BUSY, &[]),
+            CallError::Fault => (label::FAULT, &[]),
             // Caller-side conditions never travel; report them as refusals.
             CallError::Channel(_) | CallError::BadReply(_) => (label::REFUSED, &[u64::MAX]),
         };
@@ -83,6 +91,7 @@ impl CallError {
             label::NO_LENT_REGION => CallError::NoLentRegion,
             label::REFUSED => CallError::Refused(word(0)),
             label::BUSY | RUNTIME_BUSY_LABEL => CallError::Busy,
+            label::FAULT | RUNTIME_FAULT_LABEL => CallError::Fault,
             other => CallError::BadReply(other),
         }
     }
@@ -98,6 +107,7 @@ impl fmt::Display for CallError {
             CallError::NoLentRegion => write!(f, "no memory region lent on this channel"),
             CallError::Refused(code) => write!(f, "refused by the service (code {code})"),
             CallError::Busy => write!(f, "the callee is busy; try again"),
+            CallError::Fault => write!(f, "the callee faulted and was restarted"),
             CallError::Channel(e) => write!(f, "{e}"),
             CallError::BadReply(l) => write!(f, "reply with unknown label {l}"),
         }

@@ -166,6 +166,7 @@ fn every_error_survives_the_wire() {
         CallError::NoLentRegion,
         CallError::Refused(0x1234),
         CallError::Busy,
+        CallError::Fault,
     ];
     for e in errors {
         let mut mrs = ArrayRegisters::default();

@@ -39,7 +39,7 @@ impl Handler for Supervisor {
     fn fault(&mut self, child: Child, msg_info: MessageInfo) -> Result<Option<MessageInfo>, Infallible> {
         self.restarts += 1;
         // Log the first few and then every 100th: fault injection makes many.
-        if self.restarts <= 3 || self.restarts % 100 == 0 {
+        if self.restarts <= 3 || self.restarts.is_multiple_of(100) {
             debug_println!(
                 "supervisor: child {} {} (restart {}), restarting it",
                 child.index(),

@@ -162,8 +162,7 @@ fn a_board_the_sdk_lacks_is_named() {
     assert!(log.contains("has no board 'x86_64_generic' (it has: qemu_virt_aarch64)"), "{log}");
 }
 
-fn containment(board: &str) {
-    let test = format!("faults_in_pods_become_errors_on_{board}");
+fn containment(board: &str, system: &str, test: String, line: &str) {
     let Some(_sdk) = sdk_or_skip(&test) else { return };
     let _guard = qemu_lock();
     let out = tunnelkit(&[
@@ -171,7 +170,7 @@ fn containment(board: &str) {
         "--board",
         board,
         "--system",
-        "tests/systems/containment.xml",
+        system,
         "--pass-line",
         "tunnelkit: containment passed",
         "--allow-pd-panics",
@@ -180,19 +179,40 @@ fn containment(board: &str) {
     ]);
     let log = text(&out);
     assert!(out.status.success(), "{test}: tunnelkit run failed (a hang ends at the timeout):\n{log}");
-    let line =
-        "containment: faults=1000 fault_errors=1000 panics=5 panic_errors=5 nested=100 nested_errors=100 fresh_state=1105/1105 hangs=0";
     assert!(log.contains(line), "{test}: console lacks '{line}':\n{log}");
     assert!(!log.contains("MON|ERROR"), "{test}: the monitor saw a fault:\n{log}");
-    say(&format!("{test}: 1105 injected faults, 1105 errors, fresh pod state after each"));
+    say(&format!("{test}: {line}"));
 }
+
+const FAULT_LINE: &str = "containment: faults=1000 fault_errors=1000 panics=5 panic_errors=5 nested=100 nested_errors=100 overruns=0 overrun_errors=0 fresh_state=1105/1105 hangs=0";
+const OVERRUN_LINE: &str = "containment: faults=0 fault_errors=0 panics=0 panic_errors=0 nested=0 nested_errors=0 overruns=100 overrun_errors=100 fresh_state=100/100 hangs=0";
 
 #[test]
 fn faults_in_pods_become_errors_on_qemu_virt_aarch64() {
-    containment("qemu_virt_aarch64");
+    containment(
+        "qemu_virt_aarch64",
+        "tests/systems/containment.xml",
+        "faults_in_pods_become_errors_on_qemu_virt_aarch64".into(),
+        FAULT_LINE,
+    );
 }
 
 #[test]
 fn faults_in_pods_become_errors_on_x86_64_generic() {
-    containment("x86_64_generic");
+    containment("x86_64_generic", "tests/systems/containment.xml", "faults_in_pods_become_errors_on_x86_64_generic".into(), FAULT_LINE);
+}
+
+#[test]
+fn overruns_in_pods_become_errors_on_qemu_virt_aarch64() {
+    containment(
+        "qemu_virt_aarch64",
+        "tests/systems/overrun.xml",
+        "overruns_in_pods_become_errors_on_qemu_virt_aarch64".into(),
+        OVERRUN_LINE,
+    );
+}
+
+#[test]
+fn overruns_in_pods_become_errors_on_x86_64_generic() {
+    containment("x86_64_generic", "tests/systems/overrun.xml", "overruns_in_pods_become_errors_on_x86_64_generic".into(), OVERRUN_LINE);
 }

@@ -25,5 +25,7 @@ service! {
         3 => fn panic(()) -> ();
         /// Calls `fault` on the next pod and returns its result (nesting).
         4 => fn forward_fault(()) -> ();
+        /// Never returns: spins until the caller's budget runs out (overrun).
+        5 => fn spin(()) -> ();
     }
 }

@@ -156,16 +156,38 @@ mod target {
             self.restart(tunnelkit_sys::IMAGE_BASE)
         }
 
-        /// Restarts a tunnelkit child PD from scratch: PC at `_start` and SP
-        /// at the stack top (`TCB_WriteRegisters`, two registers, resume). Its
-        /// runtime rebuilds its state with `init` and, if it faulted while
-        /// serving a protected call, answers that caller with a fault.
-        pub fn restart_clean(self) -> Result<(), u64> {
-            tunnelkit_sys::ipc_buffer::set_mr(0, 1);
-            tunnelkit_sys::ipc_buffer::set_mr(1, 2);
-            tunnelkit_sys::ipc_buffer::set_mr(2, tunnelkit_sys::IMAGE_BASE);
-            tunnelkit_sys::ipc_buffer::set_mr(3, tunnelkit_sys::board::BOARD.stack_top());
-            let r = syscall::call(cap::child_tcb(self.0), MessageInfo::with_label(LABELS.tcb_write_registers, 4));
+        /// Restarts a tunnelkit child PD from scratch: PC at `_start`, SP at
+        /// the stack top, and `reason` ([`crate::RESTART_AFTER_FAULT`] or
+        /// [`crate::RESTART_AFTER_OVERRUN`]) in the first argument register
+        /// (`TCB_WriteRegisters`, resume). Its runtime rebuilds its state with
+        /// `init` and, if it was serving a protected call, answers that caller
+        /// with a fault or overrun error.
+        pub fn restart_clean(self, reason: u64) -> Result<(), u64> {
+            use tunnelkit_sys::ipc_buffer::set_mr;
+            // seL4_UserContext order: aarch64 pc, sp, spsr, x0; x86_64 rip,
+            // rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi. Flags are sanitised
+            // by the kernel.
+            let words: &[u64] = if cfg!(target_arch = "aarch64") {
+                &[tunnelkit_sys::IMAGE_BASE, tunnelkit_sys::board::BOARD.stack_top(), 0, reason]
+            } else {
+                &[tunnelkit_sys::IMAGE_BASE, tunnelkit_sys::board::BOARD.stack_top(), 0, 0, 0, 0, 0, 0, reason]
+            };
+            set_mr(0, 1);
+            set_mr(1, words.len() as u64);
+            for (i, w) in words.iter().enumerate() {
+                set_mr(2 + i, *w);
+            }
+            let r = syscall::call(cap::child_tcb(self.0), MessageInfo::with_label(LABELS.tcb_write_registers, 2 + words.len()));
+            if r.label() == 0 { Ok(()) } else { Err(r.label()) }
+        }
+
+        /// Sends the child's timeout faults (its SC, or a donated one, running
+        /// out of budget) to this PD's endpoint: they arrive at
+        /// [`crate::Handler::timeout`]. The cap is unbadged, so give a timeout
+        /// endpoint to at most one child per supervisor.
+        pub fn set_timeout_endpoint(self) -> Result<(), u64> {
+            tunnelkit_sys::ipc_buffer::set_extra_cap(0, cap::INPUT);
+            let r = syscall::call(cap::child_tcb(self.0), MessageInfo::new(LABELS.tcb_set_timeout_endpoint, 0, 1, 0));
             if r.label() == 0 { Ok(()) } else { Err(r.label()) }
         }
 

@@ -30,6 +30,30 @@ static IN_CALL: AtomicBool = AtomicBool::new(false);
 /// Label of the reply a restarted PD sends to the caller whose call it was
 /// serving when it faulted (the tunnel layer reports it as a fault).
 pub const FAULT_LABEL: u64 = 0xF_FFFD;
+/// Label of that reply when the call overran its caller's budget.
+pub const OVERRUN_LABEL: u64 = 0xF_FFFC;
+
+/// Start reason a supervisor writes when it restarts a PD after a fault.
+pub const RESTART_AFTER_FAULT: u64 = 1;
+/// Start reason a supervisor writes when it restarts a PD after a timeout
+/// fault (the call overran its caller's budget).
+pub const RESTART_AFTER_OVERRUN: u64 = 2;
+
+/// Why this start happened (0: boot).
+static START_REASON: AtomicU64 = AtomicU64::new(0);
+/// Why the call being served was interrupted first (0: it was not): a
+/// later restart before the answer went out keeps the first cause.
+static INTERRUPTED_BY: AtomicU64 = AtomicU64::new(0);
+
+/// Records why this start happened, before `init` runs: the first restart
+/// during a call fixes what its caller is told.
+#[doc(hidden)]
+pub fn set_start_reason(reason: u64) {
+    START_REASON.store(reason, Ordering::Relaxed);
+    if reason != 0 && IN_CALL.load(Ordering::Relaxed) && INTERRUPTED_BY.load(Ordering::Relaxed) == 0 {
+        INTERRUPTED_BY.store(reason, Ordering::Relaxed);
+    }
+}
 
 /// Label of the reply to a protected call that arrives while the PD blocks in
 /// [`wait_for`] (the caller gets an error instead of waiting).
@@ -74,8 +98,11 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
         // state). If a call was being served, its caller still waits on our
         // reply object: answer it with a fault. The monitor handshake and the
         // IRQ set-up were done by the first start.
-        if IN_CALL.swap(false, Ordering::Relaxed) {
-            reply = Some(MessageInfo::with_label(FAULT_LABEL, 0));
+        // IN_CALL stays set until the reply has gone out (the next receive
+        // returns), so a restart during this restart still answers.
+        if IN_CALL.load(Ordering::Relaxed) {
+            let label = if INTERRUPTED_BY.load(Ordering::Relaxed) == RESTART_AFTER_OVERRUN { OVERRUN_LABEL } else { FAULT_LABEL };
+            reply = Some(MessageInfo::with_label(label, 0));
         }
     } else {
         if symbols::is_passive() {
@@ -109,6 +136,9 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
             (None, Some((cap, msg))) => syscall::nb_send_recv(cap, msg, cap::INPUT, cap::REPLY),
             (None, None) => syscall::recv(cap::INPUT, cap::REPLY),
         };
+        // Any reply has been delivered by now.
+        IN_CALL.store(false, Ordering::Relaxed);
+        INTERRUPTED_BY.store(0, Ordering::Relaxed);
         reply = dispatch(&mut handler, badge, info);
     }
 }
@@ -117,16 +147,22 @@ fn dispatch<H: Handler>(handler: &mut H, badge: u64, info: MessageInfo) -> Optio
     if badge & cap::BADGE_PPC != 0 {
         let channel = Channel::new((badge & 0x3f) as u8);
         IN_CALL.store(true, Ordering::Relaxed);
-        let reply = check(handler.protected(channel, info));
-        IN_CALL.store(false, Ordering::Relaxed);
-        Some(reply)
+        Some(check(handler.protected(channel, info)))
     } else if badge & cap::BADGE_FAULT != 0 {
         check(handler.fault(Child::new((badge & 0xff) as u8), info))
+    } else if badge == 0 && info.label() == TIMEOUT_FAULT {
+        // A timeout fault through an unbadged endpoint cap given with
+        // `Child::set_timeout_endpoint`: MR0 is the badge of the expired SC.
+        check(handler.timeout(tunnelkit_sys::ipc_buffer::get_mr(0)));
+        None
     } else {
         check(handler.notified(ChannelSet::from_badge(badge)));
         None
     }
 }
+
+/// seL4's fault label of a timeout fault.
+const TIMEOUT_FAULT: u64 = 5;
 
 fn check<T, E: core::fmt::Display>(r: Result<T, E>) -> T {
     match r {

@@ -44,7 +44,7 @@ pub use tunnelkit_sys::MessageInfo;
 pub use tunnelkit_sys::board::{BOARD, Board, CONFIG, KernelConfig};
 
 #[cfg(target_os = "none")]
-pub use event_loop::{BUSY_LABEL, FAULT_LABEL, run, wait_for};
+pub use event_loop::{BUSY_LABEL, FAULT_LABEL, OVERRUN_LABEL, RESTART_AFTER_FAULT, RESTART_AFTER_OVERRUN, run, wait_for};
 #[cfg(target_os = "none")]
 pub use tunnelkit_sys::memory::{DeviceMemory, OutOfBounds, SharedMemory};
 
@@ -89,6 +89,8 @@ pub use tunnelkit_sys::setvar;
 
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(target_os = "none")]
+    pub use crate::event_loop::set_start_reason;
     pub use tunnelkit_sys::__export_main;
 }
 
@@ -98,7 +100,10 @@ pub mod __private {
 #[macro_export]
 macro_rules! raw_protection_domain {
     ($main:path) => {
-        $crate::__private::__export_main!($main);
+        fn __tunnelkit_raw_main(_start_reason: u64) -> ! {
+            $main()
+        }
+        $crate::__private::__export_main!(__tunnelkit_raw_main);
     };
 }
 
@@ -107,7 +112,8 @@ macro_rules! raw_protection_domain {
 #[macro_export]
 macro_rules! protection_domain {
     ($init:path) => {
-        fn __tunnelkit_pd_main() -> ! {
+        fn __tunnelkit_pd_main(start_reason: u64) -> ! {
+            $crate::__private::set_start_reason(start_reason);
             $crate::run($init())
         }
         $crate::__private::__export_main!(__tunnelkit_pd_main);

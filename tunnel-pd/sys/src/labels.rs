@@ -19,6 +19,8 @@ pub struct InvocationLabels {
     pub tcb_write_registers: u64,
     /// `TCBSetPriority`
     pub tcb_set_priority: u64,
+    /// `TCBSetTimeoutEndpoint` (where a thread's timeout faults go; MCS).
+    pub tcb_set_timeout_endpoint: u64,
     /// `TCBSuspend` (stop a child PD).
     pub tcb_suspend: u64,
     /// `TCBResume` (resume a child PD).
@@ -89,6 +91,7 @@ impl InvocationLabels {
             tcb_read_registers: shifted(2, debug),
             tcb_write_registers: shifted(3, debug),
             tcb_set_priority: shifted(6, debug),
+            tcb_set_timeout_endpoint: shifted(9, debug),
             tcb_suspend: shifted(12, debug),
             tcb_resume: shifted(13, debug),
             irq_ack_irq: shifted(27, debug),
@@ -123,6 +126,7 @@ impl InvocationLabels {
             ("TCBReadRegisters", self.tcb_read_registers),
             ("TCBWriteRegisters", self.tcb_write_registers),
             ("TCBSetPriority", self.tcb_set_priority),
+            ("TCBSetTimeoutEndpoint", self.tcb_set_timeout_endpoint),
             ("TCBSuspend", self.tcb_suspend),
             ("TCBResume", self.tcb_resume),
             ("IRQAckIRQ", self.irq_ack_irq),
@@ -180,6 +184,6 @@ mod tests {
         let named: std::collections::HashMap<_, _> = dbg.named().collect();
         assert_eq!(named["X86IOPortIn8"], 58);
         assert_eq!(named["X86IOPortOut32"], 63);
-        assert_eq!(named.len(), 17);
+        assert_eq!(named.len(), 18);
     }
 }

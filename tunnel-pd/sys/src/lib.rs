@@ -50,15 +50,17 @@ pub const SEL4_MSG_MAX_LENGTH: usize = 120;
 /// Number of channel ids a Microkit PD may use (0..=61).
 pub const MICROKIT_MAX_CHANNELS: usize = 62;
 
-/// Exports `$main` (a `fn() -> !`) as the function `_start` calls.
-/// Used by the runtime's `protection_domain!`; components never call it.
+/// Exports `$main` (a `fn(u64) -> !`) as the function `_start` calls. Its
+/// argument is the first argument register at entry: 0 at boot (the
+/// initialiser zeroes every register), or the reason a supervisor wrote when
+/// it restarted the PD. Used by the runtime's entry macros only.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! __export_main {
     ($main:path) => {
         #[unsafe(no_mangle)]
-        extern "C" fn __tunnelkit_main() -> ! {
-            $main()
+        extern "C" fn __tunnelkit_main(start_reason: u64) -> ! {
+            $main(start_reason)
         }
     };
 }

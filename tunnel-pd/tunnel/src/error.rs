@@ -5,6 +5,8 @@ use tunnelkit_runtime::{ChannelError, MessageInfo, UNHANDLED_PPC_LABEL};
 
 /// Label of the runtime's reply after a fault (`tunnelkit_runtime::FAULT_LABEL`).
 const RUNTIME_FAULT_LABEL: u64 = 0xF_FFFD;
+/// Label of the runtime's reply after an overrun (`tunnelkit_runtime::OVERRUN_LABEL`).
+const RUNTIME_OVERRUN_LABEL: u64 = 0xF_FFFC;
 
 /// Label of the runtime's reply to a protected call that arrives while the
 /// callee waits for an async reply (`tunnelkit_runtime::BUSY_LABEL`).
@@ -40,6 +42,9 @@ pub enum CallError {
     /// The callee faulted while serving the call; its supervisor restarted
     /// it (fresh state) and it answered this error.
     Fault,
+    /// The call ran out of the caller's budget inside the callee; its
+    /// supervisor restarted the callee, which answered this error.
+    Overrun,
     /// The callee could not take the call now (its async queue is full, or it
     /// was blocked waiting for its own async reply); try again.
     Busy,
@@ -57,6 +62,7 @@ mod label {
     pub const REFUSED: u64 = 6;
     pub const BUSY: u64 = 7;
     pub const FAULT: u64 = 8;
+    pub const OVERRUN: u64 = 9;
 }
 
 impl CallError {
@@ -71,6 +77,7 @@ impl CallError {
             CallError::Refused(code) => (label::REFUSED, &[code]),
             CallError::Busy => (label::BUSY, &[]),
             CallError::Fault => (label::FAULT, &[]),
+            CallError::Overrun => (label::OVERRUN, &[]),
             // Caller-side conditions never travel; report them as refusals.
             CallError::Channel(_) | CallError::BadReply(_) => (label::REFUSED, &[u64::MAX]),
         };
@@ -92,6 +99,7 @@ impl CallError {
             label::REFUSED => CallError::Refused(word(0)),
             label::BUSY | RUNTIME_BUSY_LABEL => CallError::Busy,
             label::FAULT | RUNTIME_FAULT_LABEL => CallError::Fault,
+            label::OVERRUN | RUNTIME_OVERRUN_LABEL => CallError::Overrun,
             other => CallError::BadReply(other),
         }
     }
@@ -108,6 +116,7 @@ impl fmt::Display for CallError {
             CallError::Refused(code) => write!(f, "refused by the service (code {code})"),
             CallError::Busy => write!(f, "the callee is busy; try again"),
             CallError::Fault => write!(f, "the callee faulted and was restarted"),
+            CallError::Overrun => write!(f, "the call overran the caller's budget; the callee was restarted"),
             CallError::Channel(e) => write!(f, "{e}"),
             CallError::BadReply(l) => write!(f, "reply with unknown label {l}"),
         }

@@ -167,6 +167,7 @@ fn every_error_survives_the_wire() {
         CallError::Refused(0x1234),
         CallError::Busy,
         CallError::Fault,
+        CallError::Overrun,
     ];
     for e in errors {
         let mut mrs = ArrayRegisters::default();

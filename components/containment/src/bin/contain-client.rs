@@ -13,7 +13,7 @@
 use core::convert::Infallible;
 
 use containment::{Count, inject};
-use tunnelkit_runtime::{Channel, Handler, debug_println, protection_domain};
+use tunnelkit_runtime::{Channel, Handler, debug_println, protection_domain, setvar};
 use tunnelkit_tunnel::CallError;
 
 const POD_B: Channel = Channel::new(1);
@@ -24,6 +24,15 @@ const FAULTS: u64 = 1000;
 const PANICS: u64 = 5;
 /// Faults injected through the nested call B -> C.
 const NESTED: u64 = 100;
+/// Overruns injected (each costs the rest of a budget and a refill); only
+/// where the system supervises overruns (see `overrun_channel`).
+const OVERRUNS: u64 = 100;
+
+setvar!(
+    /// Set (to the channel id of pod C) by `<end setvar_id="overrun_channel">`
+    /// in systems whose supervisor turns overruns into errors.
+    static overrun_channel
+);
 
 protection_domain!(init);
 
@@ -42,7 +51,11 @@ fn init() -> Client {
     let mut faults = Tally::default();
     let mut panics = Tally::default();
     let mut nested = Tally::default();
-    for i in 0..FAULTS + PANICS + NESTED {
+    let mut overruns = Tally::default();
+    // Faults, or (when overruns are supervised) overruns: each system tests one.
+    let overrun_system = overrun_channel.get() == u64::from(POD_C.index());
+    let (first, count) = if overrun_system { (FAULTS + PANICS + NESTED, OVERRUNS) } else { (0, FAULTS + PANICS + NESTED) };
+    for i in first..first + count {
         // Some work first, so that a restart has state to throw away.
         let _ = c.bump(&());
         let _ = c.bump(&());
@@ -50,30 +63,43 @@ fn init() -> Client {
             (&mut faults, c.fault(&()))
         } else if i < FAULTS + PANICS {
             (&mut panics, c.panic(&()))
-        } else {
+        } else if i < FAULTS + PANICS + NESTED {
             (&mut nested, b.forward_fault(&()))
+        } else {
+            (&mut overruns, c.spin(&()))
         };
         tally.injected += 1;
-        if result == Err(CallError::Fault) {
+        let expected = if i < FAULTS + PANICS + NESTED { CallError::Fault } else { CallError::Overrun };
+        if result == Err(expected) {
             tally.errors += 1;
+        } else if tally.injected - tally.errors <= 3 {
+            debug_println!("containment: injection {i}: expected Err({expected:?}), got {result:?}");
         }
-        // The pod serves again, with fresh state: the count starts over.
-        if c.bump(&()) == Ok(Count { value: 1 }) {
+        // The pod serves again, with fresh state: the count starts over. (A
+        // call still running when this path's budget runs out is an overrun
+        // too, and restarts the pod again: then the next call counts 1.)
+        let mut after = c.bump(&());
+        if after == Err(CallError::Overrun) {
+            after = c.bump(&());
+        }
+        if after == Ok(Count { value: 1 }) {
             tally.fresh_after += 1;
         }
     }
     debug_println!(
-        "containment: faults={} fault_errors={} panics={} panic_errors={} nested={} nested_errors={} fresh_state={}/{} hangs=0",
+        "containment: faults={} fault_errors={} panics={} panic_errors={} nested={} nested_errors={} overruns={} overrun_errors={} fresh_state={}/{} hangs=0",
         faults.injected,
         faults.errors,
         panics.injected,
         panics.errors,
         nested.injected,
         nested.errors,
-        faults.fresh_after + panics.fresh_after + nested.fresh_after,
-        FAULTS + PANICS + NESTED
+        overruns.injected,
+        overruns.errors,
+        faults.fresh_after + panics.fresh_after + nested.fresh_after + overruns.fresh_after,
+        count
     );
-    let all = [&faults, &panics, &nested];
+    let all = [&faults, &panics, &nested, &overruns];
     if all.iter().all(|t| t.errors == t.injected && t.fresh_after == t.injected) {
         debug_println!("tunnelkit: containment passed");
     } else {

@@ -43,6 +43,14 @@ impl inject::Server for Pod {
         panic!("injected panic")
     }
 
+    fn spin(&mut self, _: Caller, _: ()) -> Result<(), CallError> {
+        self.count = u64::MAX;
+        let mut x = 1u64;
+        loop {
+            x = core::hint::black_box(x.wrapping_mul(3).wrapping_add(1));
+        }
+    }
+
     fn forward_fault(&mut self, _: Caller, _: ()) -> Result<(), CallError> {
         self.next.as_mut().ok_or(CallError::Refused(1))?.fault(&())
     }

@@ -79,7 +79,7 @@ fn answers_the_host(test: &str, system: &str) {
             match exchange(5008, &request, Duration::from_secs(3)) {
                 Ok(answer) if answer.len() == request.len() && answer[..12] == nonce => {
                     let mut opened = answer[12..].to_vec();
-                    Keystream::new(SEALED_ECHO_KEY, &nonce, 0).apply(&mut opened);
+                    Keystream::new(&demo_services::DEMO_KEY, &nonce, 0).apply(&mut opened);
                     if opened != plaintext {
                         sealed_failures.push(format!("{size} bytes: does not decrypt to the plaintext"));
                     }
@@ -102,6 +102,3 @@ fn answers_the_host(test: &str, system: &str) {
     assert!(sealed_failures.is_empty(), "sealed-echo failures: {sealed_failures:?}\n{log}");
     say(&format!("{test}: 10 sizes (1 to 1472 bytes) echoed exactly; 4 sealed echoes decrypt on the host ({system})"));
 }
-
-/// The sealed-echo test key (the encryption pod's key, documented in the README).
-const SEALED_ECHO_KEY: &[u8; 32] = b"tunnelkit-demo: pod-only secret!";

@@ -8,7 +8,7 @@ use std::net::UdpSocket;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use netstack::checksum;
+use netstack::{build, checksum};
 use serde_json::Value;
 use tunnelkit_tests::{qemu_lock, repo_root, say, sdk_or_skip};
 
@@ -22,39 +22,15 @@ fn free_port() -> u16 {
 }
 
 fn eth(dst: [u8; 6], ethertype: u16, body: &[u8]) -> Vec<u8> {
-    let mut f = dst.to_vec();
-    f.extend_from_slice(&ME_MAC);
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(body);
-    f
+    build::ethernet(dst, ME_MAC, ethertype, body)
 }
 
 fn ipv4(protocol: u8, payload: &[u8]) -> Vec<u8> {
-    let total = (20 + payload.len()) as u16;
-    let mut h = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, protocol, 0, 0];
-    h.extend_from_slice(&ME_IP);
-    h.extend_from_slice(&GUEST_IP);
-    let sum = checksum::of(&h);
-    h[10..12].copy_from_slice(&sum.to_be_bytes());
-    h.extend_from_slice(payload);
-    h
+    build::ipv4(ME_IP, GUEST_IP, protocol, 1, payload)
 }
 
 fn udp(dst_port: u16, payload: &[u8]) -> Vec<u8> {
-    let len = (8 + payload.len()) as u16;
-    let mut d = 33333u16.to_be_bytes().to_vec();
-    d.extend_from_slice(&dst_port.to_be_bytes());
-    d.extend_from_slice(&len.to_be_bytes());
-    d.extend_from_slice(&[0, 0]);
-    d.extend_from_slice(payload);
-    let mut pseudo = ME_IP.to_vec();
-    pseudo.extend_from_slice(&GUEST_IP);
-    pseudo.extend_from_slice(&[0, 17]);
-    pseudo.extend_from_slice(&len.to_be_bytes());
-    pseudo.extend_from_slice(&d);
-    let sum = checksum::of(&pseudo);
-    d[6..8].copy_from_slice(&sum.to_be_bytes());
-    d
+    build::udp(ME_IP, GUEST_IP, 33333, dst_port, payload)
 }
 
 fn udp_frame(port: u16, payload: &[u8]) -> Vec<u8> {

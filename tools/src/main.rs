@@ -166,8 +166,8 @@ fn run(cli: Cli) -> Result<()> {
             let extra =
                 if net { tunnelkit::net::qemu_args(netdev.as_deref().unwrap_or(&tunnelkit::net::default_netdev())) } else { Vec::new() };
             let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-            if net && netdev.is_none() && tunnelkit::net::exchange(5007, b"anyone?", Duration::from_millis(300)).is_ok() {
-                bail!("something already answers on 127.0.0.1:5007 (an earlier QEMU?); stop it first");
+            if net && netdev.is_none() {
+                tunnelkit::net::ensure_echo_port_free()?;
             }
             let ready = (net && netdev.is_none()).then(|| tunnelkit::net::probe_until_ready(timeout));
             if net && netdev.is_some() {

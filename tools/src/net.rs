@@ -44,6 +44,15 @@ pub fn exchange(port: u16, payload: &[u8], wait: Duration) -> std::io::Result<Ve
     Ok(buf)
 }
 
+/// Fails if something already answers on the UDP echo port (an earlier QEMU
+/// still running would take the host-forwarded ports).
+pub fn ensure_echo_port_free() -> anyhow::Result<()> {
+    if exchange(FORWARDS[0].0, b"anyone?", Duration::from_millis(300)).is_ok() {
+        anyhow::bail!("something already answers on 127.0.0.1:{} (an earlier QEMU?); stop it first", FORWARDS[0].0);
+    }
+    Ok(())
+}
+
 /// Probes the UDP echo port in the background until it answers (or `limit`
 /// passes); prints `tunnelkit: net ready` and how to reach the system, and
 /// sets the returned flag.

@@ -51,20 +51,7 @@ pub fn run(
     timeout: Duration,
     echo: &mut dyn Write,
 ) -> Result<Run> {
-    let bin = qemu_binary(board);
-    let mut child = Command::new(bin)
-        .args(qemu_args(board, image, kernel32))
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                anyhow::anyhow!("{bin} not found: install QEMU for {} (Debian/Ubuntu: apt install {})", board.name(), qemu_package(board))
-            }
-            _ => anyhow::Error::new(e).context(format!("starting {bin}")),
-        })?;
+    let mut child = spawn(board, image, kernel32, extra, Stdio::piped(), Stdio::piped())?;
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().context("QEMU stdout")?;
     let stderr = child.stderr.take().context("QEMU stderr")?;
@@ -114,6 +101,32 @@ pub fn run(
     let _ = child.kill();
     let _ = child.wait();
     Ok(Run { outcome, last_lines: last.into(), console, elapsed: start.elapsed() })
+}
+
+/// Starts QEMU booting `image` on `board` with `extra` arguments and the
+/// given stdout / stderr; says how to install QEMU if it is missing.
+pub fn spawn<S: AsRef<std::ffi::OsStr>>(
+    board: Board,
+    image: &Path,
+    kernel32: &Path,
+    extra: &[S],
+    stdout: Stdio,
+    stderr: Stdio,
+) -> Result<std::process::Child> {
+    let bin = qemu_binary(board);
+    Command::new(bin)
+        .args(qemu_args(board, image, kernel32))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                anyhow::anyhow!("{bin} not found: install QEMU for {} (Debian/Ubuntu: apt install {})", board.name(), qemu_package(board))
+            }
+            _ => anyhow::Error::new(e).context(format!("starting {bin}")),
+        })
 }
 
 /// Turns a run into `Ok` (passed) or an error that says why and shows the last lines.

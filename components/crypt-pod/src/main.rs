@@ -26,8 +26,8 @@ const CALLERS: [Channel; 2] = [Channel::new(0), Channel::new(1)];
 const CHECKSUM: Channel = Channel::new(3);
 /// Bytes transformed per copy out of the caller's region.
 const CHUNK: usize = 256;
-/// The secret key. It lives only in this PD's address space.
-const SECRET_KEY: [u8; 32] = *b"tunnelkit-demo: pod-only secret!";
+/// The key. At run time it lives only in this PD's address space.
+const SECRET_KEY: [u8; 32] = demo_services::DEMO_KEY;
 
 protection_domain!(init);
 

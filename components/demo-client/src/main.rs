@@ -16,7 +16,7 @@ use core::fmt;
 use demo_services::cipher::{Crc32, crc32};
 use demo_services::{CryptReply, CryptRequest, checksum, crypt, kat, refusal};
 use tunnelkit_runtime::{Channel, ChannelError, Handler, debug_println, pd_name, protection_domain};
-use tunnelkit_tunnel::{CallError, LentRegion, Pp, Window};
+use tunnelkit_tunnel::{CallError, LentRegion, Window};
 
 /// The reporter.
 const REPORT: Channel = Channel::new(0);
@@ -212,7 +212,3 @@ impl NonceSource {
         n
     }
 }
-
-// Keep the `Pp` import meaningful for readers: every client here is a pp client.
-#[allow(dead_code)]
-type CryptClient = crypt::Client<Pp>;

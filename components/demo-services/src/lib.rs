@@ -47,6 +47,11 @@ pub struct ChecksumReply {
     pub len: u32,
 }
 
+/// The encryption pod's key. A demo key: it is public here, and the network
+/// system's sealed echo documents it as its test key, so the host can open
+/// sealed answers. Only the pod's address space holds it at run time.
+pub const DEMO_KEY: [u8; 32] = *b"tunnelkit-demo: pod-only secret!";
+
 /// Refusal codes of the crypt service.
 pub mod refusal {
     /// The request's reserved field was not zero.

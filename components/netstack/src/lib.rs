@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "frame-builder")]
+pub mod build;
 pub mod checksum;
 pub mod headers;
 pub mod respond;

@@ -1,8 +1,8 @@
 //! Frames in, answers out: well-formed requests get byte-exact answers,
 //! malformed ones are dropped with the right reason, nothing panics.
 
-use netstack::checksum;
 use netstack::respond::{Action, Class, Drop, Host, MAX_FRAME, classify, respond};
+use netstack::{build, checksum};
 use proptest::prelude::*;
 
 const HOST: Host = Host { mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56], ip: [10, 0, 2, 15] };
@@ -17,42 +17,15 @@ fn echo_app(port: u16, payload: &[u8], reply: &mut [u8]) -> Option<usize> {
 }
 
 fn ethernet(dst: [u8; 6], ethertype: u16, body: &[u8]) -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&PEER_MAC);
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(body);
-    f
+    build::ethernet(dst, PEER_MAC, ethertype, body)
 }
 
 fn ipv4(protocol: u8, payload: &[u8]) -> Vec<u8> {
-    let total = (20 + payload.len()) as u16;
-    let mut h = vec![0x45, 0, (total >> 8) as u8, total as u8, 0x12, 0x34, 0x40, 0, 64, protocol, 0, 0];
-    h.extend_from_slice(&PEER_IP);
-    h.extend_from_slice(&HOST.ip);
-    let sum = checksum::of(&h);
-    h[10..12].copy_from_slice(&sum.to_be_bytes());
-    h.extend_from_slice(payload);
-    h
+    build::ipv4(PEER_IP, HOST.ip, protocol, 0x1234, payload)
 }
 
 fn udp(dst_port: u16, payload: &[u8]) -> Vec<u8> {
-    let len = (8 + payload.len()) as u16;
-    let mut d = Vec::new();
-    d.extend_from_slice(&40000u16.to_be_bytes());
-    d.extend_from_slice(&dst_port.to_be_bytes());
-    d.extend_from_slice(&len.to_be_bytes());
-    d.extend_from_slice(&[0, 0]);
-    d.extend_from_slice(payload);
-    let mut pseudo = Vec::new();
-    pseudo.extend_from_slice(&PEER_IP);
-    pseudo.extend_from_slice(&HOST.ip);
-    pseudo.extend_from_slice(&[0, 17]);
-    pseudo.extend_from_slice(&len.to_be_bytes());
-    pseudo.extend_from_slice(&d);
-    let sum = checksum::of(&pseudo);
-    d[6..8].copy_from_slice(&sum.to_be_bytes());
-    d
+    build::udp(PEER_IP, HOST.ip, 40000, dst_port, payload)
 }
 
 fn answer(frame: &[u8]) -> Result<Vec<u8>, Drop> {

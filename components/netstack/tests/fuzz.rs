@@ -3,6 +3,7 @@
 //! one million frames, random and mutated from valid ones, through
 //! `classify` and `respond`. Nothing may panic, and both must agree.
 
+use netstack::build;
 use netstack::respond::{Host, MAX_FRAME, classify, respond};
 
 const HOST: Host = Host { mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56], ip: [10, 0, 2, 15] };
@@ -23,24 +24,13 @@ impl Rng {
 }
 
 fn seeds() -> Vec<Vec<u8>> {
+    let peer_mac = [2, 0, 0, 0, 0, 1];
+    let peer_ip = [10, 0, 2, 2];
     let udp = |port: u16| {
-        let mut f = HOST.mac.to_vec();
-        f.extend_from_slice(&[2, 0, 0, 0, 0, 1, 8, 0]);
-        let payload = b"fuzzing the tunnelkit parsers";
-        let total = (20 + 8 + payload.len()) as u16;
-        let mut ip = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 2, 2, 10, 0, 2, 15];
-        let sum = netstack::checksum::of(&ip);
-        ip[10..12].copy_from_slice(&sum.to_be_bytes());
-        f.extend_from_slice(&ip);
-        f.extend_from_slice(&1234u16.to_be_bytes());
-        f.extend_from_slice(&port.to_be_bytes());
-        f.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-        f.extend_from_slice(&[0, 0]);
-        f.extend_from_slice(payload);
-        f
+        let datagram = build::udp(peer_ip, HOST.ip, 1234, port, b"fuzzing the tunnelkit parsers");
+        build::ethernet(HOST.mac, peer_mac, 0x0800, &build::ipv4(peer_ip, HOST.ip, 17, 1, &datagram))
     };
-    let mut arp = vec![0xff; 6];
-    arp.extend_from_slice(&[2, 0, 0, 0, 0, 1, 8, 6, 0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 2, 2, 0, 0, 0, 0, 0, 0, 10, 0, 2, 15]);
+    let arp = build::ethernet([0xff; 6], peer_mac, 0x0806, &build::arp_request(peer_mac, peer_ip, HOST.ip));
     vec![udp(7), udp(8), udp(9), arp]
 }
 

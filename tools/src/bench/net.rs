@@ -10,7 +10,7 @@
 use std::fs;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::board::{Board, KernelConfig, qemu_args, qemu_binary};
+use crate::board::{Board, KernelConfig, qemu_args};
 use crate::build::{BuildRequest, build};
 use crate::net::{self, exchange};
 use crate::progress::Step;
@@ -98,6 +98,8 @@ const RATE_SECONDS: f64 = 2.0;
 const ROUND_TRIPS: usize = 300;
 /// Flood rate of the crosstalk case.
 const FLOOD_PPS: u64 = 4000;
+/// Sealed-echo requests per crosstalk figure.
+const CROSSTALK_REQUESTS: usize = 100;
 
 struct Qemu(Child);
 
@@ -118,15 +120,13 @@ pub fn run(ws: &Workspace, sdk: &Sdk, board: Board, config: KernelConfig) -> Res
     for (transport, file) in [("tunnel", "net.xml"), ("async", "net-async.xml")] {
         let system = ws.root.join(file);
         let built = build(ws, sdk, &BuildRequest { system: system.clone(), board, config })?;
-        if exchange(5007, b"anyone?", Duration::from_millis(300)).is_ok() {
-            bail!("something already answers on 127.0.0.1:5007 (an earlier QEMU?); stop it first");
-        }
+        net::ensure_echo_port_free()?;
         let step = Step::start(format!("{transport}: booting {file}"));
         let log = built.dir.join(format!("{}-bench-net.log", file.trim_end_matches(".xml")));
         let _qemu = boot(board, &built.image, &extra, &log)?;
         wait_ready(&log)?;
         step.detail("measuring");
-        let echo_rtt_us = round_trips(5007, 64, ROUND_TRIPS)?;
+        let (echo_rtt_us, _) = round_trips(5007, 64, ROUND_TRIPS)?;
         let mut rates = Vec::new();
         for offered in RATES {
             step.detail(&format!("offering {offered} datagrams/s"));
@@ -154,14 +154,7 @@ pub fn run(ws: &Workspace, sdk: &Sdk, board: Board, config: KernelConfig) -> Res
 
 fn boot(board: Board, image: &Path, extra: &[String], log: &Path) -> Result<Qemu> {
     let out = fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let child = Command::new(qemu_binary(board))
-        .args(qemu_args(board, image, Path::new("")))
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out)
-        .spawn()
-        .with_context(|| format!("starting {}", qemu_binary(board)))?;
+    let child = crate::qemu::spawn(board, image, Path::new(""), extra, Stdio::from(out.try_clone()?), Stdio::from(out))?;
     Ok(Qemu(child))
 }
 
@@ -184,8 +177,9 @@ fn micros(mut samples: Vec<f64>) -> Micros {
     Micros { min: samples[0], median: samples[samples.len() / 2], max: samples[samples.len() - 1] }
 }
 
-/// Sequential requests of `size` bytes (sealed echo gets a nonce prefix).
-fn round_trips(port: u16, size: usize, count: usize) -> Result<Micros> {
+/// Sequential requests of `size` bytes to `port`, each tagged with its
+/// number and answered within 500 ms or counted as lost: (round trips, answered).
+fn round_trips(port: u16, size: usize, count: usize) -> Result<(Micros, usize)> {
     let socket = UdpSocket::bind("127.0.0.1:0")?;
     socket.set_read_timeout(Some(Duration::from_millis(500)))?;
     let mut samples = Vec::with_capacity(count);
@@ -197,13 +191,14 @@ fn round_trips(port: u16, size: usize, count: usize) -> Result<Micros> {
         socket.send_to(&payload, ("127.0.0.1", port))?;
         // Skip stale answers to earlier requests.
         while let Ok((n, _)) = socket.recv_from(&mut buf) {
-            if buf[..n.min(8)] == payload[..8] {
+            if n >= 8 && buf[..8] == payload[..8] {
                 samples.push(start.elapsed().as_secs_f64() * 1e6);
                 break;
             }
         }
     }
-    Ok(micros(samples))
+    let answered = samples.len();
+    Ok((micros(samples), answered))
 }
 
 /// Sends 64-byte echo requests at `pps` for `seconds` and counts answers.
@@ -249,7 +244,7 @@ fn pace(socket: &UdpSocket, port: u16, pps: u64, seconds: f64, size: usize) -> R
 
 /// Sealed-echo latency quiet and during an echo flood.
 fn crosstalk() -> Result<Crosstalk> {
-    let quiet_rtt_us = round_trips(5008, 64, 100)?;
+    let (quiet_rtt_us, _) = round_trips(5008, 64, CROSSTALK_REQUESTS)?;
     let flooding = Arc::new(AtomicBool::new(true));
     let flood = {
         let flooding = flooding.clone();
@@ -263,27 +258,10 @@ fn crosstalk() -> Result<Crosstalk> {
         })
     };
     std::thread::sleep(Duration::from_millis(300));
-    let socket = UdpSocket::bind("127.0.0.1:0")?;
-    socket.set_read_timeout(Some(Duration::from_millis(500)))?;
-    let mut samples = Vec::new();
-    let (mut sent, mut buf) = (0u64, [0u8; 2048]);
-    for i in 0..100u64 {
-        let mut payload = vec![0u8; 64];
-        payload[..8].copy_from_slice(&i.to_le_bytes());
-        sent += 1;
-        let start = Instant::now();
-        socket.send_to(&payload, ("127.0.0.1", 5008))?;
-        while let Ok((n, _)) = socket.recv_from(&mut buf) {
-            if n >= 8 && buf[..8] == payload[..8] {
-                samples.push(start.elapsed().as_secs_f64() * 1e6);
-                break;
-            }
-        }
-    }
+    let (flooded_rtt_us, answered) = round_trips(5008, 64, CROSSTALK_REQUESTS)?;
     flooding.store(false, Ordering::SeqCst);
     let _ = flood.join();
-    let answered = samples.len() as f64;
-    Ok(Crosstalk { flood_pps: FLOOD_PPS, quiet_rtt_us, flooded_rtt_us: micros(samples), flooded_answer_ratio: answered / sent as f64 })
+    Ok(Crosstalk { flood_pps: FLOOD_PPS, quiet_rtt_us, flooded_rtt_us, flooded_answer_ratio: answered as f64 / CROSSTALK_REQUESTS as f64 })
 }
 
 /// A markdown table of the results.

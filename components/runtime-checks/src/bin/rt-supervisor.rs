@@ -14,7 +14,7 @@ use core::fmt;
 
 use runtime_checks::{Served, Words, echo};
 use tunnelkit_runtime::{Channel, ChannelSet, Child, Handler, MessageInfo, debug_println, protection_domain, setvar};
-use tunnelkit_tunnel::{CallError, IpcBuffer, Pp};
+use tunnelkit_tunnel::{CallError, IpcBuffer};
 
 /// The echo pod.
 const ECHO: Channel = Channel::new(1);
@@ -116,6 +116,3 @@ fn check_echo() -> Result<(), Failed> {
     }
     Ok(())
 }
-
-#[allow(dead_code)]
-type EchoClient = echo::Client<Pp>;

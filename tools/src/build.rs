@@ -11,6 +11,7 @@ use crate::board::{Board, KernelConfig, rust_target};
 use crate::progress::Step;
 use crate::sdf::SystemFile;
 use crate::sdk::Sdk;
+use crate::supervision;
 use crate::workspace::Workspace;
 
 /// What to build.
@@ -77,6 +78,8 @@ pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
         fs::copy(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
     }
 
+    patch_supervisors(&req.system, &dir)?;
+
     // Prefill files are looked up relative to the system description and
     // copied beside the images, where the microkit tool searches.
     let base = req.system.parent().unwrap_or(Path::new("."));
@@ -94,6 +97,26 @@ pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
     let report = dir.join(format!("{stem}-report.txt"));
     run_microkit(sdk, req, &dir, &image, &report)?;
     Ok(Built { dir, image, report })
+}
+
+/// Patches each supervisor's image with its table (children, names, call
+/// bounds; see [`crate::supervision`]).
+fn patch_supervisors(system: &Path, dir: &Path) -> Result<()> {
+    let text = fs::read_to_string(system).with_context(|| format!("reading {}", system.display()))?;
+    let tables = supervision::tables(system, &text, |image| supervision::has_table(&dir.join(image)))?;
+    for (i, t) in tables.iter().enumerate() {
+        if let Some(other) = tables[..i].iter().find(|o| o.image == t.image) {
+            bail!(
+                "{}: error: supervisors '{}' and '{}' share the image '{}', but each needs its own table; give one a copy under another name",
+                t.position,
+                other.pd,
+                t.pd,
+                t.image
+            );
+        }
+        supervision::patch(&dir.join(&t.image), t)?;
+    }
+    Ok(())
 }
 
 fn compile(ws: &Workspace, req: &BuildRequest, packages: &BTreeSet<String>, cargo_dir: &Path) -> Result<()> {

@@ -22,11 +22,18 @@ pub enum Verdict {
 /// Decides the outcome of a run from console lines.
 #[derive(Clone, Debug)]
 pub struct Judge {
+    /// What passes the run: a line containing this, or (empty) any line
+    /// `tunnelkit: <what> passed`.
     pass_line: String,
     needed: usize,
     seen: usize,
     allow_panics: bool,
+    /// PDs whose panics a supervisor handles (children in the system).
+    supervised: Vec<String>,
 }
+
+/// What [`Judge::any_system_passed`] waits for, for messages.
+pub const ANY_PASS_LINE: &str = "tunnelkit: <system> passed";
 
 impl Judge {
     /// A judge that passes the run when a line contains `pass_line`.
@@ -36,7 +43,20 @@ impl Judge {
 
     /// A judge that passes the run once `needed` lines contained `pass_line`.
     pub fn counting(pass_line: impl Into<String>, needed: usize) -> Self {
-        Self { pass_line: pass_line.into(), needed, seen: 0, allow_panics: false }
+        Self { pass_line: pass_line.into(), needed, seen: 0, allow_panics: false, supervised: Vec::new() }
+    }
+
+    /// A judge that passes the run on the first line `tunnelkit: <what>
+    /// passed` (what every tunnelkit test system prints when it passed).
+    pub fn any_system_passed() -> Self {
+        Self::counting("", 1)
+    }
+
+    /// Does not fail the run on panics of these PDs: children of a
+    /// supervisor, which restarts them (a panic is their fault path).
+    pub fn allowing_panics_of(mut self, supervised: impl IntoIterator<Item = String>) -> Self {
+        self.supervised.extend(supervised);
+        self
     }
 
     /// Does not fail the run on PD panic lines (for fault-injection systems
@@ -49,22 +69,32 @@ impl Judge {
 
     /// The line that passes the run.
     pub fn pass_line(&self) -> &str {
-        &self.pass_line
+        if self.pass_line.is_empty() { ANY_PASS_LINE } else { &self.pass_line }
+    }
+
+    fn passes(&self, line: &str) -> bool {
+        if self.pass_line.is_empty() {
+            let line = line.trim();
+            line.starts_with("tunnelkit: ") && line.ends_with(" passed") && !line.starts_with("tunnelkit: PD '")
+        } else {
+            line.contains(&self.pass_line)
+        }
     }
 
     /// The verdict of one line, if it decides the run.
     pub fn line(&mut self, line: &str) -> Option<Verdict> {
-        if !self.allow_panics
-            && let Some(rest) = line.split("tunnelkit: PD '").nth(1)
+        if let Some(rest) = line.split("tunnelkit: PD '").nth(1)
             && let Some((pd, after)) = rest.split_once('\'')
             && after.starts_with(" panicked")
+            && !self.allow_panics
+            && !self.supervised.iter().any(|s| s == pd)
         {
             return Some(Verdict::Panicked { pd: pd.to_string(), line: line.trim().to_string() });
         }
         if let Some(pd) = line.split("MON|ERROR: faulting PD: ").nth(1) {
             return Some(Verdict::Faulted { pd: pd.trim().to_string() });
         }
-        if !line.contains(&self.pass_line) {
+        if !self.passes(line) {
             return None;
         }
         self.seen += 1;
@@ -97,6 +127,17 @@ mod tests {
         let mut j = Judge::new("done").allowing_panics();
         assert_eq!(j.line("tunnelkit: PD 'pod' panicked at a.rs:1:1: injected"), None);
         assert_eq!(j.line("MON|ERROR: faulting PD: pod"), Some(Verdict::Faulted { pd: "pod".into() }));
+    }
+
+    #[test]
+    fn supervised_panics_are_allowed_and_any_system_pass_line_passes() {
+        let mut j = Judge::any_system_passed().allowing_panics_of(["pod_c".to_string()]);
+        assert_eq!(j.line("tunnelkit: PD 'pod_c' panicked at a.rs:1:1: injected"), None);
+        assert!(matches!(j.line("tunnelkit: PD 'injector' panicked at a.rs:2:2: failed"), Some(Verdict::Panicked { .. })));
+        assert_eq!(j.line("tunnelkit: PD 'x' passed"), None, "a PD line is not a pass line");
+        assert_eq!(j.line("supervisor: tunnelkit: containment passed later"), None);
+        assert_eq!(j.line("tunnelkit: containment passed\r"), Some(Verdict::Passed));
+        assert_eq!(j.pass_line(), ANY_PASS_LINE);
     }
 
     #[test]

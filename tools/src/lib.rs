@@ -15,4 +15,5 @@ pub mod progress;
 pub mod qemu;
 pub mod sdf;
 pub mod sdk;
+pub mod supervision;
 pub mod workspace;

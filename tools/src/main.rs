@@ -32,9 +32,10 @@ enum Cmd {
         /// Seconds to wait for the pass line.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
-        /// The console line that means the system passed.
-        #[arg(long, default_value = "tunnelkit: demo passed")]
-        pass_line: String,
+        /// The console line that means the system passed (default: any line
+        /// `tunnelkit: <what> passed`, which every tunnelkit system prints).
+        #[arg(long)]
+        pass_line: Option<String>,
         /// Boot the network system (net.xml unless --system is given) with a
         /// virtio-net device on QEMU user networking, forwarding
         /// 127.0.0.1:5007/5008/5009 to the guest's UDP ports 7/8/9; prints
@@ -143,7 +144,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Run { target: t, timeout, pass_line, net, netdev, allow_pd_panics } => {
             let system = t.system(net);
-            let has_console_pd = tunnelkit::sdf::SystemFile::read(&system)?.images.iter().any(|i| i.path == "serial.elf");
+            let sdf = tunnelkit::sdf::SystemFile::read(&system)?;
+            let has_console_pd = sdf.images.iter().any(|i| i.path == "serial.elf");
             if !t.config.has_printing() && !has_console_pd {
                 bail!(
                     "config '{}' has no kernel console and {} has no console PD (serial.elf), so nothing the \
@@ -163,8 +165,24 @@ fn run(cli: Cli) -> Result<()> {
             };
             eprintln!("tunnelkit: booting {} in QEMU (timeout {timeout}s)", built.image.display());
             let timeout = Duration::from_secs(timeout);
-            let extra =
+            let mut extra =
                 if net { tunnelkit::net::qemu_args(netdev.as_deref().unwrap_or(&tunnelkit::net::default_netdev())) } else { Vec::new() };
+            if sdf.icount {
+                if tunnelkit::bench::run::budgets_work_under_icount(t.board) {
+                    extra.extend(tunnelkit::bench::run::ICOUNT.map(String::from));
+                    eprintln!(
+                        "tunnelkit: {} asks for QEMU's instruction counter as its clock: {}",
+                        system.display(),
+                        tunnelkit::bench::run::ICOUNT.join(" ")
+                    );
+                } else {
+                    eprintln!(
+                        "tunnelkit: {} asks for QEMU's instruction counter, but seL4's timer on {} does not fire under it: running on host time",
+                        system.display(),
+                        t.board.name()
+                    );
+                }
+            }
             let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
             if net && netdev.is_none() {
                 tunnelkit::net::ensure_echo_port_free()?;
@@ -173,7 +191,11 @@ fn run(cli: Cli) -> Result<()> {
             if net && netdev.is_some() {
                 eprintln!("tunnelkit: custom -netdev: no readiness probe; the guest is 10.0.2.15/24");
             }
-            let mut judge = Judge::new(&pass_line);
+            let mut judge = match &pass_line {
+                Some(line) => Judge::new(line),
+                None => Judge::any_system_passed(),
+            }
+            .allowing_panics_of(sdf.supervised.clone());
             if allow_pd_panics {
                 judge = judge.allowing_panics();
             }
@@ -189,7 +211,7 @@ fn run(cli: Cli) -> Result<()> {
                     }
                 };
             }
-            qemu::require_pass(&run, &pass_line, timeout)?;
+            qemu::require_pass(&run, judge.pass_line(), timeout)?;
             eprintln!("tunnelkit: passed in {:.1}s", run.elapsed.as_secs_f64());
             Ok(())
         }

@@ -24,6 +24,12 @@ pub struct SystemFile {
     pub images: Vec<ProgramImage>,
     /// Files memory regions are prefilled from: (path as written, `line:column`).
     pub prefills: Vec<(String, String)>,
+    /// PDs with a parent (their faults and panics go to a supervisor).
+    pub supervised: Vec<String>,
+    /// `<?tunnelkit qemu_icount="true"?>` under `<system>`: boot it with
+    /// QEMU's instruction counter as its clock (deterministic time, as the
+    /// benchmarks run), on boards where seL4's timer works that way.
+    pub icount: bool,
 }
 
 impl SystemFile {
@@ -65,7 +71,30 @@ impl SystemFile {
             .filter(|n| n.has_tag_name("memory_region"))
             .filter_map(|n| n.attribute("prefill_path").map(|p| (p.to_string(), at(n))))
             .collect();
-        Ok(SystemFile { path: path.to_path_buf(), images, prefills })
+        let supervised = root
+            .descendants()
+            .filter(|n| n.has_tag_name("protection_domain") && n.parent_element().is_some_and(|p| p.has_tag_name("protection_domain")))
+            .map(|n| n.attribute("name").unwrap_or("?").to_string())
+            .collect();
+        let mut icount = false;
+        for pi_node in root.children().filter(|n| n.is_pi()) {
+            let Some(pi) = pi_node.pi().filter(|pi| pi.target == "tunnelkit") else { continue };
+            let here = || format!("{}:{}", path.display(), at(pi_node));
+            for (key, value) in
+                crate::supervision::attributes(pi.value.unwrap_or("")).map_err(|e| anyhow::anyhow!("{}: error: {e}", here()))?
+            {
+                match (key, value) {
+                    ("qemu_icount", "true") => icount = true,
+                    ("qemu_icount", "false") => icount = false,
+                    ("qemu_icount", other) => bail!("{}: error: qemu_icount must be true or false, not '{other}'", here()),
+                    (other, _) => bail!(
+                        "{}: error: unknown system setting '{other}' (known here: qemu_icount; call_bound_us goes inside a pod's <protection_domain>)",
+                        here()
+                    ),
+                }
+            }
+        }
+        Ok(SystemFile { path: path.to_path_buf(), images, prefills, supervised, icount })
     }
 }
 
@@ -78,6 +107,16 @@ mod tests {
         let text = "<system>\n  <protection_domain name=\"a\">\n    <program_image path=\"a.elf\" />\n  </protection_domain>\n</system>\n";
         let s = SystemFile::parse(Path::new("s.xml"), text).unwrap();
         assert_eq!(s.images, vec![ProgramImage { pd: "a".into(), path: "a.elf".into(), position: "3:5".into() }]);
+    }
+
+    #[test]
+    fn reads_supervised_pds_and_run_settings() {
+        let text = "<system>\n  <?tunnelkit qemu_icount=\"true\"?>\n  <protection_domain name=\"s\">\n    <program_image path=\"s.elf\" />\n    <protection_domain name=\"c\" id=\"1\"><program_image path=\"c.elf\" /></protection_domain>\n  </protection_domain>\n</system>\n";
+        let s = SystemFile::parse(Path::new("s.xml"), text).unwrap();
+        assert_eq!(s.supervised, ["c"]);
+        assert!(s.icount);
+        let e = SystemFile::parse(Path::new("s.xml"), &text.replace("qemu_icount", "icount")).unwrap_err();
+        assert!(e.to_string().starts_with("s.xml:2:3: error: unknown system setting 'icount'"), "{e}");
     }
 
     #[test]

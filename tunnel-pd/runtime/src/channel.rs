@@ -79,7 +79,10 @@ mod target {
         /// message registers are in the IPC buffer, before and after.
         pub fn pp_call(self, msg_info: MessageInfo) -> Result<MessageInfo, ChannelError> {
             let id = self.checked(symbols::pps(), ChannelError::NotCallable)?;
-            Ok(syscall::call(cap::endpoint(id), msg_info))
+            crate::event_loop::mark_nested(true);
+            let reply = syscall::call(cap::endpoint(id), msg_info);
+            crate::event_loop::mark_nested(false);
+            Ok(reply)
         }
 
         /// Acknowledges the IRQ with this id so it can fire again.
@@ -178,16 +181,6 @@ mod target {
                 set_mr(2 + i, *w);
             }
             let r = syscall::call(cap::child_tcb(self.0), MessageInfo::with_label(LABELS.tcb_write_registers, 2 + words.len()));
-            if r.label() == 0 { Ok(()) } else { Err(r.label()) }
-        }
-
-        /// Sends the child's timeout faults (its SC, or a donated one, running
-        /// out of budget) to this PD's endpoint: they arrive at
-        /// [`crate::Handler::timeout`]. The cap is unbadged, so give a timeout
-        /// endpoint to at most one child per supervisor.
-        pub fn set_timeout_endpoint(self) -> Result<(), u64> {
-            tunnelkit_sys::ipc_buffer::set_extra_cap(0, cap::INPUT);
-            let r = syscall::call(cap::child_tcb(self.0), MessageInfo::new(LABELS.tcb_set_timeout_endpoint, 0, 1, 0));
             if r.label() == 0 { Ok(()) } else { Err(r.label()) }
         }
 

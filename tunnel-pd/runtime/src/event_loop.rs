@@ -2,6 +2,9 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use tunnelkit_sys::memory::SharedMemory;
+use tunnelkit_sys::supervision::{CallState, tunnelkit_call_state};
+
 use crate::channel::{Channel, ChannelSet, Child};
 use crate::handler::Handler;
 use tunnelkit_sys::labels::LABELS;
@@ -24,19 +27,60 @@ static PENDING: AtomicU64 = AtomicU64::new(0);
 
 /// Set once the loop has started: a later start is a restart by a supervisor.
 static STARTED: AtomicBool = AtomicBool::new(false);
-/// Set while a protected call is being served (its caller waits for a reply).
-static IN_CALL: AtomicBool = AtomicBool::new(false);
+/// The call-state word ([`CallState`]): odd sequence while a protected call
+/// is being served (its caller waits for a reply). Kept across restarts, and
+/// mirrored to the call-state page when the system maps one, for the
+/// supervisor's watchdog.
+static CALL: AtomicU64 = AtomicU64::new(0);
+
+fn in_call() -> bool {
+    CallState(CALL.load(Ordering::Relaxed)).in_call()
+}
+
+fn publish(state: CallState) {
+    CALL.store(state.0, Ordering::Relaxed);
+    if let Some(page) = SharedMemory::patched(tunnelkit_call_state.get(), 8) {
+        // The page is 8-byte aligned and at least 8 bytes: cannot fail.
+        let _ = page.store_release_u64(0, state.0);
+    }
+}
+
+/// This PD, serving a call, waits (`nested`) or no longer waits on a call of
+/// its own: the supervisor must not restart it while it waits.
+pub(crate) fn mark_nested(nested: bool) {
+    let state = CallState(CALL.load(Ordering::Relaxed));
+    if state.in_call() {
+        publish(state.with_nested(nested));
+    }
+}
+
+/// A protected call on `channel` starts being served.
+fn begin_call(channel: u8) {
+    publish(CallState(CALL.load(Ordering::Relaxed)).begin(channel));
+}
+
+/// The answer to the call being served is decided and about to be sent: the
+/// call is over for the watchdog (between here and the send the PD can
+/// neither fault nor overrun: it only makes the system call).
+fn end_call() {
+    let state = CallState(CALL.load(Ordering::Relaxed));
+    if state.in_call() {
+        publish(state.end());
+        INTERRUPTED_BY.store(0, Ordering::Relaxed);
+    }
+}
 
 /// Label of the reply a restarted PD sends to the caller whose call it was
 /// serving when it faulted (the tunnel layer reports it as a fault).
 pub const FAULT_LABEL: u64 = 0xF_FFFD;
-/// Label of that reply when the call overran its caller's budget.
+/// Label of that reply when the call overran its bound (the supervisor's
+/// watchdog stopped it).
 pub const OVERRUN_LABEL: u64 = 0xF_FFFC;
 
 /// Start reason a supervisor writes when it restarts a PD after a fault.
 pub const RESTART_AFTER_FAULT: u64 = 1;
-/// Start reason a supervisor writes when it restarts a PD after a timeout
-/// fault (the call overran its caller's budget).
+/// Start reason a supervisor writes when it restarts a PD whose call overran
+/// its bound.
 pub const RESTART_AFTER_OVERRUN: u64 = 2;
 
 /// Why this start happened (0: boot).
@@ -45,12 +89,18 @@ static START_REASON: AtomicU64 = AtomicU64::new(0);
 /// later restart before the answer went out keeps the first cause.
 static INTERRUPTED_BY: AtomicU64 = AtomicU64::new(0);
 
+/// Why this start happened: 0 at boot, else the reason the supervisor gave
+/// when it restarted this PD ([`RESTART_AFTER_FAULT`], [`RESTART_AFTER_OVERRUN`]).
+pub fn start_reason() -> u64 {
+    START_REASON.load(Ordering::Relaxed)
+}
+
 /// Records why this start happened, before `init` runs: the first restart
 /// during a call fixes what its caller is told.
 #[doc(hidden)]
 pub fn set_start_reason(reason: u64) {
     START_REASON.store(reason, Ordering::Relaxed);
-    if reason != 0 && IN_CALL.load(Ordering::Relaxed) && INTERRUPTED_BY.load(Ordering::Relaxed) == 0 {
+    if reason != 0 && in_call() && INTERRUPTED_BY.load(Ordering::Relaxed) == 0 {
         INTERRUPTED_BY.store(reason, Ordering::Relaxed);
     }
 }
@@ -98,9 +148,10 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
         // state). If a call was being served, its caller still waits on our
         // reply object: answer it with a fault. The monitor handshake and the
         // IRQ set-up were done by the first start.
-        // IN_CALL stays set until the reply has gone out (the next receive
-        // returns), so a restart during this restart still answers.
-        if IN_CALL.load(Ordering::Relaxed) {
+        // The call state stays "in call" until the reply has gone out (the
+        // next receive returns), so a restart during this restart still answers.
+        if in_call() {
+            mark_nested(false);
             let label = if INTERRUPTED_BY.load(Ordering::Relaxed) == RESTART_AFTER_OVERRUN { OVERRUN_LABEL } else { FAULT_LABEL };
             reply = Some(MessageInfo::with_label(label, 0));
         }
@@ -121,6 +172,7 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
         let pending = if PENDING.load(Ordering::Relaxed) == 0 { 0 } else { PENDING.swap(0, Ordering::Relaxed) };
         if pending != 0 {
             if let Some(r) = reply.take() {
+                end_call();
                 syscall::send(cap::REPLY, r);
             }
             check(handler.notified(ChannelSet::from_badge(pending)));
@@ -128,6 +180,7 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
         }
         let Received { badge, info } = match (reply.take(), take_deferred()) {
             (Some(r), deferred) => {
+                end_call();
                 if let Some((cap, msg)) = deferred {
                     syscall::send(cap, msg);
                 }
@@ -136,9 +189,6 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
             (None, Some((cap, msg))) => syscall::nb_send_recv(cap, msg, cap::INPUT, cap::REPLY),
             (None, None) => syscall::recv(cap::INPUT, cap::REPLY),
         };
-        // Any reply has been delivered by now.
-        IN_CALL.store(false, Ordering::Relaxed);
-        INTERRUPTED_BY.store(0, Ordering::Relaxed);
         reply = dispatch(&mut handler, badge, info);
     }
 }
@@ -146,23 +196,15 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
 fn dispatch<H: Handler>(handler: &mut H, badge: u64, info: MessageInfo) -> Option<MessageInfo> {
     if badge & cap::BADGE_PPC != 0 {
         let channel = Channel::new((badge & 0x3f) as u8);
-        IN_CALL.store(true, Ordering::Relaxed);
+        begin_call(channel.index());
         Some(check(handler.protected(channel, info)))
     } else if badge & cap::BADGE_FAULT != 0 {
         check(handler.fault(Child::new((badge & 0xff) as u8), info))
-    } else if badge == 0 && info.label() == TIMEOUT_FAULT {
-        // A timeout fault through an unbadged endpoint cap given with
-        // `Child::set_timeout_endpoint`: MR0 is the badge of the expired SC.
-        check(handler.timeout(tunnelkit_sys::ipc_buffer::get_mr(0)));
-        None
     } else {
         check(handler.notified(ChannelSet::from_badge(badge)));
         None
     }
 }
-
-/// seL4's fault label of a timeout fault.
-const TIMEOUT_FAULT: u64 = 5;
 
 fn check<T, E: core::fmt::Display>(r: Result<T, E>) -> T {
     match r {

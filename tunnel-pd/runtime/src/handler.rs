@@ -32,15 +32,6 @@ pub trait Handler {
         Ok(MessageInfo::with_label(UNHANDLED_PPC_LABEL, 0))
     }
 
-    /// A child given a timeout endpoint ([`Child::set_timeout_endpoint`])
-    /// ran out of the budget of scheduling context `sc_badge` (the SC it was
-    /// running on: a caller's, for a pod serving a call). The child waits;
-    /// restart it (e.g. [`Child::restart_clean`]) to go on.
-    fn timeout(&mut self, sc_badge: u64) -> Result<(), Self::Error> {
-        crate::debug_println!("{}: unhandled timeout fault (SC {sc_badge:#x})", crate::pd_name().as_str());
-        Ok(())
-    }
-
     /// Child PD `child` faulted (label = fault type, MRs = fault data).
     /// `Some(reply)` resumes the child with that reply; `None` leaves it stopped.
     fn fault(&mut self, child: Child, msg_info: MessageInfo) -> Result<Option<MessageInfo>, Self::Error> {

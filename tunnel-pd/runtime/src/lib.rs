@@ -35,6 +35,7 @@ pub mod printing;
 mod event_loop;
 #[cfg(target_os = "none")]
 mod panicking;
+pub mod supervision;
 
 #[cfg(target_os = "none")]
 pub use channel::IoPort;
@@ -44,7 +45,7 @@ pub use tunnelkit_sys::MessageInfo;
 pub use tunnelkit_sys::board::{BOARD, Board, CONFIG, KernelConfig};
 
 #[cfg(target_os = "none")]
-pub use event_loop::{BUSY_LABEL, FAULT_LABEL, OVERRUN_LABEL, RESTART_AFTER_FAULT, RESTART_AFTER_OVERRUN, run, wait_for};
+pub use event_loop::{BUSY_LABEL, FAULT_LABEL, OVERRUN_LABEL, RESTART_AFTER_FAULT, RESTART_AFTER_OVERRUN, run, start_reason, wait_for};
 #[cfg(target_os = "none")]
 pub use tunnelkit_sys::memory::{DeviceMemory, OutOfBounds, SharedMemory};
 

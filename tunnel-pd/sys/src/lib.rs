@@ -23,6 +23,7 @@ pub mod board;
 pub mod cap;
 pub mod labels;
 pub mod message_info;
+pub mod supervision;
 pub mod symbols;
 pub mod sysno;
 

@@ -43,6 +43,12 @@ impl SharedMemory {
         (base != 0 && size != 0).then_some(Self { base, size })
     }
 
+    /// The region at `base` of `size` bytes, an address the tool patched in
+    /// (e.g. from the supervision table); `None` for a null base or size.
+    pub fn patched(base: u64, size: u64) -> Option<Self> {
+        (base != 0 && size != 0).then_some(Self { base, size })
+    }
+
     /// Size in bytes.
     pub fn size(&self) -> u64 {
         self.size

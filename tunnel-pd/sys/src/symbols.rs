@@ -29,6 +29,19 @@ impl<T: Copy> Patched<T> {
     }
 }
 
+impl<T: Copy, const N: usize> Patched<[T; N]> {
+    /// Element `i` of a patched array (one volatile load, no copy of the
+    /// whole array); `None` past its end.
+    pub fn get_at(&self, i: usize) -> Option<T> {
+        if i >= N {
+            return None;
+        }
+        // SAFETY: `i < N`, so the element lies inside the live static; nothing
+        // writes it at run time; the volatile load is not folded.
+        Some(unsafe { core::ptr::read_volatile((self.0.get() as *const T).add(i)) })
+    }
+}
+
 /// Size of `microkit_name` (the tool truncates longer names).
 pub const NAME_LEN: usize = 64;
 

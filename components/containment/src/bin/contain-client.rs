@@ -1,8 +1,15 @@
-//! The containment client: injects faults and panics into pods, directly and
-//! through a nested call, and checks that every injection comes back as
-//! `Err(Fault)`, that the pod then serves again with fresh state, and that no
-//! call hangs (a hang stops the run at its timeout). Prints one summary line
-//! and `tunnelkit: containment passed`.
+//! The injector: a client path that measures the other paths, then injects
+//! 1000 faults and 1000 overruns into its pods and checks that each comes
+//! back as its error, within bounded time, with the pod's state fresh
+//! afterwards.
+//!
+//! Phases (on the tick PD's clock, published in the shared page): a
+//! baseline with no injections, then the injections; the other paths count
+//! their completed work per phase, and `other_paths_ratio` is their work
+//! rate while injecting over their rate in the baseline. Prints the
+//! `containment:` summary line, a details line, and `tunnelkit: containment
+//! passed` when every injection produced its error, no call hung, every
+//! restart gave fresh state and the flaky active PD was restarted.
 //!
 //! Calls: `inject` on channel 1 (pod B, which calls pod C) and 2 (pod C).
 
@@ -12,102 +19,204 @@
 
 use core::convert::Infallible;
 
-use containment::{Count, inject};
-use tunnelkit_runtime::{Channel, Handler, debug_println, protection_domain, setvar};
-use tunnelkit_tunnel::CallError;
+use containment::{Count, Phase, inject, page};
+use tunnelkit_runtime::{Channel, Handler, SharedMemory, debug_println, protection_domain, setvar};
+use tunnelkit_tunnel::{CallError, Pp};
 
 const POD_B: Channel = Channel::new(1);
 const POD_C: Channel = Channel::new(2);
-/// Faults injected directly.
+/// Faults injected (all kinds together) and overruns injected.
 const FAULTS: u64 = 1000;
-/// Panics injected (each prints a line).
-const PANICS: u64 = 5;
-/// Faults injected through the nested call B -> C.
-const NESTED: u64 = 100;
-/// Overruns injected (each costs the rest of a budget and a refill); only
-/// where the system supervises overruns (see `overrun_channel`).
-const OVERRUNS: u64 = 100;
+const OVERRUNS: u64 = 1000;
+/// Ticks to wait after boot before measuring, and the baseline's length.
+const SETTLE_TICKS: u64 = 20;
+const BASELINE_TICKS: u64 = 2000;
+/// An injection not answered within this many ticks counts as a hang (an
+/// overrun needs at most its bound of CPU time plus a period of this path).
+const HANG_TICKS: u64 = 1000;
+/// Measurement slots the other paths may use (their pod channel ids).
+const SLOTS: u64 = 8;
 
 setvar!(
-    /// Set (to the channel id of pod C) by `<end setvar_id="overrun_channel">`
-    /// in systems whose supervisor turns overruns into errors.
-    static overrun_channel
+    /// The tick page (`setvar_vaddr="tick_page"`): word 0 counts ticks.
+    static tick_page
+);
+setvar!(
+    /// Its size.
+    static tick_page_size
+);
+setvar!(
+    /// The shared measurement page (`setvar_vaddr="containment_page"`).
+    static containment_page
+);
+setvar!(
+    /// Its size.
+    static containment_page_size
 );
 
 protection_domain!(init);
 
-struct Client;
+struct Injector;
+
+/// How each of the 1000 faults is made.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum FaultKind {
+    Undefined,
+    VmFault,
+    Panic,
+    Nested,
+}
+
+impl FaultKind {
+    fn of(i: u64) -> Self {
+        match i % 100 {
+            0..=9 => FaultKind::Nested,
+            10 => FaultKind::Panic,
+            11..=15 => FaultKind::VmFault,
+            _ => FaultKind::Undefined,
+        }
+    }
+}
 
 #[derive(Default)]
 struct Tally {
     injected: u64,
     errors: u64,
     fresh_after: u64,
+    hangs: u64,
+    slowest_ticks: u64,
 }
 
-fn init() -> Client {
-    let mut b = inject::Client::on(POD_B);
-    let mut c = inject::Client::on(POD_C);
-    let mut faults = Tally::default();
-    let mut panics = Tally::default();
-    let mut nested = Tally::default();
-    let mut overruns = Tally::default();
-    // Faults, or (when overruns are supervised) overruns: each system tests one.
-    let overrun_system = overrun_channel.get() == u64::from(POD_C.index());
-    let (first, count) = if overrun_system { (FAULTS + PANICS + NESTED, OVERRUNS) } else { (0, FAULTS + PANICS + NESTED) };
-    for i in first..first + count {
+struct Rig {
+    ticks: SharedMemory,
+    shared: SharedMemory,
+    b: inject::Client<Pp>,
+    c: inject::Client<Pp>,
+}
+
+impl Rig {
+    fn now(&self) -> u64 {
+        self.ticks.load_acquire_u64(0).unwrap_or(0)
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        let _ = self.shared.store_release_u64(page::PHASE, phase as u64);
+    }
+
+    fn completed(&self, slot: u64, phase: Phase) -> u64 {
+        self.shared.load_acquire_u64(page::completed(slot, phase as u64)).unwrap_or(0)
+    }
+
+    /// Keeps this path busy (with ordinary calls) until tick `until`.
+    fn busy_until(&mut self, until: u64) {
+        while self.now() < until {
+            let _ = self.c.bump(&());
+        }
+    }
+
+    /// One injection: its result must be `expected`, within bounded time,
+    /// and pod C must serve again with fresh state.
+    fn inject(&mut self, tally: &mut Tally, expected: CallError, what: &str, call: impl FnOnce(&mut Self) -> Result<(), CallError>) {
         // Some work first, so that a restart has state to throw away.
-        let _ = c.bump(&());
-        let _ = c.bump(&());
-        let (tally, result) = if i < FAULTS {
-            (&mut faults, c.fault(&()))
-        } else if i < FAULTS + PANICS {
-            (&mut panics, c.panic(&()))
-        } else if i < FAULTS + PANICS + NESTED {
-            (&mut nested, b.forward_fault(&()))
-        } else {
-            (&mut overruns, c.spin(&()))
-        };
+        let _ = self.c.bump(&());
+        let _ = self.c.bump(&());
+        let start = self.now();
+        let result = call(self);
+        let took = self.now() - start;
         tally.injected += 1;
-        let expected = if i < FAULTS + PANICS + NESTED { CallError::Fault } else { CallError::Overrun };
+        tally.slowest_ticks = tally.slowest_ticks.max(took);
+        if took > HANG_TICKS {
+            tally.hangs += 1;
+        }
         if result == Err(expected) {
             tally.errors += 1;
         } else if tally.injected - tally.errors <= 3 {
-            debug_println!("containment: injection {i}: expected Err({expected:?}), got {result:?}");
+            debug_println!("containment: {what} {}: expected Err({expected:?}), got {result:?}", tally.injected);
         }
-        // The pod serves again, with fresh state: the count starts over. (A
-        // call still running when this path's budget runs out is an overrun
-        // too, and restarts the pod again: then the next call counts 1.)
-        let mut after = c.bump(&());
-        if after == Err(CallError::Overrun) {
-            after = c.bump(&());
-        }
-        if after == Ok(Count { value: 1 }) {
+        if self.c.bump(&()) == Ok(Count { value: 1 }) {
             tally.fresh_after += 1;
         }
     }
-    debug_println!(
-        "containment: faults={} fault_errors={} panics={} panic_errors={} nested={} nested_errors={} overruns={} overrun_errors={} fresh_state={}/{} hangs=0",
-        faults.injected,
-        faults.errors,
-        panics.injected,
-        panics.errors,
-        nested.injected,
-        nested.errors,
-        overruns.injected,
-        overruns.errors,
-        faults.fresh_after + panics.fresh_after + nested.fresh_after + overruns.fresh_after,
-        count
-    );
-    let all = [&faults, &panics, &nested, &overruns];
-    if all.iter().all(|t| t.errors == t.injected && t.fresh_after == t.injected) {
-        debug_println!("tunnelkit: containment passed");
-    } else {
-        panic!("containment failed: not every injection produced Err(Fault) with a fresh pod");
-    }
-    Client
 }
 
-impl Handler for Client {
+fn init() -> Injector {
+    let (Some(ticks), Some(shared)) =
+        (SharedMemory::from_setvars(&tick_page, &tick_page_size), SharedMemory::from_setvars(&containment_page, &containment_page_size))
+    else {
+        panic!("the system must map the tick page and the containment page (setvar_vaddr/setvar_size)");
+    };
+    let mut rig = Rig { ticks, shared, b: inject::Client::on(POD_B), c: inject::Client::on(POD_C) };
+
+    rig.busy_until(SETTLE_TICKS);
+    rig.set_phase(Phase::Baseline);
+    let t1 = rig.now();
+    rig.busy_until(t1 + BASELINE_TICKS);
+    rig.set_phase(Phase::Injecting);
+    let t2 = rig.now();
+
+    let (mut faults, mut overruns) = (Tally::default(), Tally::default());
+    let mut kinds = [0u64; 4];
+    for i in 0..FAULTS.max(OVERRUNS) {
+        if i < FAULTS {
+            let kind = FaultKind::of(i);
+            kinds[kind as usize] += 1;
+            rig.inject(&mut faults, CallError::Fault, "fault", |r| match kind {
+                FaultKind::Undefined => r.c.fault(&()),
+                FaultKind::VmFault => r.c.vm_fault(&()),
+                FaultKind::Panic => r.c.panic(&()),
+                FaultKind::Nested => r.b.forward_fault(&()),
+            });
+        }
+        if i < OVERRUNS {
+            rig.inject(&mut overruns, CallError::Overrun, "overrun", |r| r.c.spin(&()));
+        }
+    }
+    let t3 = rig.now();
+    rig.set_phase(Phase::Done);
+
+    // The other paths' work rates, injecting against baseline.
+    let (mut base, mut during) = (0u64, 0u64);
+    for slot in 0..SLOTS {
+        let (a, b) = (rig.completed(slot, Phase::Baseline), rig.completed(slot, Phase::Injecting));
+        if a + b != 0 {
+            debug_println!("containment: path slot {slot}: {a} units in {} baseline ticks, {b} in {} injection ticks", t2 - t1, t3 - t2);
+        }
+        base += a;
+        during += b;
+    }
+    let rate = |units: u64, ticks: u64| units as f64 / ticks.max(1) as f64;
+    let ratio = if base == 0 { 0.0 } else { rate(during, t3 - t2) / rate(base, t2 - t1) };
+    let flaky = rig.shared.load_acquire_u64(page::FLAKY_RESTARTED).unwrap_or(0);
+    let hangs = faults.hangs + overruns.hangs;
+    debug_println!(
+        "containment: faults={} fault_errors={} overruns={} overrun_errors={} hangs={hangs} other_paths_ratio={ratio:.3}",
+        faults.injected,
+        faults.errors,
+        overruns.injected,
+        overruns.errors,
+    );
+    debug_println!(
+        "containment: details: undefined={} vm_faults={} panics={} nested={} fresh_state={}/{} slowest_injection_ticks={} flaky_restarted={flaky}",
+        kinds[FaultKind::Undefined as usize],
+        kinds[FaultKind::VmFault as usize],
+        kinds[FaultKind::Panic as usize],
+        kinds[FaultKind::Nested as usize],
+        faults.fresh_after + overruns.fresh_after,
+        faults.injected + overruns.injected,
+        faults.slowest_ticks.max(overruns.slowest_ticks),
+    );
+    let every_error = faults.errors == FAULTS && overruns.errors == OVERRUNS;
+    let fresh = faults.fresh_after == FAULTS && overruns.fresh_after == OVERRUNS;
+    if every_error && hangs == 0 && fresh && flaky == 1 && base != 0 {
+        debug_println!("tunnelkit: containment passed");
+    } else {
+        panic!(
+            "containment failed: errors {every_error}, hangs {hangs}, fresh state {fresh}, flaky restarted {flaky}, baseline work {base}"
+        );
+    }
+    Injector
+}
+
+impl Handler for Injector {
     type Error = Infallible;
 }

@@ -10,11 +10,13 @@
 
 use core::convert::Infallible;
 
-use containment::{Count, inject};
-use tunnelkit_runtime::{Channel, Handler, MessageInfo, protection_domain, raise_fault};
+use containment::{Count, Work, inject};
+use tunnelkit_runtime::{Channel, Handler, MessageInfo, SharedMemory, protection_domain, raise_fault};
 use tunnelkit_tunnel::{CallError, Caller, Connection};
 
 const NEXT: Channel = Channel::new(1);
+/// An address no PD maps (below the image base).
+const UNMAPPED: u64 = 0x1000;
 
 protection_domain!(init);
 
@@ -49,6 +51,21 @@ impl inject::Server for Pod {
         loop {
             x = core::hint::black_box(x.wrapping_mul(3).wrapping_add(1));
         }
+    }
+
+    fn vm_fault(&mut self, _: Caller, _: ()) -> Result<(), CallError> {
+        self.count = u64::MAX;
+        let nowhere = SharedMemory::patched(UNMAPPED, 8).ok_or(CallError::Refused(2))?;
+        let word = nowhere.read_u64(0).map_err(|_| CallError::Refused(3))?;
+        Err(CallError::Refused(word)) // not reached: the read faults
+    }
+
+    fn work(&mut self, _: Caller, w: Work) -> Result<Count, CallError> {
+        let mut x = self.count;
+        for i in 0..w.rounds {
+            x = core::hint::black_box(x.rotate_left(7) ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        }
+        Ok(Count { value: x })
     }
 
     fn forward_fault(&mut self, _: Caller, _: ()) -> Result<(), CallError> {

@@ -1,0 +1,330 @@
+//! The supervision ABI: what `tunnelkit build` patches into a supervisor's
+//! image (its children, their names and call bounds, and where each bounded
+//! pod's callers' scheduling contexts are), and the call-state word a pod
+//! publishes for its supervisor.
+//!
+//! The table is plain little-endian words so that the host tool and the PD
+//! share this one definition: [`encode`] runs on the host, [`decode`] in the
+//! supervisor.
+
+use crate::symbols::Patched;
+
+/// Children a supervisor's table can describe.
+pub const MAX_CHILDREN: usize = 16;
+/// Bytes of a child's name kept in the table (longer names are cut).
+pub const NAME_BYTES: usize = 24;
+/// Channel ids of a PD (0..=61).
+pub const CHANNELS: usize = crate::MICROKIT_MAX_CHANNELS;
+/// First word of a patched table ("tksupv", version 1).
+pub const MAGIC: u64 = 0x746b_7375_7076_0001;
+/// Words per child entry: id, bound, call-state address, name, callers.
+const ENTRY_WORDS: usize = 3 + NAME_BYTES / 8 + CHANNELS.div_ceil(4);
+/// Words of the whole table: magic, count, entries.
+pub const TABLE_WORDS: usize = 2 + MAX_CHILDREN * ENTRY_WORDS;
+/// Name of the patched symbol holding the table.
+pub const TABLE_SYMBOL: &str = "tunnelkit_supervision";
+/// Name of the setvar a pod's runtime publishes its call state through.
+pub const CALL_STATE_SYMBOL: &str = "tunnelkit_call_state";
+
+/// Whose scheduling context runs a call that arrives on one channel of a pod.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CallerSc {
+    /// Not known: calls on this channel are not bounded.
+    #[default]
+    Unknown,
+    /// An active caller's SC, placed in the supervisor's `<cspace>` root slot.
+    Cap(u8),
+    /// A passive caller that is itself the child at this table index: the SC
+    /// of whatever call that child is serving.
+    Child(u8),
+}
+
+impl CallerSc {
+    fn to_half(self) -> u16 {
+        match self {
+            CallerSc::Unknown => 0,
+            CallerSc::Cap(slot) => u16::from(slot),
+            CallerSc::Child(index) => 0x100 | u16::from(index),
+        }
+    }
+
+    fn from_half(v: u16) -> Self {
+        match v {
+            0 => CallerSc::Unknown,
+            1..=0xff => CallerSc::Cap(v as u8),
+            _ => CallerSc::Child((v & 0xff) as u8),
+        }
+    }
+}
+
+/// One supervised child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SupervisedChild {
+    /// Its child id (`<protection_domain id=…>`).
+    pub id: u8,
+    /// Its name, NUL-padded.
+    pub name: [u8; NAME_BYTES],
+    /// Most caller CPU time one call may use, in µs (0: unbounded).
+    pub bound_us: u64,
+    /// Where the supervisor maps the child's call-state page (0: not mapped).
+    pub call_state_vaddr: u64,
+    /// Per channel of the child: whose SC a call on it runs on.
+    pub callers: [CallerSc; CHANNELS],
+}
+
+impl SupervisedChild {
+    /// A child with no bound and no callers known.
+    pub fn new(id: u8, name: &str) -> Self {
+        let mut n = [0; NAME_BYTES];
+        let len = name.len().min(NAME_BYTES);
+        n[..len].copy_from_slice(&name.as_bytes()[..len]);
+        Self { id, name: n, bound_us: 0, call_state_vaddr: 0, callers: [CallerSc::Unknown; CHANNELS] }
+    }
+
+    /// The name as text (up to the first NUL).
+    pub fn name(&self) -> &str {
+        let len = self.name.iter().position(|&b| b == 0).unwrap_or(NAME_BYTES);
+        core::str::from_utf8(&self.name[..len]).unwrap_or("?")
+    }
+}
+
+/// Encodes `children` (at most [`MAX_CHILDREN`]; more are an error).
+pub fn encode(children: &[SupervisedChild]) -> Result<[u64; TABLE_WORDS], usize> {
+    if children.len() > MAX_CHILDREN {
+        return Err(children.len());
+    }
+    let mut w = [0u64; TABLE_WORDS];
+    w[0] = MAGIC;
+    w[1] = children.len() as u64;
+    for (i, c) in children.iter().enumerate() {
+        let e = &mut w[2 + i * ENTRY_WORDS..2 + (i + 1) * ENTRY_WORDS];
+        e[0] = u64::from(c.id);
+        e[1] = c.bound_us;
+        e[2] = c.call_state_vaddr;
+        for (k, chunk) in c.name.chunks(8).enumerate() {
+            e[3 + k] = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        }
+        for (ch, caller) in c.callers.iter().enumerate() {
+            e[3 + NAME_BYTES / 8 + ch / 4] |= u64::from(caller.to_half()) << (16 * (ch % 4));
+        }
+    }
+    Ok(w)
+}
+
+/// Read access to a supervision table: the patched one in a supervisor
+/// ([`patched_table`], read in place) or decoded children (host tests).
+pub trait ChildTable {
+    /// Number of children.
+    fn len(&self) -> usize;
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Child `i`'s id, bound (µs, 0: none) and call-state page address.
+    fn child(&self, i: usize) -> (u8, u64, u64);
+    /// Child `i`'s name, NUL-padded.
+    fn name(&self, i: usize) -> [u8; NAME_BYTES];
+    /// Whose SC runs a call on channel `ch` of child `i`.
+    fn caller(&self, i: usize, ch: u8) -> CallerSc;
+}
+
+impl ChildTable for [SupervisedChild] {
+    fn len(&self) -> usize {
+        <[SupervisedChild]>::len(self)
+    }
+
+    fn child(&self, i: usize) -> (u8, u64, u64) {
+        let c = &self[i];
+        (c.id, c.bound_us, c.call_state_vaddr)
+    }
+
+    fn name(&self, i: usize) -> [u8; NAME_BYTES] {
+        self[i].name
+    }
+
+    fn caller(&self, i: usize, ch: u8) -> CallerSc {
+        self[i].callers.get(usize::from(ch)).copied().unwrap_or_default()
+    }
+}
+
+/// A table in words (as [`encode`] made it), read word by word.
+fn word_table_child(word: impl Fn(usize) -> u64, i: usize) -> (u8, u64, u64) {
+    let e = 2 + i * ENTRY_WORDS;
+    ((word(e) & 0xff) as u8, word(e + 1), word(e + 2))
+}
+
+fn word_table_name(word: impl Fn(usize) -> u64, i: usize) -> [u8; NAME_BYTES] {
+    let mut n = [0; NAME_BYTES];
+    for (k, chunk) in n.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&word(2 + i * ENTRY_WORDS + 3 + k).to_le_bytes());
+    }
+    n
+}
+
+fn word_table_caller(word: impl Fn(usize) -> u64, i: usize, ch: u8) -> CallerSc {
+    let ch = usize::from(ch);
+    if ch >= CHANNELS {
+        return CallerSc::Unknown;
+    }
+    CallerSc::from_half((word(2 + i * ENTRY_WORDS + 3 + NAME_BYTES / 8 + ch / 4) >> (16 * (ch % 4))) as u16)
+}
+
+/// Decodes a table in words; `None` if it was never patched (or is malformed).
+pub fn decode(w: &[u64; TABLE_WORDS]) -> Option<([Option<SupervisedChild>; MAX_CHILDREN], usize)> {
+    let count = usize::try_from(w[1]).ok()?;
+    if w[0] != MAGIC || count > MAX_CHILDREN {
+        return None;
+    }
+    let word = |k: usize| w[k];
+    let mut out = [None; MAX_CHILDREN];
+    for (i, slot) in out.iter_mut().enumerate().take(count) {
+        let (id, bound_us, call_state_vaddr) = word_table_child(word, i);
+        let mut c = SupervisedChild::new(id, "");
+        c.bound_us = bound_us;
+        c.call_state_vaddr = call_state_vaddr;
+        c.name = word_table_name(word, i);
+        for (ch, caller) in c.callers.iter_mut().enumerate() {
+            *caller = word_table_caller(word, i, ch as u8);
+        }
+        *slot = Some(c);
+    }
+    Some((out, count))
+}
+
+#[cfg_attr(not(test), unsafe(no_mangle))]
+#[used]
+#[allow(non_upper_case_globals)]
+static tunnelkit_supervision: Patched<[u64; TABLE_WORDS]> = Patched::new(UNPATCHED);
+
+/// The link-time table: not [`MAGIC`], so it reads as no table. It is not
+/// all zeros so that the table lands in `.data`, which has bytes in the ELF
+/// file for `tunnelkit build` to patch (`.bss` has none).
+const UNPATCHED: [u64; TABLE_WORDS] = {
+    let mut w = [0; TABLE_WORDS];
+    w[0] = MAGIC & !0xffff;
+    w
+};
+
+/// The table `tunnelkit build` patched into this image, read in place.
+#[derive(Clone, Copy, Debug)]
+pub struct PatchedTable {
+    len: usize,
+}
+
+/// The table `tunnelkit build` patched into this image, if any.
+pub fn patched_table() -> Option<PatchedTable> {
+    let len = usize::try_from(patched_word(1)).ok()?;
+    (patched_word(0) == MAGIC && len <= MAX_CHILDREN).then_some(PatchedTable { len })
+}
+
+fn patched_word(k: usize) -> u64 {
+    tunnelkit_supervision.get_at(k).unwrap_or(0)
+}
+
+impl ChildTable for PatchedTable {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn child(&self, i: usize) -> (u8, u64, u64) {
+        word_table_child(patched_word, i)
+    }
+
+    fn name(&self, i: usize) -> [u8; NAME_BYTES] {
+        word_table_name(patched_word, i)
+    }
+
+    fn caller(&self, i: usize, ch: u8) -> CallerSc {
+        word_table_caller(patched_word, i, ch)
+    }
+}
+
+crate::setvar!(
+    /// Address of this PD's call-state page (`<map setvar_vaddr=
+    /// "tunnelkit_call_state">`), 0 when none is mapped.
+    pub static tunnelkit_call_state
+);
+
+/// The call-state word: `seq << 8 | nested << 6 | channel`, where `seq`
+/// counts call starts and ends, so an odd `seq` means a call on `channel` is
+/// being served, and `nested` that the pod is itself waiting on a call it
+/// made (it must not be restarted then: it holds no scheduling context).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallState(pub u64);
+
+/// The `nested` bit of [`CallState`].
+const NESTED: u64 = 1 << 6;
+
+impl CallState {
+    /// Whether a call is being served.
+    pub const fn in_call(self) -> bool {
+        (self.0 >> 8) & 1 == 1
+    }
+
+    /// The channel of the call being (or last) served.
+    pub const fn channel(self) -> u8 {
+        (self.0 & 0x3f) as u8
+    }
+
+    /// Whether the pod waits on a call it made while serving one.
+    pub const fn nested(self) -> bool {
+        self.0 & NESTED != 0
+    }
+
+    /// The state after a call on `channel` starts.
+    pub const fn begin(self, channel: u8) -> Self {
+        Self(((self.0 >> 8) + 1) << 8 | (channel as u64 & 0x3f))
+    }
+
+    /// The state after the call's answer is decided (unchanged if idle).
+    pub const fn end(self) -> Self {
+        if self.in_call() { Self(((self.0 >> 8) + 1) << 8 | (self.0 & 0x3f)) } else { self }
+    }
+
+    /// The state with the `nested` bit set or cleared.
+    pub const fn with_nested(self, nested: bool) -> Self {
+        if nested { Self(self.0 | NESTED) } else { Self(self.0 & !NESTED) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_round_trip() {
+        let mut a = SupervisedChild::new(2, "pod_c");
+        a.bound_us = 1500;
+        a.call_state_vaddr = 0x300_0000;
+        a.callers[0] = CallerSc::Cap(3);
+        a.callers[1] = CallerSc::Child(0);
+        a.callers[61] = CallerSc::Cap(63);
+        let b = SupervisedChild::new(7, "a_name_longer_than_twenty_four_bytes");
+        let w = encode(&[a, b]).unwrap();
+        let (children, n) = decode(&w).unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(children[0], Some(a));
+        assert_eq!(children[1].unwrap().name(), "a_name_longer_than_twent");
+        assert_eq!(children[2], None);
+        assert!(decode(&[0; TABLE_WORDS]).is_none(), "an unpatched table decodes to nothing");
+        assert_eq!(encode(&[b; MAX_CHILDREN + 1]), Err(MAX_CHILDREN + 1));
+    }
+
+    #[test]
+    fn call_states_count_starts_and_ends() {
+        let idle = CallState::default();
+        assert!(!idle.in_call());
+        let busy = idle.begin(5);
+        assert!(busy.in_call());
+        assert_eq!(busy.channel(), 5);
+        let done = busy.end();
+        assert!(!done.in_call());
+        assert_ne!(done, idle, "a finished call is a new state");
+        assert_eq!(done.end(), done);
+        assert_ne!(done.begin(5), busy, "the next call has a new sequence number");
+        let waiting = busy.with_nested(true);
+        assert!(waiting.nested() && waiting.in_call());
+        assert_eq!(waiting.channel(), 5);
+        assert_eq!(waiting.with_nested(false), busy);
+    }
+}

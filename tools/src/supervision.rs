@@ -377,6 +377,16 @@ mod tests {
     }
 
     #[test]
+    fn check_reports_call_bound_wiring_at_its_position() {
+        let text = SYSTEM.replace("BTWEEN", "").replace(r#"<cspace><cap_sc pd="client" slot="3" /></cspace>"#, "");
+        let report = crate::check::check_bytes("s.xml", text.as_bytes(), None);
+        let d = report.errors().next().expect("an error");
+        assert_eq!((d.rule, d.pos.line, d.pos.col), ("call-bound", 12, 13), "{d}");
+        assert!(d.message.starts_with("calls from 'client' to 'pod_c'"), "{d}");
+        assert!(crate::check::check_bytes("s.xml", SYSTEM.replace("BTWEEN", "").as_bytes(), None).is_valid());
+    }
+
+    #[test]
     fn malformed_bounds_are_errors_at_their_position() {
         let e = run(&SYSTEM.replace("BTWEEN", "").replace("call_bound_us=\"1000\"", "call_bound_us=\"soon\"")).unwrap_err();
         assert!(e.to_string().starts_with("s.xml:12:13: error: call_bound_us must be"), "{e}");

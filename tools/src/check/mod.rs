@@ -153,9 +153,25 @@ pub fn check_bytes(file: &str, bytes: &[u8], board: Option<Board>) -> Report {
     let system = parse::parse(text, &mut sink);
     let graph = system.map(|s| {
         rules::check(&s, board, &mut sink);
+        call_bounds(text, &mut sink);
         graph::AuthorityGraph::of(&s)
     });
     Report { diagnostics: sink.out, graph }
+}
+
+/// The wiring of call bounds (`<?tunnelkit call_bound_us?>`), as `tunnelkit
+/// build` checks it, assuming every parent of a bounded pod runs the
+/// supervisor image (which only the build can see).
+fn call_bounds(text: &str, sink: &mut Sink) {
+    // Errors read ":LINE:COL: error: message" with an empty file name.
+    if let Err(e) = crate::supervision::tables(Path::new(""), text, |_| true) {
+        let msg = e.to_string();
+        let mut parts = msg.splitn(4, ':');
+        let (_, line, col, rest) = (parts.next(), parts.next(), parts.next(), parts.next().unwrap_or(&msg));
+        let pos = Pos { line: line.and_then(|l| l.parse().ok()).unwrap_or(1), col: col.and_then(|c| c.parse().ok()).unwrap_or(1) };
+        let message = rest.trim_start().strip_prefix("error: ").unwrap_or(rest).to_string();
+        sink.error(pos, "call-bound", message, "see the README's Containment section for a bounded pod's wiring");
+    }
 }
 
 /// Checks the SDF at `path`, and the policy at `policy` if given.

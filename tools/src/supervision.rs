@@ -173,6 +173,22 @@ pub fn tables(path: &Path, text: &str, is_supervisor: impl Fn(&str) -> bool) -> 
                 );
             }
             check_chain(&doc, &pds, &kids, &children, pos, sup, &at, pi)?;
+            // The watchdog sees that a pod waits on its own call only through
+            // the callee's call state: a pod restarted while blocked on a reply
+            // would have no scheduling context to restart on.
+            for (ch, callee) in callees(&doc, &pds[k].name) {
+                let seen = kids.iter().position(|&q| pds[q].name == callee).is_some_and(|q| children[q].call_state_vaddr != 0);
+                if !seen {
+                    bail!(
+                        "{}: error: '{}' has a call bound and calls '{callee}' (its channel {ch}), so '{}' must see when it waits on that call: make '{callee}' a child of '{}' with a call-state page (setvar_vaddr=\"{CALL_STATE_SYMBOL}\", mapped into '{}' too)",
+                        at(pi),
+                        pds[k].name,
+                        sup.name,
+                        sup.name,
+                        sup.name
+                    );
+                }
+            }
         }
         out.push(Table { pd: sup.name.clone(), image: image.to_string(), position: at(sup.node), children });
     }
@@ -235,6 +251,25 @@ fn callers(doc: &Document, pd: &str) -> Vec<(u8, String)> {
             for (me, other) in [(a, b), (b, a)] {
                 if me.attribute("pd") == Some(pd)
                     && other.attribute("pp") == Some("true")
+                    && let Some(id) = me.attribute("id").and_then(|v| v.parse::<u8>().ok())
+                {
+                    out.push((id, other.attribute("pd").unwrap_or("?").to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `(channel id at pd, callee)` for every channel on which `pd` may call another PD.
+fn callees(doc: &Document, pd: &str) -> Vec<(u8, String)> {
+    let mut out = Vec::new();
+    for ch in doc.descendants().filter(|n| n.has_tag_name("channel")) {
+        let ends: Vec<Node> = ch.children().filter(|n| n.has_tag_name("end")).collect();
+        if let [a, b] = ends.as_slice() {
+            for (me, other) in [(a, b), (b, a)] {
+                if me.attribute("pd") == Some(pd)
+                    && me.attribute("pp") == Some("true")
                     && let Some(id) = me.attribute("id").and_then(|v| v.parse::<u8>().ok())
                 {
                     out.push((id, other.attribute("pd").unwrap_or("?").to_string()));
@@ -368,6 +403,13 @@ mod tests {
         let nested = r#"<channel><end pd="pod_b" id="1" pp="true" /><end pd="pod_c" id="1" /></channel>"#;
         let e = run(&SYSTEM.replace("BTWEEN", nested)).unwrap_err().to_string();
         assert!(e.starts_with("s.xml:12:13: error: 'pod_b' must publish its call state"), "{e}");
+    }
+
+    #[test]
+    fn a_bounded_pod_calling_an_unwatched_pod_is_an_error() {
+        let calls_b = r#"<channel><end pd="pod_c" id="1" pp="true" /><end pd="pod_b" id="0" /></channel>"#;
+        let e = run(&SYSTEM.replace("BTWEEN", calls_b)).unwrap_err().to_string();
+        assert!(e.starts_with("s.xml:12:13: error: 'pod_c' has a call bound and calls 'pod_b' (its channel 1)"), "{e}");
     }
 
     #[test]

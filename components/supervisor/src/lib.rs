@@ -19,9 +19,12 @@
 //! its bound is never stopped, and one that keeps running is stopped at the
 //! first tick after it used more than its bound, which is at most its bound
 //! plus the caller CPU time of one tick interval. A pod waiting on a call of
-//! its own (nested) is not stopped until that call returns: a thread blocked
-//! on a reply holds no scheduling context to restart on. This crate is the
-//! pure decision; the binaries do the system calls.
+//! its own (nested: another child serves a call from it) is not stopped
+//! until that call returns: a thread blocked on a reply holds no scheduling
+//! context to restart on. (`tunnelkit build` makes sure every pod a bounded
+//! pod calls is a child of the same supervisor that publishes its call
+//! state, so that such waits are seen.) This crate is the pure decision; the
+//! binaries do the system calls.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -38,8 +41,9 @@ struct Account {
     last: CallState,
     /// CPU µs charged to the open call so far.
     used_us: u64,
-    /// The call already stopped (so a restart in progress is not stopped twice).
-    stopped: Option<CallState>,
+    /// The call (its sequence number) already stopped, so that a restart in
+    /// progress is not stopped twice.
+    stopped: Option<u64>,
 }
 
 /// A call to stop: the child's index in the table and what it used.
@@ -115,6 +119,15 @@ impl Watchdog {
         consumed: &Consumed,
         mut stop: impl FnMut(Overrun),
     ) {
+        // Children waiting on a call they made to another child.
+        let mut nested = [false; MAX_CHILDREN];
+        for (j, state) in states.iter().enumerate().take(table.len().min(MAX_CHILDREN)) {
+            if let (true, CallerSc::Child(k)) = (state.in_call(), table.caller(j, state.channel()))
+                && let Some(n) = nested.get_mut(usize::from(k))
+            {
+                *n = true;
+            }
+        }
         for i in 0..table.len().min(MAX_CHILDREN) {
             let (_, bound_us, _) = table.child(i);
             let state = states[i];
@@ -124,12 +137,12 @@ impl Watchdog {
                 *acc = Account { last: state, used_us: 0, stopped: None };
                 continue;
             }
-            // The nested bit changes within one call: compare without it.
-            let same_call = acc.last.with_nested(false) == state.with_nested(false);
+            // The interrupted bits change within one call.
+            let same_call = acc.last.seq() == state.seq();
             acc.used_us = if same_call { acc.used_us.saturating_add(charge) } else { 0 };
             acc.last = state;
-            if bound_us != 0 && acc.used_us > bound_us && !state.nested() && acc.stopped != Some(state) {
-                acc.stopped = Some(state);
+            if bound_us != 0 && acc.used_us > bound_us && !nested[i] && acc.stopped != Some(state.seq()) {
+                acc.stopped = Some(state.seq());
                 stop(Overrun { index: i, used_us: acc.used_us, bound_us });
             }
         }
@@ -210,15 +223,16 @@ mod tests {
     fn nested_calls_are_charged_to_the_outer_callers_sc() {
         let mut w = Watchdog::new();
         let mut states = [CallState::default(); MAX_CHILDREN];
-        states[0] = CallState::default().begin(0).with_nested(true); // pod_b serves the client, waits on pod_c
-        states[1] = CallState::default().begin(1); // pod_c serves pod_b
+        states[0] = CallState::default().begin(0); // pod_b serves the client
+        states[1] = CallState::default().begin(1); // pod_c serves pod_b: pod_b waits
         assert!(run(&mut w, &states, 0).is_empty());
         assert!(run(&mut w, &states, 600).is_empty());
         let stopped = run(&mut w, &states, 600);
         assert_eq!(stopped, [Overrun { index: 1, used_us: 1200, bound_us: 1000 }], "the inner pod's tighter bound fires first");
         assert!(run(&mut w, &states, 5000).is_empty(), "pod_b is past its 5000 µs bound but waits on pod_c: not stopped");
-        states[0] = states[0].with_nested(false);
+        states[1] = states[1].end();
         assert_eq!(run(&mut w, &states, 1)[0].index, 0, "once pod_c has answered, pod_b is stopped");
+        states[1] = states[1].begin(1);
         states[0] = CallState::default();
         assert!(run(&mut w, &states, 5000).is_empty(), "with its caller gone the inner call has no known SC");
     }

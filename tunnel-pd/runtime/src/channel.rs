@@ -79,10 +79,7 @@ mod target {
         /// message registers are in the IPC buffer, before and after.
         pub fn pp_call(self, msg_info: MessageInfo) -> Result<MessageInfo, ChannelError> {
             let id = self.checked(symbols::pps(), ChannelError::NotCallable)?;
-            crate::event_loop::mark_nested(true);
-            let reply = syscall::call(cap::endpoint(id), msg_info);
-            crate::event_loop::mark_nested(false);
-            Ok(reply)
+            Ok(syscall::call(cap::endpoint(id), msg_info))
         }
 
         /// Acknowledges the IRQ with this id so it can fire again.

@@ -37,37 +37,49 @@ fn in_call() -> bool {
     CallState(CALL.load(Ordering::Relaxed)).in_call()
 }
 
-fn publish(state: CallState) {
+/// Publishes the call state: in [`CALL`] (which a restart reads) and, when
+/// the system maps a call-state page, there for the supervisor's watchdog.
+fn publish(state: CallState, page: Option<SharedMemory>) {
     CALL.store(state.0, Ordering::Relaxed);
-    if let Some(page) = SharedMemory::patched(tunnelkit_call_state.get(), 8) {
+    if let Some(page) = page {
         // The page is 8-byte aligned and at least 8 bytes: cannot fail.
         let _ = page.store_release_u64(0, state.0);
     }
 }
 
-/// This PD, serving a call, waits (`nested`) or no longer waits on a call of
-/// its own: the supervisor must not restart it while it waits.
-pub(crate) fn mark_nested(nested: bool) {
-    let state = CallState(CALL.load(Ordering::Relaxed));
-    if state.in_call() {
-        publish(state.with_nested(nested));
+/// The event loop's copy of the call state, kept in registers: starting
+/// and ending a call cost a few instructions and one store (two when
+/// watched).
+struct CallTracker {
+    state: CallState,
+    page: Option<SharedMemory>,
+}
+
+impl CallTracker {
+    fn new() -> Self {
+        Self { state: CallState(CALL.load(Ordering::Relaxed)), page: call_page() }
+    }
+
+    /// A protected call on `channel` starts being served.
+    #[inline(always)]
+    fn begin(&mut self, channel: u8) {
+        self.state = self.state.begin(channel);
+        publish(self.state, self.page);
+    }
+
+    /// The answer to the call being served is decided and about to be
+    /// sent: the call is over for the watchdog (between here and the send
+    /// the PD can neither fault nor overrun: it only makes the system call).
+    #[inline(always)]
+    fn end(&mut self) {
+        self.state = self.state.end();
+        publish(self.state, self.page);
     }
 }
 
-/// A protected call on `channel` starts being served.
-fn begin_call(channel: u8) {
-    publish(CallState(CALL.load(Ordering::Relaxed)).begin(channel));
-}
-
-/// The answer to the call being served is decided and about to be sent: the
-/// call is over for the watchdog (between here and the send the PD can
-/// neither fault nor overrun: it only makes the system call).
-fn end_call() {
-    let state = CallState(CALL.load(Ordering::Relaxed));
-    if state.in_call() {
-        publish(state.end());
-        INTERRUPTED_BY.store(0, Ordering::Relaxed);
-    }
+/// The call-state page (`tunnelkit_call_state` setvar), if mapped.
+fn call_page() -> Option<SharedMemory> {
+    SharedMemory::patched(tunnelkit_call_state.get(), 8)
 }
 
 /// Label of the reply a restarted PD sends to the caller whose call it was
@@ -85,9 +97,6 @@ pub const RESTART_AFTER_OVERRUN: u64 = 2;
 
 /// Why this start happened (0: boot).
 static START_REASON: AtomicU64 = AtomicU64::new(0);
-/// Why the call being served was interrupted first (0: it was not): a
-/// later restart before the answer went out keeps the first cause.
-static INTERRUPTED_BY: AtomicU64 = AtomicU64::new(0);
 
 /// Why this start happened: 0 at boot, else the reason the supervisor gave
 /// when it restarted this PD ([`RESTART_AFTER_FAULT`], [`RESTART_AFTER_OVERRUN`]).
@@ -100,8 +109,9 @@ pub fn start_reason() -> u64 {
 #[doc(hidden)]
 pub fn set_start_reason(reason: u64) {
     START_REASON.store(reason, Ordering::Relaxed);
-    if reason != 0 && in_call() && INTERRUPTED_BY.load(Ordering::Relaxed) == 0 {
-        INTERRUPTED_BY.store(reason, Ordering::Relaxed);
+    let state = CallState(CALL.load(Ordering::Relaxed));
+    if reason != 0 && state.in_call() {
+        publish(state.interrupted_by(reason), call_page());
     }
 }
 
@@ -148,11 +158,11 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
         // state). If a call was being served, its caller still waits on our
         // reply object: answer it with a fault. The monitor handshake and the
         // IRQ set-up were done by the first start.
-        // The call state stays "in call" until the reply has gone out (the
-        // next receive returns), so a restart during this restart still answers.
+        // The call state stays "in call" until the answer is about to be
+        // sent, so a restart during this restart still answers.
         if in_call() {
-            mark_nested(false);
-            let label = if INTERRUPTED_BY.load(Ordering::Relaxed) == RESTART_AFTER_OVERRUN { OVERRUN_LABEL } else { FAULT_LABEL };
+            let first = CallState(CALL.load(Ordering::Relaxed)).interrupted();
+            let label = if first == RESTART_AFTER_OVERRUN { OVERRUN_LABEL } else { FAULT_LABEL };
             reply = Some(MessageInfo::with_label(label, 0));
         }
     } else {
@@ -168,11 +178,12 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
         }
     }
 
+    let mut calls = CallTracker::new();
     loop {
         let pending = if PENDING.load(Ordering::Relaxed) == 0 { 0 } else { PENDING.swap(0, Ordering::Relaxed) };
         if pending != 0 {
             if let Some(r) = reply.take() {
-                end_call();
+                calls.end();
                 syscall::send(cap::REPLY, r);
             }
             check(handler.notified(ChannelSet::from_badge(pending)));
@@ -180,7 +191,7 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
         }
         let Received { badge, info } = match (reply.take(), take_deferred()) {
             (Some(r), deferred) => {
-                end_call();
+                calls.end();
                 if let Some((cap, msg)) = deferred {
                     syscall::send(cap, msg);
                 }
@@ -189,14 +200,14 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
             (None, Some((cap, msg))) => syscall::nb_send_recv(cap, msg, cap::INPUT, cap::REPLY),
             (None, None) => syscall::recv(cap::INPUT, cap::REPLY),
         };
-        reply = dispatch(&mut handler, badge, info);
+        reply = dispatch(&mut handler, &mut calls, badge, info);
     }
 }
 
-fn dispatch<H: Handler>(handler: &mut H, badge: u64, info: MessageInfo) -> Option<MessageInfo> {
+fn dispatch<H: Handler>(handler: &mut H, calls: &mut CallTracker, badge: u64, info: MessageInfo) -> Option<MessageInfo> {
     if badge & cap::BADGE_PPC != 0 {
         let channel = Channel::new((badge & 0x3f) as u8);
-        begin_call(channel.index());
+        calls.begin(channel.index());
         Some(check(handler.protected(channel, info)))
     } else if badge & cap::BADGE_FAULT != 0 {
         check(handler.fault(Child::new((badge & 0xff) as u8), info))

@@ -245,45 +245,56 @@ crate::setvar!(
     pub static tunnelkit_call_state
 );
 
-/// The call-state word: `seq << 8 | nested << 6 | channel`, where `seq`
-/// counts call starts and ends, so an odd `seq` means a call on `channel` is
-/// being served, and `nested` that the pod is itself waiting on a call it
-/// made (it must not be restarted then: it holds no scheduling context).
+/// The call-state word: `seq << 9 | interrupted << 7 | channel`, where
+/// `seq` counts call starts and ends (odd: a call on `channel` is being
+/// served) and `interrupted` is the first restart reason of this call (0:
+/// none), so that a second restart before the answer goes out does not
+/// change it. Starting and ending a call are two or three instructions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CallState(pub u64);
 
-/// The `nested` bit of [`CallState`].
-const NESTED: u64 = 1 << 6;
+/// Shift and mask of the `interrupted` field.
+const INTERRUPTED_SHIFT: u32 = 7;
+const INTERRUPTED: u64 = 3 << INTERRUPTED_SHIFT;
+/// Shift of the sequence number; the bits below it.
+const SEQ_SHIFT: u32 = 9;
+const LOW: u64 = (1 << SEQ_SHIFT) - 1;
 
 impl CallState {
-    /// Whether a call is being served.
-    pub const fn in_call(self) -> bool {
-        (self.0 >> 8) & 1 == 1
+    /// The sequence number (odd while a call is served).
+    pub const fn seq(self) -> u64 {
+        self.0 >> SEQ_SHIFT
     }
 
-    /// The channel of the call being (or last) served.
+    /// Whether a call is being served.
+    pub const fn in_call(self) -> bool {
+        self.seq() & 1 == 1
+    }
+
+    /// The channel of the call being served.
     pub const fn channel(self) -> u8 {
         (self.0 & 0x3f) as u8
     }
 
-    /// Whether the pod waits on a call it made while serving one.
-    pub const fn nested(self) -> bool {
-        self.0 & NESTED != 0
+    /// The first restart reason of this call (0: not interrupted).
+    pub const fn interrupted(self) -> u64 {
+        (self.0 & INTERRUPTED) >> INTERRUPTED_SHIFT
     }
 
-    /// The state after a call on `channel` starts.
+    /// The state after a call on `channel` starts (from idle).
     pub const fn begin(self, channel: u8) -> Self {
-        Self(((self.0 >> 8) + 1) << 8 | (channel as u64 & 0x3f))
+        Self(((self.0 | LOW) + 1) | (channel as u64 & 0x3f))
     }
 
-    /// The state after the call's answer is decided (unchanged if idle).
+    /// The state after the call's answer is decided (from a call).
     pub const fn end(self) -> Self {
-        if self.in_call() { Self(((self.0 >> 8) + 1) << 8 | (self.0 & 0x3f)) } else { self }
+        Self((self.0 | LOW) + 1)
     }
 
-    /// The state with the `nested` bit set or cleared.
-    pub const fn with_nested(self, nested: bool) -> Self {
-        if nested { Self(self.0 | NESTED) } else { Self(self.0 & !NESTED) }
+    /// The state after a restart for `reason` (1..=3): the call keeps the
+    /// first reason it was interrupted by.
+    pub const fn interrupted_by(self, reason: u64) -> Self {
+        if self.interrupted() != 0 { self } else { Self(self.0 | (reason & 3) << INTERRUPTED_SHIFT) }
     }
 }
 
@@ -320,11 +331,10 @@ mod tests {
         let done = busy.end();
         assert!(!done.in_call());
         assert_ne!(done, idle, "a finished call is a new state");
-        assert_eq!(done.end(), done);
         assert_ne!(done.begin(5), busy, "the next call has a new sequence number");
-        let waiting = busy.with_nested(true);
-        assert!(waiting.nested() && waiting.in_call());
-        assert_eq!(waiting.channel(), 5);
-        assert_eq!(waiting.with_nested(false), busy);
+        let hit = busy.interrupted_by(2).interrupted_by(1);
+        assert_eq!((hit.interrupted(), hit.seq(), hit.channel()), (2, busy.seq(), 5), "the first reason stays");
+        assert_eq!(hit.end().interrupted(), 0, "the next state starts clean");
+        assert_eq!(hit.end().begin(1).interrupted(), 0);
     }
 }

@@ -169,7 +169,8 @@ impl Handler for Supervisor {
             // before the restart, and nothing lower (the pod) runs between
             // the two, because this PD never runs out of budget (budget =
             // period, which `tunnelkit build` checks).
-            if CallStateView::at(table.child(o.index).2).map(CallStateView::read) == Some(states[o.index]) {
+            let now = CallStateView::at(table.child(o.index).2).map(CallStateView::read);
+            if now.is_some_and(|now| now.seq() == states[o.index].seq()) {
                 self.stop_overrun(o);
             }
         }

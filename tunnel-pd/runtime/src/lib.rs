@@ -36,6 +36,7 @@ mod event_loop;
 #[cfg(target_os = "none")]
 mod panicking;
 pub mod supervision;
+pub mod watchdog;
 
 #[cfg(target_os = "none")]
 pub use channel::IoPort;

@@ -5,7 +5,7 @@
 //!
 //! Its watchdog runs on every notification from the tick PD: it charges each
 //! bounded pod's open call the CPU time its caller's scheduling context used
-//! (see the `supervisor` library) and restarts a pod whose call used more
+//! (see `tunnelkit_runtime::watchdog`) and restarts a pod whose call used more
 //! than its declared bound; the caller gets `Err(Overrun)`.
 //!
 //! The decision and the restart must not be split by a budget expiry (the
@@ -23,10 +23,10 @@
 
 use core::convert::Infallible;
 
-use supervisor::{Consumed, Overrun, Watchdog};
 use tunnelkit_runtime::supervision::{
     CallState, CallStateView, ChildTable, MAX_CHILDREN, NAME_BYTES, PatchedTable, SchedContext, patched_table,
 };
+use tunnelkit_runtime::watchdog::{Consumed, Overrun, Watchdog};
 use tunnelkit_runtime::{
     ChannelSet, Child, Handler, MessageInfo, RESTART_AFTER_FAULT, RESTART_AFTER_OVERRUN, debug_println, mr, protection_domain,
 };

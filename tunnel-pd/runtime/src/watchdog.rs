@@ -23,13 +23,10 @@
 //! until that call returns: a thread blocked on a reply holds no scheduling
 //! context to restart on. (`tunnelkit build` makes sure every pod a bounded
 //! pod calls is a child of the same supervisor that publishes its call
-//! state, so that such waits are seen.) This crate is the pure decision; the
-//! binaries do the system calls.
+//! state, so that such waits are seen.) This module is the pure decision; the
+//! supervisor PD (`components/supervisor`) does the system calls.
 
-#![no_std]
-#![forbid(unsafe_code)]
-
-use tunnelkit_runtime::supervision::{CallState, CallerSc, ChildTable, MAX_CHILDREN};
+use crate::supervision::{CHANNELS, CallState, CallerSc, ChildTable, MAX_CHILDREN};
 
 /// Per-tick input: SC consumption by cspace slot (µs since the last tick).
 pub type Consumed = [u64; 64];
@@ -80,7 +77,7 @@ impl Watchdog {
     pub fn sc_slots(table: &(impl ChildTable + ?Sized)) -> u64 {
         let mut slots = 0u64;
         for i in 0..table.len() {
-            for ch in 0..tunnelkit_runtime::supervision::CHANNELS as u8 {
+            for ch in 0..CHANNELS as u8 {
                 if let CallerSc::Cap(s) = table.caller(i, ch) {
                     slots |= 1 << (s & 63);
                 }
@@ -153,7 +150,7 @@ impl Watchdog {
 mod tests {
     use super::*;
 
-    use tunnelkit_runtime::supervision::SupervisedChild;
+    use crate::supervision::SupervisedChild;
 
     fn table() -> Vec<SupervisedChild> {
         let mut b = SupervisedChild::new(1, "pod_b");

@@ -95,6 +95,8 @@ struct Tally {
     fresh_after: u64,
     hangs: u64,
     slowest_ticks: u64,
+    /// Which injection (1-based) was the slowest.
+    slowest: u64,
 }
 
 struct Rig {
@@ -149,7 +151,10 @@ impl Rig {
         let result = call(self);
         let took = self.now() - start;
         tally.injected += 1;
-        tally.slowest_ticks = tally.slowest_ticks.max(took);
+        if took > tally.slowest_ticks {
+            tally.slowest_ticks = took;
+            tally.slowest = tally.injected;
+        }
         if took > HANG_TICKS {
             tally.hangs += 1;
         }
@@ -232,14 +237,17 @@ fn init() -> Injector {
         overruns.errors,
     );
     debug_println!(
-        "containment: details: undefined={} vm_faults={} panics={} nested={} fresh_state={}/{} slowest_injection_ticks={} flaky_restarted={flaky} baseline_balance={balance:.3}",
+        "containment: details: undefined={} vm_faults={} panics={} nested={} fresh_state={}/{} slowest_fault_ticks={}@{} slowest_overrun_ticks={}@{} flaky_restarted={flaky} baseline_balance={balance:.3}",
         kinds[FaultKind::Undefined as usize],
         kinds[FaultKind::VmFault as usize],
         kinds[FaultKind::Panic as usize],
         kinds[FaultKind::Nested as usize],
         faults.fresh_after + overruns.fresh_after,
         faults.injected + overruns.injected,
-        faults.slowest_ticks.max(overruns.slowest_ticks),
+        faults.slowest_ticks,
+        faults.slowest,
+        overruns.slowest_ticks,
+        overruns.slowest,
     );
     let every_error = faults.errors == FAULTS && overruns.errors == OVERRUNS;
     let fresh = faults.fresh_after == FAULTS && overruns.fresh_after == OVERRUNS;

@@ -244,32 +244,25 @@ fn check_chain(
 
 /// `(channel id at pd, caller)` for every channel on which another PD may call `pd`.
 fn callers(doc: &Document, pd: &str) -> Vec<(u8, String)> {
-    let mut out = Vec::new();
-    for ch in doc.descendants().filter(|n| n.has_tag_name("channel")) {
-        let ends: Vec<Node> = ch.children().filter(|n| n.has_tag_name("end")).collect();
-        if let [a, b] = ends.as_slice() {
-            for (me, other) in [(a, b), (b, a)] {
-                if me.attribute("pd") == Some(pd)
-                    && other.attribute("pp") == Some("true")
-                    && let Some(id) = me.attribute("id").and_then(|v| v.parse::<u8>().ok())
-                {
-                    out.push((id, other.attribute("pd").unwrap_or("?").to_string()));
-                }
-            }
-        }
-    }
-    out
+    pp_peers(doc, pd, false)
 }
 
 /// `(channel id at pd, callee)` for every channel on which `pd` may call another PD.
 fn callees(doc: &Document, pd: &str) -> Vec<(u8, String)> {
+    pp_peers(doc, pd, true)
+}
+
+/// The peers of `pd` over channels whose pp right is on `pd`'s end
+/// (`pd_calls`) or on the peer's end, with `pd`'s channel ids.
+fn pp_peers(doc: &Document, pd: &str, pd_calls: bool) -> Vec<(u8, String)> {
     let mut out = Vec::new();
     for ch in doc.descendants().filter(|n| n.has_tag_name("channel")) {
         let ends: Vec<Node> = ch.children().filter(|n| n.has_tag_name("end")).collect();
         if let [a, b] = ends.as_slice() {
             for (me, other) in [(a, b), (b, a)] {
+                let caller = if pd_calls { me } else { other };
                 if me.attribute("pd") == Some(pd)
-                    && me.attribute("pp") == Some("true")
+                    && caller.attribute("pp") == Some("true")
                     && let Some(id) = me.attribute("id").and_then(|v| v.parse::<u8>().ok())
                 {
                     out.push((id, other.attribute("pd").unwrap_or("?").to_string()));

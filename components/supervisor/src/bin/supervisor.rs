@@ -147,10 +147,18 @@ impl Handler for Supervisor {
     /// A tick: run the watchdog.
     fn notified(&mut self, _: ChannelSet) -> Result<(), Infallible> {
         let mut consumed: Consumed = [0; 64];
-        for slot in (1..64u8).filter(|s| self.sc_slots & (1 << s) != 0) {
+        let slots = self.sc_slots;
+        for slot in (1..64u8).filter(|s| slots & (1 << s) != 0) {
             match SchedContext::in_cspace(slot).map(SchedContext::consumed_us) {
                 Some(Ok(us)) => consumed[usize::from(slot)] = us,
-                _ => debug_println!("supervisor: no scheduling context in cspace slot {slot}: calls on it are not bounded"),
+                Some(Err(e)) => {
+                    // Said once; the slot is then left out.
+                    debug_println!(
+                        "supervisor: cspace slot {slot} holds no scheduling context (seL4 error {e}): calls on it are not bounded"
+                    );
+                    self.sc_slots &= !(1 << slot);
+                }
+                None => self.sc_slots &= !(1 << slot),
             }
         }
         let Some(table) = self.table else { return Ok(()) };

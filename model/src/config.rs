@@ -45,6 +45,60 @@ impl ServerSpec {
     }
 }
 
+/// tunnelkit's overrun watchdog: a periodic ticker wakes the supervisor every `tick` ticks; at each
+/// check it adds what the caller's SC consumed since the previous check to the pod's current-call
+/// account (restarting the account if a new call began since), and restarts the pod with reason
+/// `Overrun` when the account exceeds `bound`.
+///
+/// Two policies for a call first seen at a check: [`charge_first_interval`](Self::charge_first_interval)
+/// `true` charges it that whole interval's consumption (an over-approximation by at most one
+/// interval: the caller's own work before the call), `false` charges it nothing (an
+/// under-approximation by at most one interval: the call's work before it was first seen), as
+/// the implementation's `Watchdog::tick` does (`tunnel-pd/runtime/src/watchdog.rs`, run by
+/// `components/supervisor`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Watchdog {
+    /// Ticks between two supervisor checks (the ticker's period).
+    pub tick: u8,
+    /// The pods' declared per-call bound, in ticks of the caller's CPU time.
+    pub bound: u8,
+    /// `false` (the protocol as specified): every check restarts a pod whose call is over its
+    /// bound, also one already re-initialising after a restart for that call (the first reason is
+    /// kept). `true`: the watchdog stops a call at most once (as the implementation does: it
+    /// remembers the stopped call's sequence number), so a pod re-initialising after an overrun
+    /// stop is left alone; one re-initialising after a fault can still be stopped once.
+    pub stop_once: bool,
+    /// Whether a call first seen at a check is charged that interval's whole consumption (`true`,
+    /// over-approximation) or nothing (`false`, under-approximation).
+    pub charge_first_interval: bool,
+}
+
+impl Watchdog {
+    /// The largest pod work (ticks) of a call the watchdog must never kill. Charging the first
+    /// interval over-approximates a call by at most one tick interval (the caller's consumption
+    /// before the call, in the interval it began in): `bound - tick`. Charging it nothing never
+    /// over-approximates: `bound`.
+    pub fn legit_limit(self) -> u8 {
+        if self.charge_first_interval { self.bound.saturating_sub(self.tick) } else { self.bound }
+    }
+
+    /// An upper bound on the CPU time a spinning call uses before the kill: with the first
+    /// interval charged, the account (at least the call's work) was at most `bound` at the last
+    /// check before the kill, and one more interval follows: `bound + tick`. Charged nothing, the
+    /// call's work before it was first seen (less than one interval) adds to that: `bound + 2 tick`.
+    /// (In the model's whole ticks each is one tick less: the caller's issuing tick is always in
+    /// the charged interval, and a call begins at the end of a tick.)
+    pub fn kill_work(self) -> u32 {
+        let late = if self.charge_first_interval { 0 } else { u32::from(self.tick) };
+        u32::from(self.bound) + u32::from(self.tick) + late
+    }
+
+    /// Worst-case pod work of a call that spins: [`kill_work`](Self::kill_work), then the restart.
+    pub fn spin_work(self, restart_work: u8) -> u32 {
+        self.kill_work() + u32::from(restart_work)
+    }
+}
+
 /// Expected outcome of one property in one scenario.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
@@ -81,9 +135,18 @@ pub struct Scenario {
     pub allow_signal: bool,
     /// How many pod faults the checker may inject (each at any point a pod is serving).
     pub faults: u8,
-    /// Whether tunnelkit's fault supervisor handles pod faults (reply `Err(Fault)`, return the SC,
-    /// restart the pod). `false` is plain Microkit: the caller stays blocked forever.
+    /// Whether tunnelkit's fault supervisor handles pod faults (restart the pod, which answers
+    /// `Err(Fault)` and returns the SC). `false` is plain Microkit: the caller stays blocked forever.
     pub supervisor: bool,
+    /// How many times the checker may make a pod spin for ever inside a call (at any tick at which
+    /// it serves a call of one of `spin_paths`).
+    pub spins: u8,
+    /// The paths whose calls may spin (the pod serving the call spins).
+    pub spin_paths: Vec<usize>,
+    /// tunnelkit's overrun watchdog in the supervisor (`None`: no overrun detection).
+    pub watchdog: Option<Watchdog>,
+    /// Ticks a restarted pod re-initialises (on the donated SC) before it answers; at least 1.
+    pub restart_work: u8,
     /// Expected outcome per property, in [`PropertyId::ALL`] order.
     pub expect: [Outcome; PropertyId::COUNT],
 }
@@ -121,16 +184,27 @@ impl Scenario {
     }
 
     /// Worst-case ticks of server work behind one call of path `p` (request, nested calls and the
-    /// one tick each caller spends finishing after a nested reply).
+    /// one tick each caller spends finishing after a nested reply). A fault replaces the rest of a
+    /// pod's work by its re-initialisation (`restart_work`, at least one tick of work is left when
+    /// a fault hits); a spin under a watchdog costs [`Watchdog::spin_work`].
     pub fn request_work(&self, p: usize) -> u32 {
         let mut w = u32::from(self.paths[p].demand.iter().copied().max().unwrap_or(0));
         let mut s = self.paths[p].calls;
-        let mut hops = 0;
+        let mut hops = 0u32;
         while let Some((next, work)) = self.servers[s].nested {
             w += u32::from(work) + 1;
             s = next;
             hops += 1;
-            assert!(hops <= self.servers.len(), "scenario {}: cyclic call graph", self.name);
+            assert!(hops as usize <= self.servers.len(), "scenario {}: cyclic call graph", self.name);
+        }
+        if self.faults > 0 && self.supervisor {
+            w += (hops + 1) * u32::from(self.restart_work.saturating_sub(1));
+        }
+        if let Some(wd) = self.watchdog
+            && self.spins > 0
+            && self.spin_paths.contains(&p)
+        {
+            w = w.max(wd.spin_work(self.restart_work));
         }
         w
     }
@@ -157,7 +231,8 @@ impl Scenario {
         fn gcd(a: u32, b: u32) -> u32 {
             if b == 0 { a } else { gcd(b, a % b) }
         }
-        let l = self.sc_params().iter().fold(1u32, |l, &(_, t)| l / gcd(l, u32::from(t)) * u32::from(t));
+        let tick = self.watchdog.map(|w| (0, w.tick));
+        let l = self.sc_params().iter().chain(&tick).fold(1u32, |l, &(_, t)| l / gcd(l, u32::from(t)) * u32::from(t));
         u8::try_from(l).expect("hyperperiod must fit in u8")
     }
 
@@ -191,6 +266,22 @@ impl Scenario {
                 return err(format!("bad nested call from {}", s.name));
             }
         }
+        if self.restart_work == 0 {
+            return err("restart_work must be at least 1".into());
+        }
+        if self.spin_paths.iter().any(|&p| p >= self.paths.len()) {
+            return err("spin path out of range".into());
+        }
+        if let Some(wd) = self.watchdog {
+            if wd.tick == 0 || wd.bound == 0 || !self.supervisor {
+                return err("a watchdog needs tick >= 1, bound >= 1 and the supervisor".into());
+            }
+            // Restarting a pod blocked in its own nested call (its SC donated onwards) is not
+            // modelled: the outer pod's account would include the inner pod's time.
+            if self.servers.iter().any(|s| s.nested.is_some()) {
+                return err("the watchdog is not modelled for nested calls".into());
+            }
+        }
         Ok(())
     }
 }
@@ -216,22 +307,39 @@ fn pod(name: &'static str, priority: u8) -> ServerSpec {
     ServerSpec { name, priority, own_sc: None, nested: None, ntfn_sc: None }
 }
 
-/// Expected outcomes in [`PropertyId::ALL`] order:
-/// sc-conservation, bounded-response, no-deadlock, accounting, crosstalk, no-wedged-pod.
+/// Expected outcomes in [`PropertyId::ALL`] order: sc-conservation, bounded-response,
+/// no-deadlock, accounting, crosstalk, no-wedged-pod, then right-answer and no-false-overrun
+/// (expected to hold).
 const fn expect(resp: Outcome, dead: Outcome, acct: Outcome, xtalk: Outcome, wedge: Outcome) -> [Outcome; PropertyId::COUNT] {
-    [H, resp, dead, acct, xtalk, wedge]
+    [H, resp, dead, acct, xtalk, wedge, H, H]
 }
 
 impl ModelConfig {
     /// Small systems (two paths, period 4): each scenario checks in well under a second.
     pub fn small() -> Self {
-        Self::with_period(4, 1, 2, &[1, 2, 3, 4, 5, 6], 1, "small")
+        Self::with_period(
+            4,
+            1,
+            2,
+            &[1, 2, 3, 4, 5, 6],
+            1,
+            Watchdog { tick: 2, bound: 5, stop_once: false, charge_first_interval: true },
+            "small",
+        )
     }
 
     /// Larger systems: period 8, bigger budgets and demands, a third (medium) path in the per-path
     /// tunnel and shared designs, and up to two injected faults.
     pub fn large() -> Self {
-        let mut cfg = Self::with_period(8, 2, 3, &[1, 2, 3, 4, 5, 6, 7, 8], 2, "large");
+        let mut cfg = Self::with_period(
+            8,
+            2,
+            3,
+            &[1, 2, 3, 4, 5, 6, 7, 8],
+            2,
+            Watchdog { tick: 4, bound: 7, stop_once: false, charge_first_interval: true },
+            "large",
+        );
         // Three-path variants: a medium path between light and heavy.
         let medium = |calls| path("medium", 2, 2, 8, &[1, 2, 3], calls);
         for sc in &mut cfg.scenarios {
@@ -239,6 +347,13 @@ impl ModelConfig {
                 "tunnel" | "tunnel-fault" => {
                     sc.paths.push(medium(2));
                     sc.servers.push(pod("pod-medium", 4));
+                }
+                "tunnel-watchdog" | "watchdog-uncharged" => {
+                    // Medium's requests (at most 3 ticks) are legitimate under bound 7, tick 4;
+                    // both heavy and medium may spin, the light path watches.
+                    sc.paths.push(medium(2));
+                    sc.servers.push(pod("pod-medium", 4));
+                    sc.spin_paths.push(2);
                 }
                 "shared-active" | "shared-passive" => {
                     sc.paths.push(medium(0));
@@ -265,10 +380,19 @@ impl ModelConfig {
         cfg
     }
 
-    /// The standard scenario set with the given period, light budget, heavy budget and demands.
-    fn with_period(period: u8, b_light: u8, b_heavy: u8, heavy_demand: &[u8], faults: u8, name: &'static str) -> Self {
+    /// The standard scenario set with the given period, light budget, heavy budget and demands,
+    /// injected faults and watchdog (for the overrun scenarios).
+    fn with_period(period: u8, b_light: u8, b_heavy: u8, heavy_demand: &[u8], faults: u8, watchdog: Watchdog, name: &'static str) -> Self {
         let light = |calls| path("light", 1, b_light, period, &[1], calls);
         let heavy = |calls| path("heavy", 2, b_heavy, period, heavy_demand, calls);
+        // Under the watchdog, the heavy path's legitimate requests: at most `bound - tick` ticks.
+        let legit: Vec<u8> = heavy_demand.iter().copied().filter(|&d| d <= watchdog.legit_limit()).collect();
+        let heavy_legit = |calls| path("heavy", 2, b_heavy, period, &legit, calls);
+        // Requests within the declared bound but above `bound - tick`.
+        let margin: Vec<u8> = (watchdog.legit_limit() + 1..=watchdog.bound).collect();
+        // The implementation's policy, and every request within its bound.
+        let uncharged = Watchdog { bound: watchdog.bound - 1, charge_first_interval: false, stop_once: true, ..watchdog };
+        let within: Vec<u8> = heavy_demand.iter().copied().filter(|&d| d <= uncharged.bound).collect();
         let spare = period - b_light - b_heavy;
         let base = Scenario {
             name: "tunnel",
@@ -279,6 +403,10 @@ impl ModelConfig {
             allow_signal: false,
             faults: 0,
             supervisor: true,
+            spins: 0,
+            spin_paths: Vec::new(),
+            watchdog: None,
+            restart_work: 1,
             expect: expect(H, H, H, H, H),
         };
         let scenarios = vec![
@@ -338,6 +466,62 @@ impl ModelConfig {
                 description: "per-path pods, but clients may Send (not Call) to a pod endpoint (seL4 #1616)",
                 allow_send: true,
                 expect: expect(V, V, H, V, V),
+                ..base.clone()
+            },
+            Scenario {
+                name: "spin-no-watchdog",
+                description: "per-path pods; the heavy path's pod may spin for ever in a call; no watchdog",
+                spins: 1,
+                spin_paths: vec![1],
+                // The spinning call is never answered; it burns only the heavy path's budget.
+                expect: expect(V, H, H, H, H),
+                ..base.clone()
+            },
+            Scenario {
+                name: "tunnel-watchdog",
+                description: "per-path pods, supervisor with watchdog; pods may fault, heavy's (and medium's) may spin: Err(Overrun)",
+                paths: vec![light(0), heavy_legit(1)],
+                faults,
+                spins: faults,
+                spin_paths: vec![1],
+                watchdog: Some(watchdog),
+                ..base.clone()
+            },
+            Scenario {
+                name: "shared-spin",
+                description: "one passive pod shared by both paths; it may spin under the heavy path; watchdog",
+                paths: vec![light(0), heavy_legit(0)],
+                servers: vec![pod("shared-pod", 4)],
+                spins: 1,
+                spin_paths: vec![1],
+                watchdog: Some(watchdog),
+                expect: expect(H, H, H, V, H),
+                ..base.clone()
+            },
+            Scenario {
+                name: "watchdog-uncharged",
+                description: "as tunnel-watchdog, with the implementation's policy: a new call's first interval is not charged, a stopped call not stopped again",
+                paths: vec![light(0), path("heavy", 2, b_heavy, period, &within, 1)],
+                faults,
+                spins: faults,
+                spin_paths: vec![1],
+                // One tick less of bound than the other watchdog scenarios: the phase in which a call's
+                // unseen first interval is longest (see the kill-latency test).
+                watchdog: Some(uncharged),
+                ..base.clone()
+            },
+            Scenario {
+                name: "watchdog-margin",
+                description: "per-path pods with the watchdog; heavy asks for more than bound - tick (but at most bound) ticks",
+                paths: vec![light(0), path("heavy", 2, b_heavy, period, &margin, 1)],
+                watchdog: Some(watchdog),
+                // Such a call can be killed although within its bound: the account over-approximates
+                // by up to one tick interval, so only `bound - tick` is safe.
+                expect: {
+                    let mut e = expect(V, H, H, H, H);
+                    e[PropertyId::RightAnswer as usize] = V;
+                    e
+                },
                 ..base.clone()
             },
         ];

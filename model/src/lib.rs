@@ -2,8 +2,8 @@
 //!
 //! Threads (client paths, passive pods, active servers), scheduling contexts with budget and
 //! period in abstract ticks, endpoints with priority/FIFO queues, MCS reply objects, `Call`,
-//! `Send`, `ReplyRecv`, budget expiry (also inside a pod running on a donated SC) and pod faults
-//! with tunnelkit's supervisor are modelled; [`check`] explores every reachable state of every
+//! `Send`, `ReplyRecv`, budget expiry (also inside a pod running on a donated SC), pod faults and
+//! endless pod calls with tunnelkit's restart protocol (supervisor, overrun watchdog) are modelled; [`check`] explores every reachable state of every
 //! scenario of a [`ModelConfig`] and reports, per property, the expected and actual outcome with
 //! the shortest counterexample. See `docs/model.md` for what this does and does not prove.
 
@@ -16,10 +16,11 @@ pub mod property;
 pub mod report;
 pub mod state;
 
-pub use config::{ModelConfig, Outcome, PathSpec, Scenario, ServerSpec};
+pub use config::{ModelConfig, Outcome, PathSpec, Scenario, ServerSpec, Watchdog};
 pub use model::{Action, Op, TunnelModel};
 pub use property::PropertyId;
 pub use report::{ModelReport, PropertyResult, ScenarioReport};
+pub use state::Reason;
 
 use stateright::{Checker, Model};
 use std::time::Instant;

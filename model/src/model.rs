@@ -1,4 +1,5 @@
-//! The transition system: one action is one tick of the single CPU (or an injected pod fault).
+//! The transition system: one action is one tick of the single CPU, or a zero-time step (an
+//! injected pod fault or spin, or a step of tunnelkit's supervisor).
 //!
 //! Semantics (seL4 MCS, as tunnelkit uses it):
 //! - Fixed-priority preemptive scheduling on one CPU: each tick the highest-priority thread that
@@ -14,16 +15,29 @@
 //!   the sender continues once received.
 //! - `ReplyRecv`: the reply unblocks the caller and, for a passive server, the SC goes back with
 //!   it; then the server takes the head of its queue (receiving that caller's SC) or waits.
-//! - A pod fault: with tunnelkit's supervisor, the caller gets `Err(Fault)`, the donated SC returns
-//!   to it and the pod restarts clean (and takes its next queued caller); without it (plain
-//!   Microkit) the pod stops and keeps the SC and the caller stays blocked.
+//! - A pod fault: with tunnelkit's supervisor, the pod blocks on its fault message (keeping the
+//!   donated SC) until the supervisor, at top priority, restarts it; without it (plain Microkit)
+//!   the pod stops and keeps the SC and the caller stays blocked.
+//! - A pod may spin for ever in a call. The supervisor's watchdog (if configured) runs at every
+//!   multiple of `tick`: it adds the caller's SC consumption since the last check to the pod's
+//!   current-call account (restarted if a new call began since: at that interval's consumption,
+//!   or at zero, per [`Watchdog::charge_first_interval`](crate::config::Watchdog)) and restarts
+//!   the pod with reason `Overrun` when the account exceeds `bound`.
+//! - Restart: the pod re-initialises on the still-donated SC (`restart_work` ticks; it waits for
+//!   the refill if the SC is depleted), then answers the interrupted caller `Err(reason)`, returns
+//!   the SC with the reply and takes its next queued caller. A second restart before the answer
+//!   keeps the first reason; a pod blocked on its fault message when the watchdog kills it keeps
+//!   `Fault`.
+//! - The supervisor (its own SC, priority above every pod) is modelled as zero-time steps that
+//!   run before the next tick whenever it has work: a due check, or a pending fault message
+//!   (both orders are explored when both are pending).
 //! - `Signal` on a server's notification never blocks the signaller. A pod waiting in `Recv` wakes
 //!   on the SC bound to its notification (Microkit binds a passive PD's own SC there) and gives it
 //!   back when done; otherwise the signal stays pending and is delivered before queued messages.
 
 use crate::config::Scenario;
 use crate::property::PropertyId;
-use crate::state::{Queued, Run, ScId, State, Thread, ThreadId};
+use crate::state::{Queued, Reason, Run, ScId, State, Thread, ThreadId};
 use stateright::{Model, Property};
 
 /// Ticks of work a pod spends handling one notification.
@@ -53,11 +67,23 @@ pub enum Action {
         /// The operation issued if the tick ends a path's client work.
         op: Op,
     },
-    /// The pod (server index) faults while serving a call.
+    /// The pod (server index) faults while serving a call (zero time).
     Fault {
         /// Server index of the faulting pod.
         pod: u8,
     },
+    /// The pod (server index) starts spinning for ever in the call it serves (zero time).
+    Spin {
+        /// Server index of the spinning pod.
+        pod: u8,
+    },
+    /// The supervisor receives the pod's fault message and restarts it (zero time).
+    Supervise {
+        /// Server index of the faulted pod.
+        pod: u8,
+    },
+    /// The supervisor's watchdog check, due at every multiple of `tick` (zero time).
+    Check,
 }
 
 /// The stateright model of one [`Scenario`].
@@ -147,7 +173,14 @@ impl TunnelModel {
 
     fn runnable(&self, s: &State, t: usize) -> bool {
         let th = &s.threads[t];
-        matches!(th.run, Run::Working { .. } | Run::Serving { .. }) && th.sc.is_some_and(|sc| s.budget[usize::from(sc)] > 0)
+        matches!(th.run, Run::Working { .. } | Run::Serving { .. } | Run::Spinning | Run::Restarting { .. })
+            && th.sc.is_some_and(|sc| s.budget[usize::from(sc)] > 0)
+    }
+
+    /// Whether the supervisor has work now (a due check or a pending fault message): it runs at
+    /// top priority, before the next tick.
+    pub fn supervisor_busy(&self, s: &State) -> bool {
+        s.check_due || (self.scenario.supervisor && s.threads.iter().any(|t| t.run == Run::FaultWait))
     }
 
     /// Puts a message on server `srv`'s endpoint: received at once if it waits, else queued.
@@ -168,8 +201,13 @@ impl TunnelModel {
     fn receive(&self, s: &mut State, srv: usize, msg: Queued) {
         let st = self.paths() + srv;
         let from = usize::from(msg.from);
-        s.threads[st].run = Run::Serving { left: msg.work, nested_done: false, err: false };
+        s.threads[st].run = Run::Serving { left: msg.work, nested_done: false, err: None };
         if msg.call {
+            // The pod's runtime publishes "in call since seq n"; the account restarts at the next
+            // check (normalised to 0 here, it is overwritten then).
+            s.fresh[srv] = self.scenario.watchdog.is_some() && self.scenario.servers[srv].passive();
+            s.account[srv] = 0;
+            s.stopped[srv] = false;
             s.threads[st].reply = Some(msg.from);
             s.threads[from].run = Run::Blocked;
             if self.scenario.servers[srv].passive() {
@@ -187,20 +225,34 @@ impl TunnelModel {
         }
     }
 
-    /// The reply half of `ReplyRecv` (or the supervisor's error reply): unblocks the caller and
+    /// The reply half of `ReplyRecv` (or a restarted pod's error answer): unblocks the caller and
     /// returns a donated SC to it.
-    fn reply(&self, s: &mut State, srv: usize, err: bool) {
+    fn reply(&self, s: &mut State, srv: usize, err: Option<Reason>) {
         let st = self.paths() + srv;
         if let Some(c) = s.threads[st].reply.take() {
             let c = usize::from(c);
             if self.scenario.servers[srv].passive() {
                 s.threads[c].sc = s.threads[st].sc.take();
             }
+            // The runtime publishes "idle": the next check resets the account (normalised here).
+            s.account[srv] = 0;
+            s.fresh[srv] = false;
+            s.stopped[srv] = false;
             if c < self.paths() {
-                if s.faulted[c] != err {
+                // The right answer: a fault decides (no fault can follow an overrun kill: the
+                // restarted pod runs tunnelkit's code, not the pod's), then a spin, else Ok.
+                let right = if s.faulted[c] {
+                    Some(Reason::Fault)
+                } else if s.spun[c] {
+                    Some(Reason::Overrun)
+                } else {
+                    None
+                };
+                if err != right {
                     s.wrong_answer = true;
                 }
                 s.faulted[c] = false;
+                s.spun[c] = false;
                 s.age[c] = None;
                 s.threads[c].run = Run::Working { left: self.scenario.paths[c].client_work };
             } else {
@@ -231,7 +283,7 @@ impl TunnelModel {
     fn wake(&self, s: &mut State, srv: usize) {
         let st = self.paths() + srv;
         s.pending[srv] = false;
-        s.threads[st].run = Run::Serving { left: NOTIFIED_WORK, nested_done: true, err: false };
+        s.threads[st].run = Run::Serving { left: NOTIFIED_WORK, nested_done: true, err: None };
         s.threads[st].reply = None;
         if self.scenario.servers[srv].passive() {
             s.threads[st].sc = self.scenario.ntfn_sc(srv).filter(|_| s.ntfn_holds[srv]);
@@ -260,6 +312,7 @@ impl TunnelModel {
             match op {
                 Op::Call => {
                     s.age[t] = Some(0);
+                    s.legit[t] = self.scenario.watchdog.is_none_or(|w| work <= w.legit_limit());
                     self.deliver(s, srv, Queued { from: t as u8, work, call: true });
                 }
                 Op::Send => self.deliver(s, srv, Queued { from: t as u8, work, call: false }),
@@ -271,6 +324,12 @@ impl TunnelModel {
             return;
         }
         let srv = t - self.paths();
+        if let Run::Restarting { reason, .. } = s.threads[t].run {
+            // Re-initialised: answer the interrupted caller, then take the next call.
+            self.reply(s, srv, Some(reason));
+            self.recv(s, srv);
+            return;
+        }
         let Run::Serving { nested_done, err, .. } = s.threads[t].run else { return };
         match self.scenario.servers[srv].nested {
             Some((next, w)) if !nested_done => self.deliver(s, next, Queued { from: t as u8, work: w, call: true }),
@@ -296,11 +355,17 @@ impl TunnelModel {
             if let Some(root) = self.root_path(s, t) {
                 s.debt[root] = (s.debt[root] - 1).max(-2);
             }
+            if let Some(wd) = self.scenario.watchdog
+                && owner < self.paths()
+            {
+                s.consumed[owner] = (s.consumed[owner] + 1).min(wd.tick);
+            }
             let done = match &mut s.threads[t].run {
-                Run::Working { left } | Run::Serving { left, .. } => {
+                Run::Working { left } | Run::Serving { left, .. } | Run::Restarting { left, .. } => {
                     *left -= 1;
                     *left == 0
                 }
+                Run::Spinning => false,
                 _ => unreachable!("only working threads run"),
             };
             if done {
@@ -313,6 +378,11 @@ impl TunnelModel {
                 s.budget[sc] = budget;
             }
         }
+        if let Some(wd) = self.scenario.watchdog
+            && s.time.is_multiple_of(wd.tick)
+        {
+            s.check_due = true;
+        }
     }
 
     fn fault(&self, s: &mut State, srv: usize) {
@@ -321,13 +391,66 @@ impl TunnelModel {
         if let Some(root) = self.root_path(s, st) {
             s.faulted[root] = true;
         }
-        if self.scenario.supervisor {
-            self.reply(s, srv, true);
-            s.threads[st].sc = None;
-            self.recv(s, srv);
-        } else {
-            s.threads[st].run = Run::Faulted;
+        // With the supervisor the pod blocks on its fault message (keeping SC and reply object);
+        // without, it is stopped for good.
+        s.threads[st].run = if self.scenario.supervisor { Run::FaultWait } else { Run::Faulted };
+    }
+
+    fn spin(&self, s: &mut State, srv: usize) {
+        s.spins_left -= 1;
+        let st = self.paths() + srv;
+        if let Some(root) = self.root_path(s, st) {
+            s.spun[root] = true;
         }
+        s.threads[st].run = Run::Spinning;
+    }
+
+    /// The supervisor restarts pod `srv` for `reason`: its registers are rewritten to the entry
+    /// point and it re-initialises on the SC it holds. The first interruption of a call decides
+    /// the answer: a pod blocked on its own fault message keeps `Fault`, a pod already restarting
+    /// keeps its reason.
+    fn restart(&self, s: &mut State, srv: usize, reason: Reason) {
+        let st = self.paths() + srv;
+        let reason = match s.threads[st].run {
+            Run::FaultWait => Reason::Fault,
+            Run::Restarting { reason: first, .. } => first,
+            Run::Serving { .. } | Run::Spinning => reason,
+            other => unreachable!("restart of a pod in {other:?}"),
+        };
+        s.threads[st].run = Run::Restarting { left: self.scenario.restart_work, reason };
+    }
+
+    /// The watchdog check: per pod in a call, add the caller's SC consumption since the last check
+    /// to the call's account (or restart the account at it, if a new call began since) and restart
+    /// the pod with reason `Overrun` if the account exceeds the bound.
+    fn check(&self, s: &mut State) {
+        let wd = self.scenario.watchdog.expect("a check needs a watchdog");
+        s.check_due = false;
+        for srv in (0..self.scenario.servers.len()).filter(|&i| self.scenario.servers[i].passive()) {
+            let st = self.paths() + srv;
+            let root = self.root_path(s, st);
+            let (true, Some(root)) = (s.threads[st].reply.is_some(), root) else {
+                s.account[srv] = 0;
+                s.fresh[srv] = false;
+                continue;
+            };
+            let used = s.consumed[root];
+            let acc = match (s.fresh[srv], wd.charge_first_interval) {
+                (true, true) => used,
+                (true, false) => 0,
+                (false, _) => s.account[srv].saturating_add(used),
+            };
+            s.account[srv] = acc.min(wd.bound + 1);
+            s.fresh[srv] = false;
+            if s.account[srv] > wd.bound && !s.stopped[srv] {
+                if s.legit[root] && !s.spun[root] {
+                    s.false_overrun = true;
+                }
+                s.stopped[srv] = wd.stop_once;
+                self.restart(s, srv, Reason::Overrun);
+            }
+        }
+        s.consumed.fill(0);
     }
 }
 
@@ -348,18 +471,42 @@ impl Model for TunnelModel {
             queues: vec![Vec::new(); self.scenario.servers.len()],
             age: vec![None; p],
             faulted: vec![false; p],
+            spun: vec![false; p],
+            legit: vec![true; p],
             debt: vec![0; p],
             ntfn_holds: self.scenario.servers.iter().map(|x| x.ntfn_sc.is_some()).collect(),
             pending: vec![false; self.scenario.servers.len()],
             faults_left: self.scenario.faults,
+            spins_left: self.scenario.spins,
+            check_due: false,
+            consumed: vec![0; p],
+            account: vec![0; self.scenario.servers.len()],
+            fresh: vec![false; self.scenario.servers.len()],
+            stopped: vec![false; self.scenario.servers.len()],
             wrong_answer: false,
+            false_overrun: false,
         }]
     }
 
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
         let n = s.threads.len();
+        let busy = self.supervisor_busy(s);
         let top = (0..n).filter(|&t| self.runnable(s, t)).map(|t| self.priority(t)).max();
+        if busy {
+            // The supervisor runs first: its steps take no time, in either order.
+            if s.check_due {
+                actions.push(Action::Check);
+            }
+            if self.scenario.supervisor {
+                for srv in 0..self.scenario.servers.len() {
+                    if s.threads[self.paths() + srv].run == Run::FaultWait {
+                        actions.push(Action::Supervise { pod: srv as u8 });
+                    }
+                }
+            }
+        }
         match top {
+            _ if busy => {}
             None => actions.push(Action::Tick { run: None, work: 0, op: Op::Call }),
             Some(top) => {
                 for t in (0..n).filter(|&t| self.runnable(s, t) && self.priority(t) == top) {
@@ -383,12 +530,23 @@ impl Model for TunnelModel {
                 }
             }
         }
-        if s.faults_left > 0 {
-            for srv in 0..self.scenario.servers.len() {
-                let t = &s.threads[self.paths() + srv];
-                if self.scenario.servers[srv].passive() && matches!(t.run, Run::Serving { .. }) && t.reply.is_some() {
-                    actions.push(Action::Fault { pod: srv as u8 });
-                }
+        for srv in (0..self.scenario.servers.len()).filter(|&i| self.scenario.servers[i].passive()) {
+            let t = &s.threads[self.paths() + srv];
+            if t.reply.is_none() {
+                continue;
+            }
+            // Faults hit the pod's own code: a call being served (or spun in), not a restart.
+            if s.faults_left > 0 && matches!(t.run, Run::Serving { .. } | Run::Spinning) {
+                actions.push(Action::Fault { pod: srv as u8 });
+            }
+            // A spin starts between ticks (not while the supervisor is due: a spin starts
+            // spending only at the next tick anyway).
+            if s.spins_left > 0
+                && !busy
+                && matches!(t.run, Run::Serving { .. })
+                && self.root_path(s, self.paths() + srv).is_some_and(|r| self.scenario.spin_paths.contains(&r))
+            {
+                actions.push(Action::Spin { pod: srv as u8 });
             }
         }
     }
@@ -398,6 +556,9 @@ impl Model for TunnelModel {
         match action {
             Action::Tick { run, work, op } => self.tick(&mut s, run, work, op),
             Action::Fault { pod } => self.fault(&mut s, usize::from(pod)),
+            Action::Spin { pod } => self.spin(&mut s, usize::from(pod)),
+            Action::Supervise { pod } => self.restart(&mut s, usize::from(pod), Reason::Fault),
+            Action::Check => self.check(&mut s),
         }
         Some(s)
     }
@@ -410,6 +571,8 @@ impl Model for TunnelModel {
             Property::always(PropertyId::Accounting.name(), |m, s| PropertyId::Accounting.holds(m, s)),
             Property::always(PropertyId::Crosstalk.name(), |m, s| PropertyId::Crosstalk.holds(m, s)),
             Property::always(PropertyId::NoWedgedPod.name(), |m, s| PropertyId::NoWedgedPod.holds(m, s)),
+            Property::always(PropertyId::RightAnswer.name(), |m, s| PropertyId::RightAnswer.holds(m, s)),
+            Property::always(PropertyId::NoFalseOverrun.name(), |m, s| PropertyId::NoFalseOverrun.holds(m, s)),
         ];
         all.into_iter().zip(PropertyId::ALL).filter(|(_, id)| self.only.is_none_or(|o| o == *id)).map(|(p, _)| p).collect()
     }

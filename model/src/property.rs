@@ -3,7 +3,7 @@
 use crate::model::TunnelModel;
 use crate::state::{Run, State};
 
-/// The six properties of the tunnel semantics.
+/// The eight properties of the tunnel semantics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PropertyId {
     /// 1. Every SC is in exactly one place: bound to its owner, donated to a server along the call
@@ -23,11 +23,17 @@ pub enum PropertyId {
     /// 6. No passive server holds a message it can never finish (seL4 #1616: received by `Send`,
     ///    so no SC was donated and no reply object is bound).
     NoWedgedPod,
+    /// 7. Every answer a path gets is the right one: `Err(Fault)` if a pod faulted while serving
+    ///    the call, else `Err(Overrun)` if a pod spun in it, else `Ok` (also part of 2).
+    RightAnswer,
+    /// 8. The watchdog never finds a legitimate call over its bound: one that did not spin and
+    ///    asked for at most `bound - tick` ticks of pod work.
+    NoFalseOverrun,
 }
 
 impl PropertyId {
     /// Number of properties.
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 8;
     /// All properties, in report order.
     pub const ALL: [PropertyId; Self::COUNT] = [
         PropertyId::ScConservation,
@@ -36,6 +42,8 @@ impl PropertyId {
         PropertyId::Accounting,
         PropertyId::Crosstalk,
         PropertyId::NoWedgedPod,
+        PropertyId::RightAnswer,
+        PropertyId::NoFalseOverrun,
     ];
 
     /// The property's name as printed and as registered with stateright.
@@ -47,6 +55,8 @@ impl PropertyId {
             PropertyId::Accounting => "accounting",
             PropertyId::Crosstalk => "crosstalk",
             PropertyId::NoWedgedPod => "no-wedged-pod",
+            PropertyId::RightAnswer => "right-answer",
+            PropertyId::NoFalseOverrun => "no-false-overrun",
         }
     }
 
@@ -59,6 +69,8 @@ impl PropertyId {
             PropertyId::Accounting => s.debt.iter().all(|&d| d == 0),
             PropertyId::Crosstalk => s.age[0].is_none_or(|a| u32::from(a) <= m.light_horizon),
             PropertyId::NoWedgedPod => (0..m.scenario.servers.len()).all(|i| !m.wedged(s, i)),
+            PropertyId::RightAnswer => !s.wrong_answer,
+            PropertyId::NoFalseOverrun => !s.false_overrun,
         }
     }
 }
@@ -81,6 +93,9 @@ fn sc_conservation(m: &TunnelModel, s: &State) -> bool {
 fn no_deadlock(m: &TunnelModel, s: &State) -> bool {
     (0..s.threads.len()).any(|t| {
         let th = &s.threads[t];
-        th.sc.is_some() && matches!(th.run, Run::Working { .. } | Run::Serving { .. }) && !m.wedged_thread(s, t)
+        let busy = matches!(th.run, Run::Working { .. } | Run::Serving { .. } | Run::Spinning | Run::Restarting { .. });
+        // A pod blocked on its fault message is restarted by the supervisor next.
+        let supervised = th.run == Run::FaultWait && m.scenario.supervisor;
+        th.sc.is_some() && (busy || supervised) && !m.wedged_thread(s, t)
     })
 }

@@ -2,7 +2,7 @@
 
 use crate::config::Outcome;
 use crate::model::{Action, Op, TunnelModel};
-use crate::state::{Run, State};
+use crate::state::{Reason, Run, State};
 use core::fmt::{self, Display, Write as _};
 use std::time::Duration;
 
@@ -126,6 +126,22 @@ pub fn format_trace(m: &TunnelModel, steps: &[(State, Option<Action>)]) -> Strin
                 s
             }
             Action::Fault { pod } => format!("FAULT in {}", m.scenario.servers[usize::from(pod)].name),
+            Action::Spin { pod } => format!("SPIN in {}", m.scenario.servers[usize::from(pod)].name),
+            Action::Supervise { pod } => format!("supervisor: fault of {}, restart", m.scenario.servers[usize::from(pod)].name),
+            Action::Check => {
+                let killed: Vec<&str> = (0..m.scenario.servers.len())
+                    .filter(|&i| {
+                        let t = m.scenario.paths.len() + i;
+                        matches!(next.threads[t].run, Run::Restarting { .. }) && w[0].0.threads[t].run != next.threads[t].run
+                    })
+                    .map(|i| m.scenario.servers[i].name)
+                    .collect();
+                if killed.is_empty() {
+                    "watchdog check".to_string()
+                } else {
+                    format!("watchdog check: OVERRUN, restart {}", killed.join(","))
+                }
+            }
         };
         if matches!(action, Action::Tick { .. }) {
             tick += 1;
@@ -157,7 +173,10 @@ pub fn state_line(m: &TunnelModel, s: &State) -> String {
             Run::Working { left } => format!("work{left}"),
             Run::Blocked => "blocked".into(),
             Run::Recv => "recv".into(),
-            Run::Serving { left, err, .. } => format!("serve{left}{}", if err { "!" } else { "" }),
+            Run::Serving { left, err, .. } => format!("serve{left}{}", if err.is_some() { "!" } else { "" }),
+            Run::Spinning => "SPINNING".into(),
+            Run::FaultWait => "fault-msg".into(),
+            Run::Restarting { left, reason } => format!("restart{left}({})", reason_name(reason)),
             Run::Faulted => "FAULTED".into(),
         };
         let sc = th.sc.map(|c| format!("@sc{c}")).unwrap_or_default();
@@ -183,6 +202,17 @@ pub fn state_line(m: &TunnelModel, s: &State) -> String {
     }
     let ages: Vec<String> = s.age.iter().map(|a| a.map_or("-".into(), |a| a.to_string())).collect();
     let _ = write!(out, "; age [{}]", ages.join(","));
+    if m.scenario.watchdog.is_some() {
+        let used: Vec<String> = s.consumed.iter().map(u8::to_string).collect();
+        let acct: Vec<String> = s.account.iter().zip(&s.fresh).map(|(a, &f)| if f { "new".into() } else { a.to_string() }).collect();
+        let _ = write!(out, "; consumed [{}] account [{}]", used.join(","), acct.join(","));
+        if s.check_due {
+            out.push_str("; CHECK DUE");
+        }
+    }
+    if s.false_overrun {
+        out.push_str("; FALSE OVERRUN");
+    }
     if s.debt.iter().any(|&d| d != 0) {
         let _ = write!(out, "; debt {:?}", s.debt);
     }
@@ -190,4 +220,11 @@ pub fn state_line(m: &TunnelModel, s: &State) -> String {
         out.push_str("; WRONG ANSWER");
     }
     out
+}
+
+fn reason_name(r: Reason) -> &'static str {
+    match r {
+        Reason::Fault => "Fault",
+        Reason::Overrun => "Overrun",
+    }
 }

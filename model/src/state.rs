@@ -1,4 +1,5 @@
-//! The model's state: threads, scheduling contexts, endpoint queues, reply objects, clocks.
+//! The model's state: threads, scheduling contexts, endpoint queues, reply objects, clocks, and
+//! the containment supervisor's bookkeeping (fault messages, watchdog accounts).
 
 /// Index of a thread: paths first (`0..paths`), then servers (`paths..paths + servers`).
 pub type ThreadId = u8;
@@ -23,11 +24,35 @@ pub enum Run {
         left: u8,
         /// Whether its nested call (if any) has been made.
         nested_done: bool,
-        /// Whether the nested call came back with an error (propagated to the caller).
-        err: bool,
+        /// The error its nested call came back with, if any (propagated to the caller).
+        err: Option<Reason>,
+    },
+    /// A pod spinning for ever inside a call (injected by the checker): it runs, and is charged,
+    /// whenever its SC has budget, and never replies on its own.
+    Spinning,
+    /// A pod that faulted while serving a call and is blocked on its fault message to tunnelkit's
+    /// supervisor (it keeps the donated SC and its reply object until the supervisor acts).
+    FaultWait,
+    /// A pod restarted by the supervisor (registers rewritten to its entry point): it
+    /// re-initialises on the still-donated SC, then answers the interrupted caller with
+    /// `Err(reason)` and returns the SC with the reply.
+    Restarting {
+        /// Ticks of re-initialisation left.
+        left: u8,
+        /// The error the caller will get: the reason of the *first* interruption of the call.
+        reason: Reason,
     },
     /// A pod that faulted with no supervisor to restart it (plain Microkit): stopped for good.
     Faulted,
+}
+
+/// Why a call was interrupted: the error its caller gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// The pod faulted (VM fault, undefined instruction, panic): `Err(Fault)`.
+    Fault,
+    /// The supervisor's watchdog found the call over its bound: `Err(Overrun)`.
+    Overrun,
 }
 
 /// One thread (TCB) of the model.
@@ -73,8 +98,30 @@ pub struct State {
     pub faulted: Vec<bool>,
     /// Per path: ticks charged to its SC minus ticks of work done on its behalf (clamped to ±2).
     pub debt: Vec<i8>,
+    /// Per path: whether a pod spun for ever while working for its outstanding call.
+    pub spun: Vec<bool>,
+    /// Per path: whether its outstanding call is legitimate for the watchdog (asks for at most
+    /// `bound - tick` ticks of pod work); always `true` without a watchdog.
+    pub legit: Vec<bool>,
     /// Pod faults the checker may still inject.
     pub faults_left: u8,
-    /// Latched: some reply's result did not match (Ok after a fault, or Err without one).
+    /// Pod spins the checker may still inject.
+    pub spins_left: u8,
+    /// Watchdog: a supervisor check is due now (time just reached a multiple of `tick`).
+    pub check_due: bool,
+    /// Watchdog, per path: ticks charged to the path's SC since the last check (what
+    /// `seL4_SchedContext_Consumed` returns), saturating at `tick`.
+    pub consumed: Vec<u8>,
+    /// Watchdog, per server: the supervisor's account of the pod's current call (saturates at
+    /// `bound + 1`; 0 while the pod is idle at a check).
+    pub account: Vec<u8>,
+    /// Watchdog, per server: the pod published a new call (`in call since seq n`) since the last check.
+    pub fresh: Vec<bool>,
+    /// Watchdog, per server: the current call was already stopped for overrun (kept only with
+    /// `stop_once`).
+    pub stopped: Vec<bool>,
+    /// Latched: some reply's result did not match (see [`Run::Restarting`] and `right-answer`).
     pub wrong_answer: bool,
+    /// Latched: the watchdog found a legitimate call (no spin, work within `bound - tick`) over its bound.
+    pub false_overrun: bool,
 }

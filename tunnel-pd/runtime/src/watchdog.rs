@@ -17,8 +17,10 @@
 //!
 //! So the account never exceeds what the call used: a call that stays within
 //! its bound is never stopped, and one that keeps running is stopped at the
-//! first tick after it used more than its bound, which is at most its bound
-//! plus the caller CPU time of one tick interval. A pod waiting on a call of
+//! first tick at which its account exceeds its bound. It has then used at
+//! most its bound plus two tick intervals of its caller's CPU time: the
+//! uncharged start, and the interval in which the account passed the bound
+//! (`docs/model.md` checks this). A pod waiting on a call of
 //! its own (nested: another child serves a call from it) is not stopped
 //! until that call returns: a thread blocked on a reply holds no scheduling
 //! context to restart on. (`tunnelkit build` makes sure every pod a bounded

@@ -50,6 +50,9 @@ fn demo_passes_on_x86_64_generic() {
 #[test]
 fn microkit_accepts_system_xml_in_every_config() {
     let Some(sdk) = sdk_or_skip("microkit_accepts_system_xml_in_every_config") else { return };
+    // Builds load both cores: hold the QEMU lock so that no system runs on
+    // host time (x86_64) meanwhile, where a starved QEMU shows as guest time.
+    let _guard = qemu_lock();
     for (board, config) in sdk.supported_board_configs() {
         let out = tunnelkit(&["build", "--board", board.name(), "--config", config.name()]);
         assert!(out.status.success(), "{} {}: build failed:\n{}", board.name(), config.name(), text(&out));
@@ -132,6 +135,7 @@ fn the_console_pod_prints_in_release_on_x86_64_generic() {
 #[test]
 fn an_image_no_crate_builds_is_reported_at_its_position() {
     let Some(_sdk) = sdk_or_skip("an_image_no_crate_builds_is_reported_at_its_position") else { return };
+    let _guard = qemu_lock();
     let out = tunnelkit(&["build", "--system", "tests/systems/bad-image.xml"]);
     let log = text(&out);
     assert!(!out.status.success());
@@ -146,6 +150,7 @@ fn an_image_no_crate_builds_is_reported_at_its_position() {
 #[test]
 fn a_board_the_sdk_lacks_is_named() {
     let Some(sdk) = sdk_or_skip("a_board_the_sdk_lacks_is_named") else { return };
+    let _guard = qemu_lock();
     // A real SDK restricted to one board: its tool, and only qemu_virt_aarch64.
     let dir = std::env::temp_dir().join(format!("tunnelkit-one-board-sdk-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("board")).unwrap();

@@ -97,6 +97,9 @@ fn check_board(board: Board) {
     for (name, path) in &images {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         check_image(board, name, &bytes);
+        // Only the supervisor carries a supervision table: that is how
+        // `tunnelkit build` tells it from other parents.
+        assert_eq!(tunnelkit::supervision::has_table(path), name == "supervisor", "{name}: supervision table");
     }
     assert!(repo_root().join("system.xml").is_file());
 }

@@ -191,6 +191,7 @@ fn containment(board: &str, test: &str, ratio_within: Option<f64>) {
     let ratio: f64 = f["other_paths_ratio"].parse().unwrap();
     let details = fields(&log, "containment: details: ").unwrap_or_else(|| panic!("{test}: no details line:\n{log}"));
     assert_eq!(details["fresh_state"], "2000/2000", "{test}: every restarted pod must serve with fresh state");
+    assert_eq!(details["nested_outer_kept_state"], "100/100", "{test}: a nested fault restarts the inner pod only");
     assert_eq!(details["flaky_restarted"], "1", "{test}: the faulting active PD must run again");
     assert!(
         log.contains("supervisor: flaky (child 5): VM fault at pc 0x"),
@@ -204,6 +205,12 @@ fn containment(board: &str, test: &str, ratio_within: Option<f64>) {
     let summary = log.lines().find(|l| l.trim().starts_with("containment: faults=")).unwrap().trim();
     match ratio_within {
         Some(tolerance) => {
+            // Under icount every logged overrun was stopped within its bound
+            // (3 ms) plus two watchdog intervals of 1 ms.
+            for line in log.lines().filter(|l| l.contains("pod_c (child 2): call overran its bound (")) {
+                let used: u64 = line.split("bound (").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
+                assert!((3000..=5000).contains(&used), "{test}: stopped after {used} us of CPU: {line}");
+            }
             let balance: f64 = details["baseline_balance"].parse().unwrap();
             assert!(
                 balance >= 1.0 - tolerance,

@@ -34,6 +34,9 @@ pub struct Built {
     pub image: PathBuf,
     /// The microkit tool's report.
     pub report: PathBuf,
+    /// Children of supervisor PDs (their faults and panics are restarted,
+    /// not fatal).
+    pub supervised: Vec<String>,
 }
 
 /// Output directory for a board and config: `target/tunnelkit/<board>/<config>/`.
@@ -78,7 +81,7 @@ pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
         fs::copy(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
     }
 
-    patch_supervisors(&req.system, &dir)?;
+    let supervised = patch_supervisors(&req.system, &dir)?;
 
     // Prefill files are looked up relative to the system description and
     // copied beside the images, where the microkit tool searches.
@@ -96,12 +99,12 @@ pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
     let image = dir.join(format!("{stem}.img"));
     let report = dir.join(format!("{stem}-report.txt"));
     run_microkit(sdk, req, &dir, &image, &report)?;
-    Ok(Built { dir, image, report })
+    Ok(Built { dir, image, report, supervised })
 }
 
 /// Patches each supervisor's image with its table (children, names, call
-/// bounds; see [`crate::supervision`]).
-fn patch_supervisors(system: &Path, dir: &Path) -> Result<()> {
+/// bounds; see [`crate::supervision`]); returns the supervised children.
+fn patch_supervisors(system: &Path, dir: &Path) -> Result<Vec<String>> {
     let text = fs::read_to_string(system).with_context(|| format!("reading {}", system.display()))?;
     let tables = supervision::tables(system, &text, |image| supervision::has_table(&dir.join(image)))?;
     for (i, t) in tables.iter().enumerate() {
@@ -116,7 +119,7 @@ fn patch_supervisors(system: &Path, dir: &Path) -> Result<()> {
         }
         supervision::patch(&dir.join(&t.image), t)?;
     }
-    Ok(())
+    Ok(tables.iter().flat_map(|t| t.children.iter().map(|c| c.name().to_string())).collect())
 }
 
 fn compile(ws: &Workspace, req: &BuildRequest, packages: &BTreeSet<String>, cargo_dir: &Path) -> Result<()> {

@@ -195,7 +195,7 @@ fn run(cli: Cli) -> Result<()> {
                 Some(line) => Judge::new(line),
                 None => Judge::any_system_passed(),
             }
-            .allowing_panics_of(sdf.supervised.clone());
+            .allowing_panics_of(built.supervised.clone());
             if allow_pd_panics {
                 judge = judge.allowing_panics();
             }

@@ -24,8 +24,6 @@ pub struct SystemFile {
     pub images: Vec<ProgramImage>,
     /// Files memory regions are prefilled from: (path as written, `line:column`).
     pub prefills: Vec<(String, String)>,
-    /// PDs with a parent (their faults and panics go to a supervisor).
-    pub supervised: Vec<String>,
     /// `<?tunnelkit qemu_icount="true"?>` under `<system>`: boot it with
     /// QEMU's instruction counter as its clock (deterministic time, as the
     /// benchmarks run), on boards where seL4's timer works that way.
@@ -71,11 +69,6 @@ impl SystemFile {
             .filter(|n| n.has_tag_name("memory_region"))
             .filter_map(|n| n.attribute("prefill_path").map(|p| (p.to_string(), at(n))))
             .collect();
-        let supervised = root
-            .descendants()
-            .filter(|n| n.has_tag_name("protection_domain") && n.parent_element().is_some_and(|p| p.has_tag_name("protection_domain")))
-            .map(|n| n.attribute("name").unwrap_or("?").to_string())
-            .collect();
         let mut icount = false;
         for pi_node in root.children().filter(|n| n.is_pi()) {
             let Some(pi) = pi_node.pi().filter(|pi| pi.target == "tunnelkit") else { continue };
@@ -94,7 +87,7 @@ impl SystemFile {
                 }
             }
         }
-        Ok(SystemFile { path: path.to_path_buf(), images, prefills, supervised, icount })
+        Ok(SystemFile { path: path.to_path_buf(), images, prefills, icount })
     }
 }
 
@@ -110,10 +103,9 @@ mod tests {
     }
 
     #[test]
-    fn reads_supervised_pds_and_run_settings() {
+    fn reads_run_settings() {
         let text = "<system>\n  <?tunnelkit qemu_icount=\"true\"?>\n  <protection_domain name=\"s\">\n    <program_image path=\"s.elf\" />\n    <protection_domain name=\"c\" id=\"1\"><program_image path=\"c.elf\" /></protection_domain>\n  </protection_domain>\n</system>\n";
         let s = SystemFile::parse(Path::new("s.xml"), text).unwrap();
-        assert_eq!(s.supervised, ["c"]);
         assert!(s.icount);
         let e = SystemFile::parse(Path::new("s.xml"), &text.replace("qemu_icount", "icount")).unwrap_err();
         assert!(e.to_string().starts_with("s.xml:2:3: error: unknown system setting 'icount'"), "{e}");

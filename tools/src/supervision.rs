@@ -21,7 +21,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use roxmltree::{Document, Node};
-use tunnelkit_sys::supervision::{CALL_STATE_SYMBOL, CallerSc, MAX_CHILDREN, SupervisedChild, TABLE_SYMBOL, TABLE_WORDS, encode};
+use tunnelkit_sys::supervision::{CALL_STATE_SYMBOL, CHANNELS, CallerSc, MAX_CHILDREN, SupervisedChild, TABLE_SYMBOL, TABLE_WORDS, encode};
 
 /// The table of one supervisor PD.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,6 +106,13 @@ pub fn tables(path: &Path, text: &str, is_supervisor: impl Fn(&str) -> bool) -> 
         }
     }
 
+    if let Some((k, (_, pi))) = bounds.iter().find(|(k, _)| pds[**k].parent.is_none()) {
+        bail!(
+            "{}: error: '{}' has a call bound but no parent: a bound is enforced by the supervisor PD whose child the pod is",
+            at(*pi),
+            pds[*k].name
+        );
+    }
     let mut out = Vec::new();
     for (s, sup) in pds.iter().enumerate() {
         let kids: Vec<usize> = (0..pds.len()).filter(|&k| pds[k].parent == Some(s)).collect();
@@ -142,6 +149,7 @@ pub fn tables(path: &Path, text: &str, is_supervisor: impl Fn(&str) -> bool) -> 
             }
             children.push(c);
         }
+        let number = |n: Node, a: &str| n.attribute(a).and_then(parse_number);
         // Bounded children: every caller chain must end at an SC the
         // supervisor can read, through pages it can see.
         for (pos, &k) in kids.iter().enumerate() {
@@ -154,7 +162,6 @@ pub fn tables(path: &Path, text: &str, is_supervisor: impl Fn(&str) -> bool) -> 
                 );
             }
             children[pos].bound_us = us;
-            let number = |n: Node, a: &str| n.attribute(a).and_then(parse_number);
             let budget = number(sup.node, "budget").unwrap_or(1000);
             if number(sup.node, "period").unwrap_or(budget) != budget {
                 bail!(
@@ -173,26 +180,49 @@ pub fn tables(path: &Path, text: &str, is_supervisor: impl Fn(&str) -> bool) -> 
                 );
             }
             check_chain(&doc, &pds, &kids, &children, pos, sup, &at, pi)?;
-            // The watchdog sees that a pod waits on its own call only through
-            // the callee's call state: a pod restarted while blocked on a reply
-            // would have no scheduling context to restart on.
-            for (ch, callee) in callees(&doc, &pds[k].name) {
-                let seen = kids.iter().position(|&q| pds[q].name == callee).is_some_and(|q| children[q].call_state_vaddr != 0);
-                if !seen {
-                    bail!(
-                        "{}: error: '{}' has a call bound and calls '{callee}' (its channel {ch}), so '{}' must see when it waits on that call: make '{callee}' a child of '{}' with a call-state page (setvar_vaddr=\"{CALL_STATE_SYMBOL}\", mapped into '{}' too)",
-                        at(pi),
-                        pds[k].name,
-                        sup.name,
-                        sup.name,
-                        sup.name
-                    );
-                }
-            }
+        }
+        if let Some(top) = kids.iter().filter(|k| bounds.contains_key(k)).map(|&k| number(pds[k].node, "priority").unwrap_or(0)).max() {
+            check_tick(&doc, &pds, sup, top, &at)?;
         }
         out.push(Table { pd: sup.name.clone(), image: image.to_string(), position: at(sup.node), children });
     }
     Ok(out)
+}
+
+/// Checks that a tick PD drives the watchdog of `sup`: some PD notifies it,
+/// with budget < period (so that it wakes once per period) and a priority
+/// above `top`, the highest bounded pod's (an endless call must not starve
+/// the tick).
+fn check_tick(doc: &Document, pds: &[PdInfo], sup: &PdInfo, top: u64, at: &dyn Fn(Node) -> String) -> Result<()> {
+    let number = |n: Node, a: &str| n.attribute(a).and_then(parse_number);
+    let mut notifiers = Vec::new();
+    for ch in doc.descendants().filter(|n| n.has_tag_name("channel")) {
+        let ends: Vec<Node> = ch.children().filter(|n| n.has_tag_name("end")).collect();
+        if let [a, b] = ends.as_slice() {
+            for (me, other) in [(a, b), (b, a)] {
+                if me.attribute("pd") == Some(sup.name.as_str()) && other.attribute("notify") != Some("false") {
+                    notifiers.extend(pds.iter().filter(|p| Some(p.name.as_str()) == other.attribute("pd")));
+                }
+            }
+        }
+    }
+    let ticks = |p: &&PdInfo| {
+        let budget = number(p.node, "budget").unwrap_or(1000);
+        budget < number(p.node, "period").unwrap_or(budget) && number(p.node, "priority").unwrap_or(0) > top
+    };
+    if !notifiers.iter().any(ticks) {
+        bail!(
+            "{}: error: supervisor '{}' enforces call bounds, so a tick PD (tick.elf) must notify it: a PD with budget < period (one wake-up per period) and a priority above {top}, the highest bounded pod's; none of its notifiers ({}) is one",
+            at(sup.node),
+            sup.name,
+            if notifiers.is_empty() {
+                "none".to_string()
+            } else {
+                notifiers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        );
+    }
+    Ok(())
 }
 
 /// Checks that calls reaching bounded child `pos` run on SCs the supervisor reads.
@@ -244,26 +274,14 @@ fn check_chain(
 
 /// `(channel id at pd, caller)` for every channel on which another PD may call `pd`.
 fn callers(doc: &Document, pd: &str) -> Vec<(u8, String)> {
-    pp_peers(doc, pd, false)
-}
-
-/// `(channel id at pd, callee)` for every channel on which `pd` may call another PD.
-fn callees(doc: &Document, pd: &str) -> Vec<(u8, String)> {
-    pp_peers(doc, pd, true)
-}
-
-/// The peers of `pd` over channels whose pp right is on `pd`'s end
-/// (`pd_calls`) or on the peer's end, with `pd`'s channel ids.
-fn pp_peers(doc: &Document, pd: &str, pd_calls: bool) -> Vec<(u8, String)> {
     let mut out = Vec::new();
     for ch in doc.descendants().filter(|n| n.has_tag_name("channel")) {
         let ends: Vec<Node> = ch.children().filter(|n| n.has_tag_name("end")).collect();
         if let [a, b] = ends.as_slice() {
             for (me, other) in [(a, b), (b, a)] {
-                let caller = if pd_calls { me } else { other };
                 if me.attribute("pd") == Some(pd)
-                    && caller.attribute("pp") == Some("true")
-                    && let Some(id) = me.attribute("id").and_then(|v| v.parse::<u8>().ok())
+                    && other.attribute("pp") == Some("true")
+                    && let Some(id) = me.attribute("id").and_then(|v| v.parse::<u8>().ok()).filter(|&id| usize::from(id) < CHANNELS)
                 {
                     out.push((id, other.attribute("pd").unwrap_or("?").to_string()));
                 }
@@ -373,6 +391,8 @@ mod tests {
         </protection_domain>
     </protection_domain>
     <protection_domain name="client" priority="10"><program_image path="client.elf" /></protection_domain>
+    <protection_domain name="tick" priority="254" budget="100" period="1000"><program_image path="tick.elf" /></protection_domain>
+    <channel><end pd="tick" id="0" /><end pd="sup" id="0" notify="false" /></channel>
     <channel><end pd="client" id="2" pp="true" /><end pd="pod_c" id="0" /></channel>
     BTWEEN
 </system>"#;
@@ -399,10 +419,18 @@ mod tests {
     }
 
     #[test]
-    fn a_bounded_pod_calling_an_unwatched_pod_is_an_error() {
-        let calls_b = r#"<channel><end pd="pod_c" id="1" pp="true" /><end pd="pod_b" id="0" /></channel>"#;
-        let e = run(&SYSTEM.replace("BTWEEN", calls_b)).unwrap_err().to_string();
-        assert!(e.starts_with("s.xml:12:13: error: 'pod_c' has a call bound and calls 'pod_b' (its channel 1)"), "{e}");
+    fn a_bound_needs_a_parent_and_a_tick() {
+        let e =
+            run(&SYSTEM.replace("BTWEEN", "").replace(r#"priority="254" budget="100" period="1000""#, r#"priority="254""#)).unwrap_err();
+        assert!(e.to_string().starts_with("s.xml:3:5: error: supervisor 'sup' enforces call bounds, so a tick PD"), "{e}");
+        let e = run(&SYSTEM.replace("BTWEEN", "").replace(r#"priority="254""#, r#"priority="100""#)).unwrap_err();
+        assert!(e.to_string().contains("a priority above 160"), "{e}");
+        let orphan = r#"<system><protection_domain name="p" passive="true"><program_image path="p.elf" /><?tunnelkit call_bound_us="9"?></protection_domain></system>"#;
+        let e = run(orphan).unwrap_err();
+        assert!(e.to_string().contains("'p' has a call bound but no parent"), "{e}");
+        let wide = SYSTEM.replace("BTWEEN", r#"<channel><end pd="client" id="3" pp="true" /><end pd="pod_c" id="99" /></channel>"#);
+        // Channel ids beyond 61 (the checker reports them) must not panic here.
+        let _ = run(&wide);
     }
 
     #[test]

@@ -79,6 +79,9 @@ mod target {
         /// message registers are in the IPC buffer, before and after.
         pub fn pp_call(self, msg_info: MessageInfo) -> Result<MessageInfo, ChannelError> {
             let id = self.checked(symbols::pps(), ChannelError::NotCallable)?;
+            if crate::event_loop::watched() {
+                return Ok(crate::event_loop::watched_pp_call(cap::endpoint(id), msg_info));
+            }
             Ok(syscall::call(cap::endpoint(id), msg_info))
         }
 

@@ -3,7 +3,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tunnelkit_sys::memory::SharedMemory;
-use tunnelkit_sys::supervision::{CallState, tunnelkit_call_state};
+use tunnelkit_sys::supervision::{CallState, call_state_page};
 
 use crate::channel::{Channel, ChannelSet, Child};
 use crate::handler::Handler;
@@ -79,7 +79,37 @@ impl CallTracker {
 
 /// The call-state page (`tunnelkit_call_state` setvar), if mapped.
 fn call_page() -> Option<SharedMemory> {
-    SharedMemory::patched(tunnelkit_call_state.get(), 8)
+    call_state_page()
+}
+
+/// Whether this PD publishes its call state (a watched pod), read from its
+/// setvar at start: only then does it mark its own nested calls.
+static WATCHED: AtomicBool = AtomicBool::new(false);
+
+/// Whether this PD is watched. A watched PD marks (around a protected call
+/// it makes, [`watched_pp_call`]) that it waits on a call of its own while
+/// serving one: its supervisor must not restart it then (a thread blocked on
+/// a reply holds no scheduling context). Other PDs pay one load and a branch.
+#[inline(always)]
+pub(crate) fn watched() -> bool {
+    WATCHED.load(Ordering::Relaxed)
+}
+
+/// A protected call made by a watched PD: marked nested around it.
+#[cold]
+#[inline(never)]
+pub(crate) fn watched_pp_call(endpoint: u64, msg_info: MessageInfo) -> MessageInfo {
+    mark_nested_watched(true);
+    let reply = syscall::call(endpoint, msg_info);
+    mark_nested_watched(false);
+    reply
+}
+
+fn mark_nested_watched(nested: bool) {
+    let state = CallState(CALL.load(Ordering::Relaxed));
+    if state.in_call() {
+        publish(state.with_nested(nested), call_page());
+    }
 }
 
 /// Label of the reply a restarted PD sends to the caller whose call it was
@@ -109,6 +139,7 @@ pub fn start_reason() -> u64 {
 #[doc(hidden)]
 pub fn set_start_reason(reason: u64) {
     START_REASON.store(reason, Ordering::Relaxed);
+    WATCHED.store(call_page().is_some(), Ordering::Relaxed);
     let state = CallState(CALL.load(Ordering::Relaxed));
     if reason != 0 && state.in_call() {
         publish(state.interrupted_by(reason), call_page());
@@ -152,7 +183,9 @@ fn take_deferred() -> Option<(u64, MessageInfo)> {
 /// Runs the event loop for `handler` for ever (called by `protection_domain!`
 /// after `init`).
 pub fn run<H: Handler>(mut handler: H) -> ! {
-    let mut reply: Option<MessageInfo> = None;
+    // The reply to send, and whether it answers a protected call (a fault
+    // handler's reply resumes a child instead).
+    let mut reply: Option<(MessageInfo, bool)> = None;
     if STARTED.swap(true, Ordering::Relaxed) {
         // Restarted by a supervisor after a fault (`init` has rebuilt the
         // state). If a call was being served, its caller still waits on our
@@ -160,10 +193,12 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
         // IRQ set-up were done by the first start.
         // The call state stays "in call" until the answer is about to be
         // sent, so a restart during this restart still answers.
+        // A signal the interrupted call deferred is dropped with its work.
+        DEFERRED_CAP.store(0, Ordering::Relaxed);
         if in_call() {
             let first = CallState(CALL.load(Ordering::Relaxed)).interrupted();
             let label = if first == RESTART_AFTER_OVERRUN { OVERRUN_LABEL } else { FAULT_LABEL };
-            reply = Some(MessageInfo::with_label(label, 0));
+            reply = Some((MessageInfo::with_label(label, 0), true));
         }
     } else {
         if symbols::is_passive() {
@@ -182,16 +217,20 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
     loop {
         let pending = if PENDING.load(Ordering::Relaxed) == 0 { 0 } else { PENDING.swap(0, Ordering::Relaxed) };
         if pending != 0 {
-            if let Some(r) = reply.take() {
-                calls.end();
+            if let Some((r, answers_call)) = reply.take() {
+                if answers_call {
+                    calls.end();
+                }
                 syscall::send(cap::REPLY, r);
             }
             check(handler.notified(ChannelSet::from_badge(pending)));
             continue;
         }
         let Received { badge, info } = match (reply.take(), take_deferred()) {
-            (Some(r), deferred) => {
-                calls.end();
+            (Some((r, answers_call)), deferred) => {
+                if answers_call {
+                    calls.end();
+                }
                 if let Some((cap, msg)) = deferred {
                     syscall::send(cap, msg);
                 }
@@ -204,13 +243,13 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
     }
 }
 
-fn dispatch<H: Handler>(handler: &mut H, calls: &mut CallTracker, badge: u64, info: MessageInfo) -> Option<MessageInfo> {
+fn dispatch<H: Handler>(handler: &mut H, calls: &mut CallTracker, badge: u64, info: MessageInfo) -> Option<(MessageInfo, bool)> {
     if badge & cap::BADGE_PPC != 0 {
         let channel = Channel::new((badge & 0x3f) as u8);
         calls.begin(channel.index());
-        Some(check(handler.protected(channel, info)))
+        Some((check(handler.protected(channel, info)), true))
     } else if badge & cap::BADGE_FAULT != 0 {
-        check(handler.fault(Child::new((badge & 0xff) as u8), info))
+        check(handler.fault(Child::new((badge & 0xff) as u8), info)).map(|r| (r, false))
     } else {
         check(handler.notified(ChannelSet::from_badge(badge)));
         None

@@ -77,6 +77,13 @@ pub fn raise_fault() -> ! {
     tunnelkit_sys::syscall::fault_now()
 }
 
+/// Stops this PD with a VM fault (a read of an unmapped address), for
+/// fault-injection tests; nothing is printed.
+#[cfg(target_os = "none")]
+pub fn raise_vm_fault() -> ! {
+    tunnelkit_sys::syscall::vm_fault_now()
+}
+
 /// Whether this PD is passive (a pod).
 pub fn is_passive() -> bool {
     tunnelkit_sys::symbols::is_passive()

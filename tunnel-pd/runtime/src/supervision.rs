@@ -4,16 +4,17 @@
 //! a periodic wake-up by giving up the rest of a budget.
 
 #[cfg(target_os = "none")]
-pub use target::{CallStateView, SchedContext, yield_budget};
+pub use target::{SchedContext, call_state_of, yield_budget};
 pub use tunnelkit_sys::supervision::{
-    CHANNELS, CallState, CallerSc, ChildTable, MAX_CHILDREN, NAME_BYTES, PatchedTable, SupervisedChild, patched_table,
+    CHANNELS, CallState, CallerSc, ChildTable, MAX_CHILDREN, NAME_BYTES, PatchedTable, SupervisedChild, SupervisionTable,
 };
+pub use tunnelkit_sys::supervision_table;
 
 #[cfg(target_os = "none")]
 mod target {
     use tunnelkit_sys::labels::LABELS;
-    use tunnelkit_sys::memory::SharedMemory;
     use tunnelkit_sys::supervision::CallState;
+    use tunnelkit_sys::supervision::PatchedTable;
     use tunnelkit_sys::{MessageInfo, cap, ipc_buffer, syscall};
 
     /// A scheduling context this PD holds a cap to (an SDF `<cspace><cap_sc>`).
@@ -42,19 +43,8 @@ mod target {
         syscall::yield_now()
     }
 
-    /// A pod's call-state page as its supervisor maps it (read-only).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct CallStateView(SharedMemory);
-
-    impl CallStateView {
-        /// The page at `vaddr` (from the supervision table); `None` for 0.
-        pub fn at(vaddr: u64) -> Option<Self> {
-            SharedMemory::patched(vaddr, 8).map(Self)
-        }
-
-        /// The pod's current call state.
-        pub fn read(self) -> CallState {
-            CallState(self.0.load_acquire_u64(0).unwrap_or(0))
-        }
+    /// Reads child `i`'s published call state (idle if it has no page).
+    pub fn call_state_of(table: &PatchedTable, i: usize) -> CallState {
+        table.call_state(i).and_then(|page| page.load_acquire_u64(0).ok()).map_or(CallState::default(), CallState)
     }
 }

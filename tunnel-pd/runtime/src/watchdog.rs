@@ -21,11 +21,10 @@
 //! most its bound plus two tick intervals of its caller's CPU time: the
 //! uncharged start, and the interval in which the account passed the bound
 //! (`docs/model.md` checks this). A pod waiting on a call of
-//! its own (nested: another child serves a call from it) is not stopped
-//! until that call returns: a thread blocked on a reply holds no scheduling
-//! context to restart on. (`tunnelkit build` makes sure every pod a bounded
-//! pod calls is a child of the same supervisor that publishes its call
-//! state, so that such waits are seen.) This module is the pure decision; the
+//! its own (it marks that in its call state around the call, and a child
+//! serving a call from it shows it too) is not stopped until that call
+//! returns: a thread blocked on a reply holds no scheduling context to
+//! restart on. This module is the pure decision; the
 //! supervisor PD (`components/supervisor`) does the system calls.
 
 use crate::supervision::{CHANNELS, CallState, CallerSc, ChildTable, MAX_CHILDREN};
@@ -118,8 +117,12 @@ impl Watchdog {
         consumed: &Consumed,
         mut stop: impl FnMut(Overrun),
     ) {
-        // Children waiting on a call they made to another child.
+        // Children waiting on a call they made: marked by the caller itself
+        // around the call, and seen from a child serving a call from it.
         let mut nested = [false; MAX_CHILDREN];
+        for (i, state) in states.iter().enumerate() {
+            nested[i] = state.nested();
+        }
         for (j, state) in states.iter().enumerate().take(table.len().min(MAX_CHILDREN)) {
             if let (true, CallerSc::Child(k)) = (state.in_call(), table.caller(j, state.channel()))
                 && let Some(n) = nested.get_mut(usize::from(k))
@@ -222,15 +225,17 @@ mod tests {
     fn nested_calls_are_charged_to_the_outer_callers_sc() {
         let mut w = Watchdog::new();
         let mut states = [CallState::default(); MAX_CHILDREN];
-        states[0] = CallState::default().begin(0); // pod_b serves the client
-        states[1] = CallState::default().begin(1); // pod_c serves pod_b: pod_b waits
+        states[0] = CallState::default().begin(0).with_nested(true); // pod_b serves the client, waits on pod_c
+        states[1] = CallState::default().begin(1); // pod_c serves pod_b
         assert!(run(&mut w, &states, 0).is_empty());
         assert!(run(&mut w, &states, 600).is_empty());
         let stopped = run(&mut w, &states, 600);
         assert_eq!(stopped, [Overrun { index: 1, used_us: 1200, bound_us: 1000 }], "the inner pod's tighter bound fires first");
         assert!(run(&mut w, &states, 5000).is_empty(), "pod_b is past its 5000 µs bound but waits on pod_c: not stopped");
         states[1] = states[1].end();
-        assert_eq!(run(&mut w, &states, 1)[0].index, 0, "once pod_c has answered, pod_b is stopped");
+        assert!(run(&mut w, &states, 1).is_empty(), "pod_c's answer is decided, but pod_b still waits for it");
+        states[0] = states[0].with_nested(false);
+        assert_eq!(run(&mut w, &states, 1)[0].index, 0, "once pod_b has its answer, it is stopped");
         states[1] = states[1].begin(1);
         states[0] = CallState::default();
         assert!(run(&mut w, &states, 5000).is_empty(), "with its caller gone the inner call has no known SC");

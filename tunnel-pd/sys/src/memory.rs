@@ -43,9 +43,11 @@ impl SharedMemory {
         (base != 0 && size != 0).then_some(Self { base, size })
     }
 
-    /// The region at `base` of `size` bytes, an address the tool patched in
-    /// (e.g. from the supervision table); `None` for a null base or size.
-    pub fn patched(base: u64, size: u64) -> Option<Self> {
+    /// The region at `base` of `size` bytes, an address the tools patched in
+    /// (a setvar or the supervision table); `None` for a null base or size.
+    /// Crate-private: safe code must not make regions at addresses of its
+    /// own choosing.
+    pub(crate) fn patched(base: u64, size: u64) -> Option<Self> {
         (base != 0 && size != 0).then_some(Self { base, size })
     }
 

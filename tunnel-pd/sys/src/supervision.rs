@@ -112,7 +112,7 @@ pub fn encode(children: &[SupervisedChild]) -> Result<[u64; TABLE_WORDS], usize>
 }
 
 /// Read access to a supervision table: the patched one in a supervisor
-/// ([`patched_table`], read in place) or decoded children (host tests).
+/// ([`PatchedTable`], read in place) or decoded children (host tests).
 pub trait ChildTable {
     /// Number of children.
     fn len(&self) -> usize;
@@ -191,10 +191,11 @@ pub fn decode(w: &[u64; TABLE_WORDS]) -> Option<([Option<SupervisedChild>; MAX_C
     Some((out, count))
 }
 
-#[cfg_attr(not(test), unsafe(no_mangle))]
-#[used]
-#[allow(non_upper_case_globals)]
-static tunnelkit_supervision: Patched<[u64; TABLE_WORDS]> = Patched::new(UNPATCHED);
+/// The supervision table as a patched symbol. Only a supervisor image has
+/// one ([`supervision_table!`](crate::supervision_table) defines it), so
+/// `tunnelkit build` can tell a supervisor from other parents.
+#[repr(transparent)]
+pub struct SupervisionTable(Patched<[u64; TABLE_WORDS]>);
 
 /// The link-time table: not [`MAGIC`], so it reads as no table. It is not
 /// all zeros so that the table lands in `.data`, which has bytes in the ELF
@@ -205,20 +206,49 @@ const UNPATCHED: [u64; TABLE_WORDS] = {
     w
 };
 
-/// The table `tunnelkit build` patched into this image, read in place.
-#[derive(Clone, Copy, Debug)]
+impl SupervisionTable {
+    /// The table before `tunnelkit build` patches it.
+    pub const fn unpatched() -> Self {
+        Self(Patched::new(UNPATCHED))
+    }
+
+    fn word(&self, k: usize) -> u64 {
+        self.0.get_at(k).unwrap_or(0)
+    }
+
+    /// The table, if `tunnelkit build` patched one in.
+    pub fn read(&'static self) -> Option<PatchedTable> {
+        let len = usize::try_from(self.word(1)).ok()?;
+        (self.word(0) == MAGIC && len <= MAX_CHILDREN).then_some(PatchedTable { table: self, len })
+    }
+}
+
+/// Defines this image's supervision table (the `tunnelkit_supervision`
+/// symbol `tunnelkit build` patches): use it once, in a supervisor PD, and
+/// read it with `.read()`.
+#[macro_export]
+macro_rules! supervision_table {
+    ($vis:vis static $name:ident) => {
+        #[unsafe(export_name = "tunnelkit_supervision")]
+        #[used]
+        $vis static $name: $crate::supervision::SupervisionTable = $crate::supervision::SupervisionTable::unpatched();
+    };
+}
+
+/// A patched supervision table, read in place.
+#[derive(Clone, Copy)]
 pub struct PatchedTable {
+    table: &'static SupervisionTable,
     len: usize,
 }
 
-/// The table `tunnelkit build` patched into this image, if any.
-pub fn patched_table() -> Option<PatchedTable> {
-    let len = usize::try_from(patched_word(1)).ok()?;
-    (patched_word(0) == MAGIC && len <= MAX_CHILDREN).then_some(PatchedTable { len })
-}
-
-fn patched_word(k: usize) -> u64 {
-    tunnelkit_supervision.get_at(k).unwrap_or(0)
+impl PatchedTable {
+    /// Child `i`'s call-state page as the supervisor maps it (read-only),
+    /// at the address `tunnelkit build` patched in; `None` if it has none.
+    #[cfg(target_os = "none")]
+    pub fn call_state(&self, i: usize) -> Option<crate::memory::SharedMemory> {
+        crate::memory::SharedMemory::patched(self.child(i).2, 8)
+    }
 }
 
 impl ChildTable for PatchedTable {
@@ -227,16 +257,22 @@ impl ChildTable for PatchedTable {
     }
 
     fn child(&self, i: usize) -> (u8, u64, u64) {
-        word_table_child(patched_word, i)
+        word_table_child(|k| self.table.word(k), i)
     }
 
     fn name(&self, i: usize) -> [u8; NAME_BYTES] {
-        word_table_name(patched_word, i)
+        word_table_name(|k| self.table.word(k), i)
     }
 
     fn caller(&self, i: usize, ch: u8) -> CallerSc {
-        word_table_caller(patched_word, i, ch)
+        word_table_caller(|k| self.table.word(k), i, ch)
     }
+}
+
+/// This PD's call-state page (the `tunnelkit_call_state` setvar), if mapped.
+#[cfg(target_os = "none")]
+pub fn call_state_page() -> Option<crate::memory::SharedMemory> {
+    crate::memory::SharedMemory::patched(tunnelkit_call_state.get(), 8)
 }
 
 crate::setvar!(
@@ -245,14 +281,19 @@ crate::setvar!(
     pub static tunnelkit_call_state
 );
 
-/// The call-state word: `seq << 9 | interrupted << 7 | channel`, where
-/// `seq` counts call starts and ends (odd: a call on `channel` is being
-/// served) and `interrupted` is the first restart reason of this call (0:
-/// none), so that a second restart before the answer goes out does not
-/// change it. Starting and ending a call are two or three instructions.
+/// The call-state word: `seq << 9 | interrupted << 7 | nested << 6 |
+/// channel`, where `seq` counts call starts and ends (odd: a call on
+/// `channel` is being served), `nested` says the PD waits on a call it made
+/// itself (it must not be restarted then: a thread blocked on a reply holds
+/// no scheduling context), and `interrupted` is the first restart reason of
+/// this call (0: none), so that a second restart before the answer goes out
+/// does not change it. Starting and ending a call are two or three
+/// instructions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CallState(pub u64);
 
+/// The `nested` bit.
+const NESTED: u64 = 1 << 6;
 /// Shift and mask of the `interrupted` field.
 const INTERRUPTED_SHIFT: u32 = 7;
 const INTERRUPTED: u64 = 3 << INTERRUPTED_SHIFT;
@@ -276,6 +317,11 @@ impl CallState {
         (self.0 & 0x3f) as u8
     }
 
+    /// Whether the PD waits on a call it made while serving one.
+    pub const fn nested(self) -> bool {
+        self.0 & NESTED != 0
+    }
+
     /// The first restart reason of this call (0: not interrupted).
     pub const fn interrupted(self) -> u64 {
         (self.0 & INTERRUPTED) >> INTERRUPTED_SHIFT
@@ -286,9 +332,16 @@ impl CallState {
         Self(((self.0 | LOW) + 1) | (channel as u64 & 0x3f))
     }
 
-    /// The state after the call's answer is decided (from a call).
+    /// The state after the call's answer is decided. Only for a PD in a
+    /// call (from idle it would start one): the event loop calls it only
+    /// for answers to protected calls.
     pub const fn end(self) -> Self {
         Self((self.0 | LOW) + 1)
+    }
+
+    /// The state with the `nested` bit set or cleared.
+    pub const fn with_nested(self, nested: bool) -> Self {
+        if nested { Self(self.0 | NESTED) } else { Self(self.0 & !NESTED) }
     }
 
     /// The state after a restart for `reason` (1..=3): the call keeps the
@@ -336,5 +389,10 @@ mod tests {
         assert_eq!((hit.interrupted(), hit.seq(), hit.channel()), (2, busy.seq(), 5), "the first reason stays");
         assert_eq!(hit.end().interrupted(), 0, "the next state starts clean");
         assert_eq!(hit.end().begin(1).interrupted(), 0);
+        let waiting = busy.with_nested(true);
+        assert!(waiting.nested() && waiting.in_call() && !busy.nested());
+        assert_eq!((waiting.seq(), waiting.channel()), (busy.seq(), 5));
+        assert!(!waiting.end().nested(), "an ended call waits on nothing");
+        assert!(idle.end().in_call(), "end() is only for a PD in a call");
     }
 }

@@ -123,6 +123,12 @@ pub fn fault_now() -> ! {
     arch::fault_now()
 }
 
+/// Stops the PD with a VM fault (a read of an unmapped address) that its
+/// fault handler receives.
+pub fn vm_fault_now() -> ! {
+    arch::vm_fault_now()
+}
+
 /// Starts the cycle counter (AArch64: PMU, counting EL2 too; needs the
 /// `benchmark` config, it faults elsewhere; x86_64: nothing to do).
 pub fn enable_cycle_counter() {

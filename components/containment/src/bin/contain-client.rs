@@ -190,6 +190,7 @@ fn init() -> Injector {
 
     let (mut faults, mut overruns) = (Tally::default(), Tally::default());
     let mut kinds = [0u64; 4];
+    let mut outer_kept = 0u64;
     for i in 0..FAULTS.max(OVERRUNS) {
         if i < FAULTS {
             let kind = FaultKind::of(i);
@@ -197,12 +198,20 @@ fn init() -> Injector {
             // Panics go to pod B, whose bound leaves room for printing the
             // panic line inside the call; the rest fail in pod C.
             let pod = if kind == FaultKind::Panic { Pod::B } else { Pod::C };
+            // A nested fault restarts pod C only: pod B passes the error on
+            // and keeps its state (its count goes on).
+            let outer_before = (kind == FaultKind::Nested).then(|| rig.b.bump(&()));
             rig.inject(&mut faults, pod, CallError::Fault, "fault", |r| match kind {
                 FaultKind::Undefined => r.c.fault(&()),
                 FaultKind::VmFault => r.c.vm_fault(&()),
                 FaultKind::Panic => r.b.panic(&()),
                 FaultKind::Nested => r.b.forward_fault(&()),
             });
+            if let Some(Ok(Count { value })) = outer_before
+                && rig.b.bump(&()) == Ok(Count { value: value + 1 })
+            {
+                outer_kept += 1;
+            }
         }
         if i < OVERRUNS {
             rig.inject(&mut overruns, Pod::C, CallError::Overrun, "overrun", |r| r.c.spin(&()));
@@ -241,10 +250,11 @@ fn init() -> Injector {
         overruns.errors,
     );
     debug_println!(
-        "containment: details: undefined={} vm_faults={} panics={} nested={} fresh_state={}/{} slowest_fault_ticks={}@{} slowest_overrun_ticks={}@{} flaky_restarted={flaky} baseline_balance={balance:.3}",
+        "containment: details: undefined={} vm_faults={} panics={} nested={} nested_outer_kept_state={outer_kept}/{} fresh_state={}/{} slowest_fault_ticks={}@{} slowest_overrun_ticks={}@{} flaky_restarted={flaky} baseline_balance={balance:.3}",
         kinds[FaultKind::Undefined as usize],
         kinds[FaultKind::VmFault as usize],
         kinds[FaultKind::Panic as usize],
+        kinds[FaultKind::Nested as usize],
         kinds[FaultKind::Nested as usize],
         faults.fresh_after + overruns.fresh_after,
         faults.injected + overruns.injected,
@@ -255,7 +265,8 @@ fn init() -> Injector {
     );
     let every_error = faults.errors == FAULTS && overruns.errors == OVERRUNS;
     let fresh = faults.fresh_after == FAULTS && overruns.fresh_after == OVERRUNS;
-    if every_error && hangs == 0 && fresh && flaky == 1 && base != 0 {
+    let nested_kept = outer_kept == kinds[FaultKind::Nested as usize];
+    if every_error && hangs == 0 && fresh && nested_kept && flaky == 1 && base != 0 {
         debug_println!("tunnelkit: containment passed");
     } else {
         panic!(

@@ -1,5 +1,5 @@
 //! An active PD that faults once: at its first start it reads an unmapped
-//! address (a VM fault its supervisor logs with its name before restarting
+//! address (`raise_vm_fault`: a VM fault its supervisor logs with its name before restarting
 //! it). Restarted, it records that in the shared page and idles.
 
 #![no_std]
@@ -9,10 +9,9 @@
 use core::convert::Infallible;
 
 use containment::page;
-use tunnelkit_runtime::{Handler, RESTART_AFTER_FAULT, SharedMemory, debug_println, protection_domain, setvar, start_reason};
-
-/// An address no PD maps.
-const UNMAPPED: u64 = 0x1000;
+use tunnelkit_runtime::{
+    Handler, RESTART_AFTER_FAULT, SharedMemory, debug_println, protection_domain, raise_vm_fault, setvar, start_reason,
+};
 
 setvar!(
     /// The shared measurement page.
@@ -33,8 +32,7 @@ fn init() -> Flaky {
         debug_println!("flaky: restarted by its supervisor after a fault; running again");
         let _ = shared.store_release_u64(page::FLAKY_RESTARTED, 1);
     } else {
-        let nowhere = SharedMemory::patched(UNMAPPED, 8).expect("a non-null address");
-        let _ = nowhere.read_u64(0);
+        raise_vm_fault();
     }
     Flaky
 }

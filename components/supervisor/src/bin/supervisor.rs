@@ -24,7 +24,7 @@
 use core::convert::Infallible;
 
 use tunnelkit_runtime::supervision::{
-    CallState, CallStateView, ChildTable, MAX_CHILDREN, NAME_BYTES, PatchedTable, SchedContext, patched_table,
+    CallState, ChildTable, MAX_CHILDREN, NAME_BYTES, PatchedTable, SchedContext, call_state_of, supervision_table,
 };
 use tunnelkit_runtime::watchdog::{Consumed, Overrun, Watchdog};
 use tunnelkit_runtime::{
@@ -32,6 +32,10 @@ use tunnelkit_runtime::{
 };
 
 protection_domain!(init);
+
+supervision_table!(
+    static TABLE
+);
 
 /// Restarts of one child logged in full before logging only every 100th.
 const LOGGED_IN_FULL: u64 = 3;
@@ -45,7 +49,7 @@ struct Supervisor {
 }
 
 fn init() -> Supervisor {
-    let table = patched_table();
+    let table = TABLE.read();
     let (count, bounded, sc_slots) = table.map_or((0, 0, 0), |t| {
         let bounded = (0..t.len()).filter(|&i| t.child(i).1 != 0).count();
         (t.len(), bounded, Watchdog::sc_slots(&t))
@@ -164,7 +168,7 @@ impl Handler for Supervisor {
         let Some(table) = self.table else { return Ok(()) };
         let mut states = [CallState::default(); MAX_CHILDREN];
         for (i, s) in states.iter_mut().enumerate().take(table.len()) {
-            *s = CallStateView::at(table.child(i).2).map_or(CallState::default(), CallStateView::read);
+            *s = call_state_of(&table, i);
         }
         let mut stops = [None; MAX_CHILDREN];
         let mut n = 0;
@@ -177,8 +181,8 @@ impl Handler for Supervisor {
             // before the restart, and nothing lower (the pod) runs between
             // the two, because this PD never runs out of budget (budget =
             // period, which `tunnelkit build` checks).
-            let now = CallStateView::at(table.child(o.index).2).map(CallStateView::read);
-            if now.is_some_and(|now| now.seq() == states[o.index].seq()) {
+            let now = call_state_of(&table, o.index);
+            if now.seq() == states[o.index].seq() && !now.nested() {
                 self.stop_overrun(o);
             }
         }

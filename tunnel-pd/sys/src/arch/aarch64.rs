@@ -38,6 +38,16 @@ pub(crate) fn fault_now() -> ! {
     unsafe { core::arch::asm!("udf #0", options(noreturn, nomem, nostack)) }
 }
 
+/// Stops the PD with a VM fault: a load from the unmapped address 0x1000.
+#[inline(always)]
+pub(crate) fn vm_fault_now() -> ! {
+    // SAFETY: address 0x1000 is below every Microkit PD's image (0x200000)
+    // and never mapped; the load raises a data abort the kernel turns into a
+    // VMFault IPC to the fault handler. The PD never continues here (a
+    // handler restarts it elsewhere, or it stays stopped).
+    unsafe { core::arch::asm!("ldr xzr, [{0}]", "udf #1", in(reg) 0x1000u64, options(noreturn, nostack)) }
+}
+
 /// Reads the cycle counter (`PMCCNTR_EL0`; readable from EL0 in the benchmark
 /// config, where Microkit exports the PMU).
 #[inline(always)]

@@ -43,6 +43,16 @@ pub(crate) fn fault_now() -> ! {
     unsafe { core::arch::asm!("ud2", options(noreturn, nomem, nostack)) }
 }
 
+/// Stops the PD with a VM fault: a load from the unmapped address 0x1000.
+#[inline(always)]
+pub(crate) fn vm_fault_now() -> ! {
+    // SAFETY: address 0x1000 is below every Microkit PD's image (0x200000)
+    // and never mapped; the load raises a page fault the kernel turns into a
+    // VMFault IPC to the fault handler. The PD never continues here (a
+    // handler restarts it elsewhere, or it stays stopped).
+    unsafe { core::arch::asm!("cmp byte ptr [{0}], 0", "ud2", in(reg) 0x1000u64, options(noreturn, nostack)) }
+}
+
 /// Reads the time-stamp counter.
 #[inline(always)]
 pub(crate) fn cycle_counter() -> u64 {

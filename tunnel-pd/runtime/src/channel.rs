@@ -79,10 +79,12 @@ mod target {
         /// message registers are in the IPC buffer, before and after.
         pub fn pp_call(self, msg_info: MessageInfo) -> Result<MessageInfo, ChannelError> {
             let id = self.checked(symbols::pps(), ChannelError::NotCallable)?;
-            if crate::event_loop::watched() {
-                return Ok(crate::event_loop::watched_pp_call(cap::endpoint(id), msg_info));
-            }
-            Ok(syscall::call(cap::endpoint(id), msg_info))
+            // Marked for the supervisor: a PD blocked on a reply must not be
+            // restarted (two stores, no branch; see `set_nested_flag`).
+            tunnelkit_sys::supervision::set_nested_flag(true);
+            let reply = syscall::call(cap::endpoint(id), msg_info);
+            tunnelkit_sys::supervision::set_nested_flag(false);
+            Ok(reply)
         }
 
         /// Acknowledges the IRQ with this id so it can fire again.

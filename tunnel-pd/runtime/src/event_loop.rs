@@ -2,8 +2,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use tunnelkit_sys::memory::SharedMemory;
-use tunnelkit_sys::supervision::{CallState, call_state_page};
+use tunnelkit_sys::supervision::{CallState, call_state_cell, set_nested_flag, watch_call_state};
 
 use crate::channel::{Channel, ChannelSet, Child};
 use crate::handler::Handler;
@@ -27,44 +26,38 @@ static PENDING: AtomicU64 = AtomicU64::new(0);
 
 /// Set once the loop has started: a later start is a restart by a supervisor.
 static STARTED: AtomicBool = AtomicBool::new(false);
-/// The call-state word ([`CallState`]): odd sequence while a protected call
-/// is being served (its caller waits for a reply). Kept across restarts, and
-/// mirrored to the call-state page when the system maps one, for the
-/// supervisor's watchdog.
-static CALL: AtomicU64 = AtomicU64::new(0);
+fn call_state() -> CallState {
+    CallState(call_state_cell().load(Ordering::Relaxed))
+}
 
 fn in_call() -> bool {
-    CallState(CALL.load(Ordering::Relaxed)).in_call()
+    call_state().in_call()
 }
 
-/// Publishes the call state: in [`CALL`] (which a restart reads) and, when
-/// the system maps a call-state page, there for the supervisor's watchdog.
-fn publish(state: CallState, page: Option<SharedMemory>) {
-    CALL.store(state.0, Ordering::Relaxed);
-    if let Some(page) = page {
-        // The page is 8-byte aligned and at least 8 bytes: cannot fail.
-        let _ = page.store_release_u64(0, state.0);
-    }
+/// Publishes the call state ([`CallState`]: odd sequence while a protected
+/// call is being served). It lives in the PD's call-state page when the
+/// system maps one (the supervisor's watchdog reads it there), else in a
+/// static; either way it survives a restart, which reads it.
+fn publish(state: CallState) {
+    call_state_cell().store(state.0, Ordering::Release);
 }
 
-/// The event loop's copy of the call state, kept in registers: starting
-/// and ending a call cost a few instructions and one store (two when
-/// watched).
+/// The event loop's copy of the call state, kept in a register: starting
+/// and ending a call cost a few instructions and one store.
 struct CallTracker {
     state: CallState,
-    page: Option<SharedMemory>,
 }
 
 impl CallTracker {
     fn new() -> Self {
-        Self { state: CallState(CALL.load(Ordering::Relaxed)), page: call_page() }
+        Self { state: call_state() }
     }
 
     /// A protected call on `channel` starts being served.
     #[inline(always)]
     fn begin(&mut self, channel: u8) {
         self.state = self.state.begin(channel);
-        publish(self.state, self.page);
+        publish(self.state);
     }
 
     /// The answer to the call being served is decided and about to be
@@ -73,42 +66,7 @@ impl CallTracker {
     #[inline(always)]
     fn end(&mut self) {
         self.state = self.state.end();
-        publish(self.state, self.page);
-    }
-}
-
-/// The call-state page (`tunnelkit_call_state` setvar), if mapped.
-fn call_page() -> Option<SharedMemory> {
-    call_state_page()
-}
-
-/// Whether this PD publishes its call state (a watched pod), read from its
-/// setvar at start: only then does it mark its own nested calls.
-static WATCHED: AtomicBool = AtomicBool::new(false);
-
-/// Whether this PD is watched. A watched PD marks (around a protected call
-/// it makes, [`watched_pp_call`]) that it waits on a call of its own while
-/// serving one: its supervisor must not restart it then (a thread blocked on
-/// a reply holds no scheduling context). Other PDs pay one load and a branch.
-#[inline(always)]
-pub(crate) fn watched() -> bool {
-    WATCHED.load(Ordering::Relaxed)
-}
-
-/// A protected call made by a watched PD: marked nested around it.
-#[cold]
-#[inline(never)]
-pub(crate) fn watched_pp_call(endpoint: u64, msg_info: MessageInfo) -> MessageInfo {
-    mark_nested_watched(true);
-    let reply = syscall::call(endpoint, msg_info);
-    mark_nested_watched(false);
-    reply
-}
-
-fn mark_nested_watched(nested: bool) {
-    let state = CallState(CALL.load(Ordering::Relaxed));
-    if state.in_call() {
-        publish(state.with_nested(nested), call_page());
+        publish(self.state);
     }
 }
 
@@ -139,10 +97,11 @@ pub fn start_reason() -> u64 {
 #[doc(hidden)]
 pub fn set_start_reason(reason: u64) {
     START_REASON.store(reason, Ordering::Relaxed);
-    WATCHED.store(call_page().is_some(), Ordering::Relaxed);
-    let state = CallState(CALL.load(Ordering::Relaxed));
+    watch_call_state();
+    set_nested_flag(false);
+    let state = call_state();
     if reason != 0 && state.in_call() {
-        publish(state.interrupted_by(reason), call_page());
+        publish(state.interrupted_by(reason));
     }
 }
 
@@ -183,9 +142,9 @@ fn take_deferred() -> Option<(u64, MessageInfo)> {
 /// Runs the event loop for `handler` for ever (called by `protection_domain!`
 /// after `init`).
 pub fn run<H: Handler>(mut handler: H) -> ! {
-    // The reply to send, and whether it answers a protected call (a fault
-    // handler's reply resumes a child instead).
-    let mut reply: Option<(MessageInfo, bool)> = None;
+    // The answer to the protected call being served, sent with the next
+    // receive (a fault handler's reply to a child is sent at once instead).
+    let mut reply: Option<MessageInfo> = None;
     if STARTED.swap(true, Ordering::Relaxed) {
         // Restarted by a supervisor after a fault (`init` has rebuilt the
         // state). If a call was being served, its caller still waits on our
@@ -196,9 +155,9 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
         // A signal the interrupted call deferred is dropped with its work.
         DEFERRED_CAP.store(0, Ordering::Relaxed);
         if in_call() {
-            let first = CallState(CALL.load(Ordering::Relaxed)).interrupted();
+            let first = call_state().interrupted();
             let label = if first == RESTART_AFTER_OVERRUN { OVERRUN_LABEL } else { FAULT_LABEL };
-            reply = Some((MessageInfo::with_label(label, 0), true));
+            reply = Some(MessageInfo::with_label(label, 0));
         }
     } else {
         if symbols::is_passive() {
@@ -217,20 +176,16 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
     loop {
         let pending = if PENDING.load(Ordering::Relaxed) == 0 { 0 } else { PENDING.swap(0, Ordering::Relaxed) };
         if pending != 0 {
-            if let Some((r, answers_call)) = reply.take() {
-                if answers_call {
-                    calls.end();
-                }
+            if let Some(r) = reply.take() {
+                calls.end();
                 syscall::send(cap::REPLY, r);
             }
             check(handler.notified(ChannelSet::from_badge(pending)));
             continue;
         }
         let Received { badge, info } = match (reply.take(), take_deferred()) {
-            (Some((r, answers_call)), deferred) => {
-                if answers_call {
-                    calls.end();
-                }
+            (Some(r), deferred) => {
+                calls.end();
                 if let Some((cap, msg)) = deferred {
                     syscall::send(cap, msg);
                 }
@@ -243,13 +198,18 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
     }
 }
 
-fn dispatch<H: Handler>(handler: &mut H, calls: &mut CallTracker, badge: u64, info: MessageInfo) -> Option<(MessageInfo, bool)> {
+fn dispatch<H: Handler>(handler: &mut H, calls: &mut CallTracker, badge: u64, info: MessageInfo) -> Option<MessageInfo> {
     if badge & cap::BADGE_PPC != 0 {
         let channel = Channel::new((badge & 0x3f) as u8);
         calls.begin(channel.index());
-        Some((check(handler.protected(channel, info)), true))
+        Some(check(handler.protected(channel, info)))
     } else if badge & cap::BADGE_FAULT != 0 {
-        check(handler.fault(Child::new((badge & 0xff) as u8), info)).map(|r| (r, false))
+        // Resuming the child is not the end of a call this PD serves: reply
+        // now (libmicrokit folds it into the next ReplyRecv; same effect).
+        if let Some(r) = check(handler.fault(Child::new((badge & 0xff) as u8), info)) {
+            syscall::send(cap::REPLY, r);
+        }
+        None
     } else {
         check(handler.notified(ChannelSet::from_badge(badge)));
         None

@@ -13,8 +13,8 @@ pub use tunnelkit_sys::supervision_table;
 #[cfg(target_os = "none")]
 mod target {
     use tunnelkit_sys::labels::LABELS;
-    use tunnelkit_sys::supervision::CallState;
     use tunnelkit_sys::supervision::PatchedTable;
+    use tunnelkit_sys::supervision::{CallState, NESTED_FLAG_OFFSET};
     use tunnelkit_sys::{MessageInfo, cap, ipc_buffer, syscall};
 
     /// A scheduling context this PD holds a cap to (an SDF `<cspace><cap_sc>`).
@@ -43,8 +43,11 @@ mod target {
         syscall::yield_now()
     }
 
-    /// Reads child `i`'s published call state (idle if it has no page).
+    /// Reads child `i`'s published call state (idle if it has no page),
+    /// with its nested flag folded in.
     pub fn call_state_of(table: &PatchedTable, i: usize) -> CallState {
-        table.call_state(i).and_then(|page| page.load_acquire_u64(0).ok()).map_or(CallState::default(), CallState)
+        let Some(page) = table.call_state(i) else { return CallState::default() };
+        let state = CallState(page.load_acquire_u64(0).unwrap_or(0));
+        state.with_nested(page.load_acquire_u64(NESTED_FLAG_OFFSET).unwrap_or(0) != 0)
     }
 }

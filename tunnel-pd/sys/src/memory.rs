@@ -100,7 +100,7 @@ impl SharedMemory {
         Ok(())
     }
 
-    fn atomic_u64(&self, offset: u64) -> Result<&core::sync::atomic::AtomicU64, OutOfBounds> {
+    pub(crate) fn atomic_u64(&self, offset: u64) -> Result<&core::sync::atomic::AtomicU64, OutOfBounds> {
         let addr = self.check(offset, 8)?;
         if !addr.is_multiple_of(8) {
             return Err(OutOfBounds { offset, len: 8, size: self.size });

@@ -247,7 +247,7 @@ impl PatchedTable {
     /// at the address `tunnelkit build` patched in; `None` if it has none.
     #[cfg(target_os = "none")]
     pub fn call_state(&self, i: usize) -> Option<crate::memory::SharedMemory> {
-        crate::memory::SharedMemory::patched(self.child(i).2, 8)
+        crate::memory::SharedMemory::patched(self.child(i).2, 16)
     }
 }
 
@@ -269,11 +269,64 @@ impl ChildTable for PatchedTable {
     }
 }
 
-/// This PD's call-state page (the `tunnelkit_call_state` setvar), if mapped.
+/// This PD's call-state page (the `tunnelkit_call_state` setvar), if
+/// mapped: word 0 is the [`CallState`], word 1 the nested flag.
 #[cfg(target_os = "none")]
 pub fn call_state_page() -> Option<crate::memory::SharedMemory> {
-    crate::memory::SharedMemory::patched(tunnelkit_call_state.get(), 8)
+    crate::memory::SharedMemory::patched(tunnelkit_call_state.get(), 16)
 }
+
+/// Offset of the nested flag in a call-state page (non-zero while the PD
+/// waits on a protected call it made).
+pub const NESTED_FLAG_OFFSET: u64 = 8;
+
+#[cfg(target_os = "none")]
+mod cells {
+    use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+
+    /// This PD's call state when it has no call-state page.
+    static LOCAL_STATE: AtomicU64 = AtomicU64::new(0);
+    /// Its nested flag then (nobody reads it).
+    static LOCAL_NESTED: AtomicU64 = AtomicU64::new(0);
+    static STATE: AtomicPtr<AtomicU64> = AtomicPtr::new(&LOCAL_STATE as *const AtomicU64 as *mut AtomicU64);
+    static NESTED: AtomicPtr<AtomicU64> = AtomicPtr::new(&LOCAL_NESTED as *const AtomicU64 as *mut AtomicU64);
+
+    /// Points the call state and the nested flag at this PD's call-state
+    /// page, if it has one (once, before the event loop starts; the call
+    /// state is carried over).
+    pub fn watch() {
+        if let Some(page) = super::call_state_page()
+            && let (Ok(state), Ok(nested)) = (page.atomic_u64(0), page.atomic_u64(super::NESTED_FLAG_OFFSET))
+            && !core::ptr::eq(STATE.load(Ordering::Relaxed), state)
+        {
+            state.store(LOCAL_STATE.load(Ordering::Relaxed), Ordering::Release);
+            STATE.store(state as *const AtomicU64 as *mut AtomicU64, Ordering::Relaxed);
+            NESTED.store(nested as *const AtomicU64 as *mut AtomicU64, Ordering::Relaxed);
+        }
+    }
+
+    /// This PD's call-state word: in its call-state page when it has one
+    /// (the supervisor reads it there), else in a static. No branch when
+    /// used.
+    #[inline(always)]
+    pub fn state() -> &'static AtomicU64 {
+        // SAFETY: STATE points at LOCAL_STATE (a static) or at the 8-byte
+        // aligned word 0 of this PD's call-state page, mapped for the PD's
+        // whole life; an AtomicU64 may be shared with another PD.
+        unsafe { &*STATE.load(Ordering::Relaxed) }
+    }
+
+    /// Sets the nested flag: two stores around each protected call, no
+    /// branch, whether or not the PD is watched.
+    #[inline(always)]
+    pub fn set_nested(nested: bool) {
+        // SAFETY: as for `state`, with LOCAL_NESTED or word 1 of the page.
+        unsafe { (*NESTED.load(Ordering::Relaxed)).store(u64::from(nested), Ordering::Release) }
+    }
+}
+
+#[cfg(target_os = "none")]
+pub use cells::{set_nested as set_nested_flag, state as call_state_cell, watch as watch_call_state};
 
 crate::setvar!(
     /// Address of this PD's call-state page (`<map setvar_vaddr=

@@ -23,6 +23,60 @@ use anyhow::{Context, Result, bail};
 use roxmltree::{Document, Node};
 use tunnelkit_sys::supervision::{CALL_STATE_SYMBOL, CHANNELS, CallerSc, MAX_CHILDREN, SupervisedChild, TABLE_SYMBOL, TABLE_WORDS, encode};
 
+/// Returns an [`SdfError`] at a [`Position`], with a formatted message.
+macro_rules! fail {
+    ($at:expr, $($msg:tt)*) => {
+        return Err($at.error(format!($($msg)*)).into())
+    };
+}
+
+/// Where something is in a system description file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// The file, as given.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub col: u32,
+}
+
+impl Position {
+    fn of(path: &Path, doc: &Document, node: Node) -> Self {
+        let p = doc.text_pos_at(node.range().start);
+        Self { file: path.display().to_string(), line: p.row, col: p.col }
+    }
+
+    /// An error at this position.
+    pub fn error(&self, message: impl Into<String>) -> SdfError {
+        SdfError { at: self.clone(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+    }
+}
+
+/// A mistake in a system description, at its position (displayed as
+/// `FILE:LINE:COL: error: message`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SdfError {
+    /// Where.
+    pub at: Position,
+    /// What.
+    pub message: String,
+}
+
+impl std::fmt::Display for SdfError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: error: {}", self.at, self.message)
+    }
+}
+
+impl std::error::Error for SdfError {}
+
 /// The table of one supervisor PD.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Table {
@@ -48,12 +102,11 @@ struct PdInfo<'a> {
 /// for every PD with children whose image `is_supervisor` accepts. Bounds
 /// under any other parent are an error.
 pub fn tables(path: &Path, text: &str, is_supervisor: impl Fn(&str) -> bool) -> Result<Vec<Table>> {
-    let doc = Document::parse(text)
-        .map_err(|e| anyhow::anyhow!("{}:{}:{}: error: not well-formed XML: {e}", path.display(), e.pos().row, e.pos().col))?;
-    let at = |node: Node| {
-        let p = doc.text_pos_at(node.range().start);
-        format!("{}:{}:{}", path.display(), p.row, p.col)
-    };
+    let doc = Document::parse(text).map_err(|e| {
+        Position { file: path.display().to_string(), line: e.pos().row, col: e.pos().col }.error(format!("not well-formed XML: {e}"))
+    })?;
+    let at = |node: Node| Position::of(path, &doc, node);
+
     let pds: Vec<PdInfo> = doc
         .descendants()
         .filter(|n| n.has_tag_name("protection_domain"))
@@ -87,29 +140,31 @@ pub fn tables(path: &Path, text: &str, is_supervisor: impl Fn(&str) -> bool) -> 
             continue; // run settings: crate::sdf reads them
         }
         let Some(pd) = parent.filter(|p| p.has_tag_name("protection_domain")) else {
-            bail!(
-                "{}: error: a <?tunnelkit …?> instruction belongs inside <system> (run settings) or a pod's <protection_domain> (its call bound)",
-                at(pi_node)
+            fail!(
+                at(pi_node),
+                "a <?tunnelkit …?> instruction belongs inside <system> (run settings) or a pod's <protection_domain> (its call bound)"
             );
         };
         let index = pds.iter().position(|p| p.node == pd).context("PD index")?;
-        for (key, value) in attributes(pi.value.unwrap_or("")).map_err(|e| anyhow::anyhow!("{}: error: {e}", at(pi_node)))? {
+        for (key, value) in attributes(pi.value.unwrap_or("")).map_err(|e| at(pi_node).error(e))? {
             match key {
                 "call_bound_us" => match value.parse::<u64>() {
                     Ok(us) if us > 0 => {
                         bounds.insert(index, (us, pi_node));
                     }
-                    _ => bail!("{}: error: call_bound_us must be a whole number of microseconds above 0, not '{value}'", at(pi_node)),
+                    _ => {
+                        fail!(at(pi_node), "call_bound_us must be a whole number of microseconds above 0, not '{value}'");
+                    }
                 },
-                other => bail!("{}: error: unknown tunnelkit setting '{other}' (known: call_bound_us)", at(pi_node)),
+                other => fail!(at(pi_node), "unknown tunnelkit setting '{other}' (known: call_bound_us)"),
             }
         }
     }
 
     if let Some((k, (_, pi))) = bounds.iter().find(|(k, _)| pds[**k].parent.is_none()) {
-        bail!(
-            "{}: error: '{}' has a call bound but no parent: a bound is enforced by the supervisor PD whose child the pod is",
+        fail!(
             at(*pi),
+            "'{}' has a call bound but no parent: a bound is enforced by the supervisor PD whose child the pod is",
             pds[*k].name
         );
     }
@@ -122,16 +177,16 @@ pub fn tables(path: &Path, text: &str, is_supervisor: impl Fn(&str) -> bool) -> 
         let image = sup.node.children().find(|n| n.has_tag_name("program_image")).and_then(|n| n.attribute("path")).unwrap_or("");
         if !is_supervisor(image) {
             if let Some((_, pi)) = kids.iter().find_map(|k| bounds.get(k)) {
-                bail!(
-                    "{}: error: this call bound needs a supervisor, but the parent '{}' runs '{image}', which has no {TABLE_SYMBOL} table (run supervisor.elf there)",
+                fail!(
                     at(*pi),
+                    "this call bound needs a supervisor, but the parent '{}' runs '{image}', which has no {TABLE_SYMBOL} table (run supervisor.elf there)",
                     sup.name
                 );
             }
             continue;
         }
         if kids.len() > MAX_CHILDREN {
-            bail!("{}: error: supervisor '{}' has {} children; its table holds {MAX_CHILDREN}", at(sup.node), sup.name, kids.len());
+            fail!(at(sup.node), "supervisor '{}' has {} children; its table holds {MAX_CHILDREN}", sup.name, kids.len());
         }
         let mut children: Vec<SupervisedChild> = Vec::new();
         for &k in &kids {
@@ -155,26 +210,26 @@ pub fn tables(path: &Path, text: &str, is_supervisor: impl Fn(&str) -> bool) -> 
         for (pos, &k) in kids.iter().enumerate() {
             let Some(&(us, pi)) = bounds.get(&k) else { continue };
             if !pds[k].passive {
-                bail!(
-                    "{}: error: '{}' is not passive: a call bound applies to pods (passive PDs), which run on their callers' budgets",
+                fail!(
                     at(pi),
+                    "'{}' is not passive: a call bound applies to pods (passive PDs), which run on their callers' budgets",
                     pds[k].name
                 );
             }
             children[pos].bound_us = us;
             let budget = number(sup.node, "budget").unwrap_or(1000);
             if number(sup.node, "period").unwrap_or(budget) != budget {
-                bail!(
-                    "{}: error: supervisor '{}' enforces call bounds, so it must never run out of budget between deciding that a call overran and restarting the pod (the pod could be serving its next call by then): give it budget equal to period",
+                fail!(
                     at(sup.node),
+                    "supervisor '{}' enforces call bounds, so it must never run out of budget between deciding that a call overran and restarting the pod (the pod could be serving its next call by then): give it budget equal to period",
                     sup.name
                 );
             }
             let sup_priority = number(sup.node, "priority").unwrap_or(0);
             if number(pds[k].node, "priority").unwrap_or(0) >= sup_priority {
-                bail!(
-                    "{}: error: supervisor '{}' (priority {sup_priority}) must have a higher priority than the pod '{}' it bounds, or a pod that never ends its call would never let the watchdog run",
+                fail!(
                     at(sup.node),
+                    "supervisor '{}' (priority {sup_priority}) must have a higher priority than the pod '{}' it bounds, or a pod that never ends its call would never let the watchdog run",
                     sup.name,
                     pds[k].name
                 );
@@ -184,7 +239,7 @@ pub fn tables(path: &Path, text: &str, is_supervisor: impl Fn(&str) -> bool) -> 
         if let Some(top) = kids.iter().filter(|k| bounds.contains_key(k)).map(|&k| number(pds[k].node, "priority").unwrap_or(0)).max() {
             check_tick(&doc, &pds, sup, top, &at)?;
         }
-        out.push(Table { pd: sup.name.clone(), image: image.to_string(), position: at(sup.node), children });
+        out.push(Table { pd: sup.name.clone(), image: image.to_string(), position: at(sup.node).to_string(), children });
     }
     Ok(out)
 }
@@ -193,7 +248,7 @@ pub fn tables(path: &Path, text: &str, is_supervisor: impl Fn(&str) -> bool) -> 
 /// with budget < period (so that it wakes once per period) and a priority
 /// above `top`, the highest bounded pod's (an endless call must not starve
 /// the tick).
-fn check_tick(doc: &Document, pds: &[PdInfo], sup: &PdInfo, top: u64, at: &dyn Fn(Node) -> String) -> Result<()> {
+fn check_tick(doc: &Document, pds: &[PdInfo], sup: &PdInfo, top: u64, at: &dyn Fn(Node) -> Position) -> Result<()> {
     let number = |n: Node, a: &str| n.attribute(a).and_then(parse_number);
     let mut notifiers = Vec::new();
     for ch in doc.descendants().filter(|n| n.has_tag_name("channel")) {
@@ -211,15 +266,15 @@ fn check_tick(doc: &Document, pds: &[PdInfo], sup: &PdInfo, top: u64, at: &dyn F
         budget < number(p.node, "period").unwrap_or(budget) && number(p.node, "priority").unwrap_or(0) > top
     };
     if !notifiers.iter().any(ticks) {
-        bail!(
-            "{}: error: supervisor '{}' enforces call bounds, so a tick PD (tick.elf) must notify it: a PD with budget < period (one wake-up per period) and a priority above {top}, the highest bounded pod's; none of its notifiers ({}) is one",
+        let listed = if notifiers.is_empty() {
+            "none".to_string()
+        } else {
+            notifiers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+        };
+        fail!(
             at(sup.node),
-            sup.name,
-            if notifiers.is_empty() {
-                "none".to_string()
-            } else {
-                notifiers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
-            }
+            "supervisor '{}' enforces call bounds, so a tick PD (tick.elf) must notify it: a PD with budget < period (one wake-up per period) and a priority above {top}, the highest bounded pod's; none of its notifiers ({listed}) is one",
+            sup.name
         );
     }
     Ok(())
@@ -234,7 +289,7 @@ fn check_chain(
     children: &[SupervisedChild],
     pos: usize,
     sup: &PdInfo,
-    at: &dyn Fn(Node) -> String,
+    at: &dyn Fn(Node) -> Position,
     pi: Node,
 ) -> Result<()> {
     let mut todo = vec![pos];
@@ -245,9 +300,9 @@ fn check_chain(
         }
         let name = &pds[kids[p]].name;
         if children[p].call_state_vaddr == 0 {
-            bail!(
-                "{}: error: '{name}' must publish its call state for the watchdog: map a page into it with setvar_vaddr=\"{CALL_STATE_SYMBOL}\" and the same memory region into '{}'",
+            fail!(
                 at(pi),
+                "'{name}' must publish its call state for the watchdog: map a page into it with setvar_vaddr=\"{CALL_STATE_SYMBOL}\" and the same memory region into '{}'",
                 sup.name
             );
         }
@@ -255,15 +310,15 @@ fn check_chain(
             match children[p].callers[usize::from(ch)] {
                 CallerSc::Cap(_) => {}
                 CallerSc::Child(q) => todo.push(usize::from(q)),
-                CallerSc::Unknown if pds.iter().any(|q| q.name == caller && q.passive) => bail!(
-                    "{}: error: '{caller}' calls '{name}' (its channel {ch}) but is a pod that '{}' does not supervise, so the watchdog cannot tell whose budget the call uses; make it a child of '{}'",
+                CallerSc::Unknown if pds.iter().any(|q| q.name == caller && q.passive) => fail!(
                     at(pi),
+                    "'{caller}' calls '{name}' (its channel {ch}) but is a pod that '{}' does not supervise, so the watchdog cannot tell whose budget the call uses; make it a child of '{}'",
                     sup.name,
                     sup.name
                 ),
-                CallerSc::Unknown => bail!(
-                    "{}: error: calls from '{caller}' to '{name}' (its channel {ch}) run on the scheduling context of '{caller}': give '{}' <cspace><cap_sc pd=\"{caller}\" slot=\"…\"/></cspace> so its watchdog can read that CPU time",
+                CallerSc::Unknown => fail!(
                     at(pi),
+                    "calls from '{caller}' to '{name}' (its channel {ch}) run on the scheduling context of '{caller}': give '{}' <cspace><cap_sc pd=\"{caller}\" slot=\"…\"/></cspace> so its watchdog can read that CPU time",
                     sup.name
                 ),
             }

@@ -163,13 +163,11 @@ pub fn check_bytes(file: &str, bytes: &[u8], board: Option<Board>) -> Report {
 /// build` checks it, assuming every parent of a bounded pod runs the
 /// supervisor image (which only the build can see).
 fn call_bounds(text: &str, sink: &mut Sink) {
-    // Errors read ":LINE:COL: error: message" with an empty file name.
-    if let Err(e) = crate::supervision::tables(Path::new(""), text, |_| true) {
-        let msg = e.to_string();
-        let mut parts = msg.splitn(4, ':');
-        let (_, line, col, rest) = (parts.next(), parts.next(), parts.next(), parts.next().unwrap_or(&msg));
-        let pos = Pos { line: line.and_then(|l| l.parse().ok()).unwrap_or(1), col: col.and_then(|c| c.parse().ok()).unwrap_or(1) };
-        let message = rest.trim_start().strip_prefix("error: ").unwrap_or(rest).to_string();
+    if let Err(e) = crate::supervision::tables(Path::new(sink.file), text, |_| true) {
+        let (pos, message) = match e.downcast_ref::<crate::supervision::SdfError>() {
+            Some(e) => (Pos { line: e.at.line, col: e.at.col }, e.message.clone()),
+            None => (Pos { line: 1, col: 1 }, e.to_string()),
+        };
         sink.error(pos, "call-bound", message, "see the README's Containment section for a bounded pod's wiring");
     }
 }

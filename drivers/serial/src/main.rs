@@ -12,15 +12,11 @@
 
 use core::convert::Infallible;
 
-use tunnelkit_runtime::{Channel, Handler, MessageInfo, console, mr, protection_domain, setvar};
+use tunnelkit_runtime::{Channel, Handler, MessageInfo, console, mr, protection_domain, region_setvars, setvar};
 
-setvar!(
+region_setvars!(
     /// Virtual address of the PL011 registers.
-    static uart_vaddr
-);
-setvar!(
-    /// Size of the PL011 mapping.
-    static uart_size
+    static uart_vaddr, uart_size
 );
 setvar!(
     /// Base I/O port of the 16550.

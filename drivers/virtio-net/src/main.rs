@@ -22,25 +22,19 @@ use core::convert::Infallible;
 use net_pods::{FrameRef, GUEST_IP, Verdict, classifier, tx_tag};
 use netstack::respond::{Action, Drop, Host, MAX_FRAME, respond};
 use stats::{Counters, StatsApp};
-use tunnelkit_runtime::{Channel, ChannelSet, DeviceMemory, Handler, Patched, SharedMemory, debug_println, protection_domain, setvar};
+use tunnelkit_runtime::{
+    Channel, ChannelSet, DeviceMemory, Handler, Patched, SharedMemory, debug_println, protection_domain, region_setvars, setvar,
+};
 use tunnelkit_tunnel::{Connection, LentRegion, Window, frames};
 use virtio::{Device, Dma};
 
-setvar!(
+region_setvars!(
     /// Virtual address of the virtio-mmio window (32 transports of 0x200 bytes).
-    static mmio_vaddr
+    static mmio_vaddr, mmio_size
 );
-setvar!(
-    /// Size of the window.
-    static mmio_size
-);
-setvar!(
+region_setvars!(
     /// Virtual address of the DMA region.
-    static dma_vaddr
-);
-setvar!(
-    /// Size of the DMA region.
-    static dma_size
+    static dma_vaddr, dma_size
 );
 setvar!(
     /// Physical address of the DMA region.

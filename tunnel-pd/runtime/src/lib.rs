@@ -96,6 +96,10 @@ pub use tunnelkit_sys::symbols::Patched;
 /// attribute; the identifier is the symbol name. Read it with `.get()`.
 pub use tunnelkit_sys::setvar;
 
+/// Defines a mapped region's address and size setvars in one go (see
+/// [`SharedMemory::from_setvars`] on the target).
+pub use tunnelkit_sys::region_setvars;
+
 #[doc(hidden)]
 pub mod __private {
     #[cfg(target_os = "none")]

@@ -113,6 +113,27 @@ impl PdName {
     }
 }
 
+/// Defines the two words a `<map setvar_vaddr=… setvar_size=…>` (or
+/// `setvar_prefill_size`) writes: a mapped region's address and size, named
+/// as the symbols. Read them together with `SharedMemory::from_setvars`.
+///
+/// ```ignore
+/// tunnelkit_sys::region_setvars!(
+///     /// The shared page.
+///     static page, page_size
+/// );
+/// ```
+#[macro_export]
+macro_rules! region_setvars {
+    ($(#[$meta:meta])* $vis:vis static $vaddr:ident, $size:ident) => {
+        $crate::setvar!($(#[$meta])* $vis static $vaddr);
+        $crate::setvar!(
+            #[doc = concat!("Size in bytes of the region at `", stringify!($vaddr), "`.")]
+            $vis static $size
+        );
+    };
+}
+
 /// Defines an 8-byte symbol the microkit tool writes through an SDF `setvar`
 /// (`setvar_vaddr`, `setvar_size`, `setvar_id`, `<setvar region_paddr>`, …).
 /// The symbol name is the identifier; read it with `.get()`.

@@ -15,7 +15,7 @@
 use core::convert::Infallible;
 
 use bench::{Units, bench as svc};
-use tunnelkit_runtime::{Channel, Handler, SharedMemory, cycles, debug_println, pd_name, protection_domain, setvar};
+use tunnelkit_runtime::{Channel, Handler, SharedMemory, cycles, debug_println, pd_name, protection_domain, region_setvars};
 
 const SERVICE: Channel = Channel::new(1);
 /// Measurement window in counter cycles (instructions under icount: one
@@ -27,13 +27,9 @@ const UNITS: u64 = 20_000;
 /// Latency samples kept (the first calls of the window).
 const SAMPLES: usize = 2048;
 
-setvar!(
+region_setvars!(
     /// Where the starter's region is mapped (read-only).
-    static start_vaddr
-);
-setvar!(
-    /// Its size.
-    static start_size
+    static start_vaddr, start_size
 );
 
 protection_domain!(init);

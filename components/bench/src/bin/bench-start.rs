@@ -8,19 +8,15 @@
 
 use core::convert::Infallible;
 
-use tunnelkit_runtime::{Handler, SharedMemory, cycles, protection_domain, setvar};
+use tunnelkit_runtime::{Handler, SharedMemory, cycles, protection_domain, region_setvars};
 
 /// Lead time before the window opens, in counter cycles: room for every
 /// path's init.
 const LEAD: u64 = 20_000_000;
 
-setvar!(
+region_setvars!(
     /// Where the start region is mapped (read-write).
-    static start_vaddr
-);
-setvar!(
-    /// Its size.
-    static start_size
+    static start_vaddr, start_size
 );
 
 protection_domain!(init);

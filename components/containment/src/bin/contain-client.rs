@@ -21,7 +21,7 @@
 use core::convert::Infallible;
 
 use containment::{Count, Phase, inject, page};
-use tunnelkit_runtime::{Channel, Handler, SharedMemory, debug_println, protection_domain, setvar};
+use tunnelkit_runtime::{Channel, Handler, SharedMemory, debug_println, protection_domain, region_setvars};
 use tunnelkit_tunnel::{CallError, Pp};
 
 const POD_B: Channel = Channel::new(1);
@@ -42,21 +42,13 @@ const HANG_TICKS: u64 = 10_000;
 /// Measurement slots the other paths may use (their pod channel ids).
 const SLOTS: u64 = 8;
 
-setvar!(
+region_setvars!(
     /// The tick page (`setvar_vaddr="tick_page"`): word 0 counts ticks.
-    static tick_page
+    static tick_page, tick_page_size
 );
-setvar!(
-    /// Its size.
-    static tick_page_size
-);
-setvar!(
+region_setvars!(
     /// The shared measurement page (`setvar_vaddr="containment_page"`).
-    static containment_page
-);
-setvar!(
-    /// Its size.
-    static containment_page_size
+    static containment_page, containment_page_size
 );
 
 protection_domain!(init);

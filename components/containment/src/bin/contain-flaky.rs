@@ -10,16 +10,12 @@ use core::convert::Infallible;
 
 use containment::page;
 use tunnelkit_runtime::{
-    Handler, RESTART_AFTER_FAULT, SharedMemory, debug_println, protection_domain, raise_vm_fault, setvar, start_reason,
+    Handler, RESTART_AFTER_FAULT, SharedMemory, debug_println, protection_domain, raise_vm_fault, region_setvars, start_reason,
 };
 
-setvar!(
+region_setvars!(
     /// The shared measurement page.
-    static containment_page
-);
-setvar!(
-    /// Its size.
-    static containment_page_size
+    static containment_page, containment_page_size
 );
 
 protection_domain!(init);

@@ -11,7 +11,7 @@
 use core::convert::Infallible;
 
 use containment::{Phase, Work, inject, page};
-use tunnelkit_runtime::{Channel, Handler, SharedMemory, protection_domain, setvar};
+use tunnelkit_runtime::{Channel, Handler, SharedMemory, protection_domain, region_setvars, setvar};
 
 /// Rounds of one work unit (a few tens of microseconds).
 const ROUNDS: u64 = 2000;
@@ -20,13 +20,9 @@ setvar!(
     /// The channel to this path's pod (`<end setvar_id="pod_channel">`).
     static pod_channel
 );
-setvar!(
+region_setvars!(
     /// The shared measurement page.
-    static containment_page
-);
-setvar!(
-    /// Its size.
-    static containment_page_size
+    static containment_page, containment_page_size
 );
 
 protection_domain!(init);

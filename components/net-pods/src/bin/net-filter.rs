@@ -14,16 +14,14 @@ use core::convert::Infallible;
 
 use net_pods::{Admission, Verdict, filter};
 use netstack::rules::Rules;
-use tunnelkit_runtime::{Channel, ChannelSet, Handler, MessageInfo, SharedMemory, debug_println, pd_name, protection_domain, setvar};
+use tunnelkit_runtime::{
+    Channel, ChannelSet, Handler, MessageInfo, SharedMemory, debug_println, pd_name, protection_domain, region_setvars,
+};
 use tunnelkit_tunnel::{CallError, Caller};
 
-setvar!(
+region_setvars!(
     /// Where the rules region is mapped.
-    static rules_vaddr
-);
-setvar!(
-    /// Length of the rules file (`setvar_prefill_size`).
-    static rules_len
+    static rules_vaddr, rules_len
 );
 
 /// Largest rules file read.

@@ -19,7 +19,7 @@ use core::convert::Infallible;
 use demo_services::{CryptRequest, crypt};
 use net_pods::{GUEST_IP, Verdict, filter, tx_tag};
 use netstack::respond::{Action, Host, MAX_FRAME, UdpApp, respond};
-use tunnelkit_runtime::{Channel, ChannelSet, Handler, SharedMemory, protection_domain, setvar};
+use tunnelkit_runtime::{Channel, ChannelSet, Handler, SharedMemory, protection_domain, region_setvars};
 use tunnelkit_tunnel::{Connection, LentRegion, Window, frames};
 
 const DRIVER: Channel = Channel::new(0);
@@ -30,21 +30,13 @@ const SEALED_PORT: u16 = 8;
 /// Nonce bytes at the start of a sealed-echo request.
 const NONCE: usize = 12;
 
-setvar!(
+region_setvars!(
     /// Frames from the driver.
-    static rxq_vaddr
+    static rxq_vaddr, rxq_size
 );
-setvar!(
-    /// Size of that queue's region.
-    static rxq_size
-);
-setvar!(
+region_setvars!(
     /// Answers to the driver.
-    static txq_vaddr
-);
-setvar!(
-    /// Size of that queue's region.
-    static txq_size
+    static txq_vaddr, txq_size
 );
 
 protection_domain!(init);

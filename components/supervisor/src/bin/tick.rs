@@ -14,17 +14,13 @@
 #![forbid(unsafe_code)]
 
 use tunnelkit_runtime::supervision::yield_budget;
-use tunnelkit_runtime::{Channel, SharedMemory, raw_protection_domain, setvar};
+use tunnelkit_runtime::{Channel, SharedMemory, raw_protection_domain, region_setvars};
 
 const SUPERVISOR: Channel = Channel::new(0);
 
-setvar!(
+region_setvars!(
     /// The tick page (`<map setvar_vaddr="tick_page">`): word 0 counts ticks.
-    static tick_page
-);
-setvar!(
-    /// Its size (`setvar_size="tick_page_size"`).
-    static tick_page_size
+    static tick_page, tick_page_size
 );
 
 raw_protection_domain!(main);

@@ -19,12 +19,19 @@ pub enum Verdict {
     },
 }
 
+/// The console line that passes a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PassLine {
+    /// A line containing this text.
+    Containing(String),
+    /// Any line `tunnelkit: <what> passed`.
+    AnySystemPassed,
+}
+
 /// Decides the outcome of a run from console lines.
 #[derive(Clone, Debug)]
 pub struct Judge {
-    /// What passes the run: a line containing this, or (empty) any line
-    /// `tunnelkit: <what> passed`.
-    pass_line: String,
+    pass_line: PassLine,
     needed: usize,
     seen: usize,
     allow_panics: bool,
@@ -43,13 +50,17 @@ impl Judge {
 
     /// A judge that passes the run once `needed` lines contained `pass_line`.
     pub fn counting(pass_line: impl Into<String>, needed: usize) -> Self {
-        Self { pass_line: pass_line.into(), needed, seen: 0, allow_panics: false, supervised: Vec::new() }
+        Self::judging(PassLine::Containing(pass_line.into()), needed)
+    }
+
+    fn judging(pass_line: PassLine, needed: usize) -> Self {
+        Self { pass_line, needed, seen: 0, allow_panics: false, supervised: Vec::new() }
     }
 
     /// A judge that passes the run on the first line `tunnelkit: <what>
     /// passed` (what every tunnelkit test system prints when it passed).
     pub fn any_system_passed() -> Self {
-        Self::counting("", 1)
+        Self::judging(PassLine::AnySystemPassed, 1)
     }
 
     /// Does not fail the run on panics of these PDs: children of a
@@ -69,15 +80,19 @@ impl Judge {
 
     /// The line that passes the run.
     pub fn pass_line(&self) -> &str {
-        if self.pass_line.is_empty() { ANY_PASS_LINE } else { &self.pass_line }
+        match &self.pass_line {
+            PassLine::Containing(text) => text,
+            PassLine::AnySystemPassed => ANY_PASS_LINE,
+        }
     }
 
     fn passes(&self, line: &str) -> bool {
-        if self.pass_line.is_empty() {
-            let line = line.trim();
-            line.starts_with("tunnelkit: ") && line.ends_with(" passed") && !line.starts_with("tunnelkit: PD '")
-        } else {
-            line.contains(&self.pass_line)
+        match &self.pass_line {
+            PassLine::Containing(text) => line.contains(text.as_str()),
+            PassLine::AnySystemPassed => {
+                let line = line.trim();
+                line.starts_with("tunnelkit: ") && line.ends_with(" passed") && !line.starts_with("tunnelkit: PD '")
+            }
         }
     }
 

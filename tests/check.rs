@@ -9,7 +9,8 @@ use tunnelkit_tests::{repo_root, say, sdk_or_skip, tunnelkit};
 
 /// Rules that are tunnelkit's own (the microkit tool accepts such systems);
 /// also listed in docs/check.md.
-const OUR_RULES: &[&str] = &["core-utilisation", "pp-cycle", "map-stack", "ioport-arch", "cpu-range", "irq-arch"];
+const OUR_RULES: &[&str] =
+    &["core-utilisation", "pp-cycle", "map-stack", "ioport-arch", "cpu-range", "irq-arch", "pod-cross-core", "per-core"];
 
 fn corpus() -> Vec<(PathBuf, Option<String>)> {
     let mut out = Vec::new();
@@ -42,7 +43,7 @@ fn expected_rule(path: &Path) -> String {
 #[test]
 fn corpus_in_process() {
     for (f, rule) in corpus() {
-        let r = check_file(&f, None, None);
+        let r = check_file(&f, None, Default::default());
         match rule {
             None => assert!(r.is_valid(), "{}:\n{r}", f.display()),
             Some(rule) => {
@@ -70,10 +71,11 @@ fn microkit_tool_agrees_on_the_corpus() {
     let mut disagreements = Vec::new();
     let mut compared = 0;
     for (f, rule) in corpus() {
-        let ours = check_file(&f, None, None).is_valid();
+        let ours = check_file(&f, None, Default::default()).is_valid();
         let out = Command::new(sdk.microkit())
             .arg(&f)
-            .args(["--board", "qemu_virt_aarch64", "--config", "debug", "--search-path"])
+            // Files that place PDs on several cores need a multicore kernel.
+            .args(["--board", "qemu_virt_aarch64", "--config", if uses_cores(&f) { "smp-debug" } else { "debug" }, "--search-path"])
             .arg(&search)
             .arg("-o")
             .arg(tmp.join("x.img"))
@@ -102,4 +104,9 @@ fn microkit_tool_agrees_on_the_corpus() {
     std::fs::remove_dir_all(&tmp).ok();
     say(&format!("microkit_tool_agrees_on_the_corpus: compared {compared} files"));
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+/// Whether a corpus file puts a PD on a core other than 0.
+fn uses_cores(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| t.match_indices(" cpu=\"").any(|(i, m)| !t[i + m.len()..].starts_with("0\"")))
 }

@@ -28,9 +28,61 @@ pub fn qemu_package(board: Board) -> &'static str {
     }
 }
 
-/// QEMU arguments that boot `image` (the microkit tool's output) on `board`;
-/// `kernel32` is the SDK's 32-bit kernel ELF (x86 only).
-pub fn qemu_args(board: Board, image: &Path, kernel32: &Path) -> Vec<String> {
+/// QEMU arguments that boot `image` (the microkit tool's output) on `board`
+/// with `cores` CPUs (`-smp`, given when above 1); `kernel32` is the SDK's
+/// 32-bit kernel ELF (x86 only).
+pub fn qemu_args(board: Board, image: &Path, kernel32: &Path, cores: u32) -> Vec<String> {
+    let s = |v: &str| v.to_string();
+    let mut args = qemu_board_args(board, image, kernel32);
+    if cores > 1 {
+        args.extend([s("-smp"), cores.to_string()]);
+    }
+    args
+}
+
+/// The cores QEMU gives a system built for `config` on `board`: every core
+/// of an ARM smp kernel (it waits for each), on x86 `requested` or 4, never
+/// fewer than the highest `cpu` any PD uses + 1. Errors name what is wrong.
+pub fn qemu_cores(board: Board, config: KernelConfig, requested: Option<u32>, highest_cpu: u64) -> Result<u32, String> {
+    let max = board.cores(config);
+    if !config.is_smp() {
+        return match requested {
+            Some(n) if n != 1 => Err(format!(
+                "--cores {n}: the {} kernel runs on one core; build with --config {} for {} cores",
+                config.name(),
+                config.smp().name(),
+                board.cores(config.smp())
+            )),
+            _ => Ok(1),
+        };
+    }
+    let need = u32::try_from(highest_cpu.saturating_add(1)).unwrap_or(u32::MAX);
+    let cores = match requested {
+        Some(n) if !board.cores_are_a_choice() && n != max => {
+            return Err(format!(
+                "--cores {n}: {}'s {} kernel starts all {max} cores it was built for and waits for each, so QEMU gets -smp {max}",
+                board.name(),
+                config.name()
+            ));
+        }
+        Some(n) if n == 0 || n > max => {
+            return Err(format!("--cores {n}: {}'s {} kernel supports 1..{max} cores", board.name(), config.name()));
+        }
+        Some(n) => n,
+        None if board.cores_are_a_choice() => need.clamp(4.min(max), max),
+        None => max,
+    };
+    if need > cores {
+        return Err(format!(
+            "a PD is on cpu {highest_cpu}, but QEMU would get {cores} core{} (the kernel supports {max}); {}",
+            if cores == 1 { "" } else { "s" },
+            if board.cores_are_a_choice() { format!("pass --cores {need} or more") } else { "use a lower cpu".to_string() }
+        ));
+    }
+    Ok(cores)
+}
+
+fn qemu_board_args(board: Board, image: &Path, kernel32: &Path) -> Vec<String> {
     let s = |v: &str| v.to_string();
     match board {
         Board::QemuVirtAarch64 => vec![

@@ -8,6 +8,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use crate::board::{Board, KernelConfig, rust_target};
+use crate::check::{self, Target};
+use crate::percore;
 use crate::progress::Step;
 use crate::sdf::SystemFile;
 use crate::sdk::Sdk;
@@ -37,6 +39,11 @@ pub struct Built {
     /// Children of supervisor PDs (their faults and panics are restarted,
     /// not fatal).
     pub supervised: Vec<String>,
+    /// The system description the microkit tool built: the given one, or its
+    /// expansion (per-core pods) beside the images.
+    pub system: PathBuf,
+    /// The highest `cpu` of any PD in it (QEMU needs that many cores + 1).
+    pub highest_cpu: u64,
 }
 
 /// Output directory for a board and config: `target/tunnelkit/<board>/<config>/`.
@@ -48,6 +55,7 @@ pub fn output_dir(ws: &Workspace, board: Board, config: KernelConfig) -> PathBuf
 pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
     sdk.board_dir(req.board, req.config)?;
     let system = SystemFile::read(&req.system)?;
+    check_before_build(req)?;
     let mut binaries = BTreeSet::new();
     for img in &system.images {
         match ws.binary_for_image(&img.path) {
@@ -81,7 +89,9 @@ pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
         fs::copy(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
     }
 
-    let supervised = patch_supervisors(&req.system, &dir)?;
+    let stem = req.system.file_stem().and_then(|s| s.to_str()).unwrap_or("system");
+    let final_system = expand_per_core(req, &dir, stem)?;
+    let supervised = patch_supervisors(&final_system, &dir)?;
 
     // Prefill files are looked up relative to the system description and
     // copied beside the images, where the microkit tool searches.
@@ -95,11 +105,83 @@ pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
         fs::copy(&from, dir.join(name)).with_context(|| format!("copying {}", from.display()))?;
     }
 
-    let stem = req.system.file_stem().and_then(|s| s.to_str()).unwrap_or("system");
     let image = dir.join(format!("{stem}.img"));
     let report = dir.join(format!("{stem}-report.txt"));
-    run_microkit(sdk, req, &dir, &image, &report)?;
-    Ok(Built { dir, image, report, supervised })
+    run_microkit(sdk, req, &final_system, &dir, &image, &report)?;
+    let highest_cpu = highest_cpu(&final_system)?;
+    Ok(Built { dir, image, report, supervised, system: final_system, highest_cpu })
+}
+
+/// Runs `tunnelkit check` for the board and config: a system it finds
+/// wrong (a pod callers on two cores share, a `cpu` the kernel lacks, …)
+/// is not built.
+fn check_before_build(req: &BuildRequest) -> Result<()> {
+    let target = Target { board: Some(req.board), config: Some(req.config) };
+    let report = check::check_file(&req.system, None, target);
+    for w in report.warnings() {
+        eprintln!("{w}");
+    }
+    let errors: Vec<String> = report.errors().map(ToString::to_string).collect();
+    if !errors.is_empty() {
+        bail!(
+            "{} has {} error(s) for {} ({}), so it is not built:\n{}",
+            req.system.display(),
+            errors.len(),
+            req.board.name(),
+            req.config.name(),
+            errors.join("\n")
+        );
+    }
+    Ok(())
+}
+
+/// Expands the per-core pods of the system (see [`crate::percore`]) into
+/// `<dir>/<stem>.xml`; returns the system description to build.
+fn expand_per_core(req: &BuildRequest, dir: &Path, stem: &str) -> Result<PathBuf> {
+    let text = fs::read_to_string(&req.system).with_context(|| format!("reading {}", req.system.display()))?;
+    let expanded = match percore::expand(&text) {
+        Ok(None) => return Ok(req.system.clone()),
+        Ok(Some(e)) => e,
+        Err(errors) => {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|e| {
+                    format!("{}:{}:{}: error: per-core: {}\n  hint: {}", req.system.display(), e.pos.line, e.pos.col, e.message, e.hint)
+                })
+                .collect();
+            bail!("{}", lines.join("\n"));
+        }
+    };
+    let out = dir.join(format!("{stem}.xml"));
+    fs::write(&out, &expanded.text).with_context(|| format!("writing {}", out.display()))?;
+    for line in percore::describe(&expanded.pods) {
+        eprintln!("tunnelkit: per-core pod {line}");
+    }
+    // The expansion must itself be a valid system (an internal check).
+    let target = Target { board: Some(req.board), config: Some(req.config) };
+    let report = check::check_file(&out, None, target);
+    let errors: Vec<String> = report.errors().map(ToString::to_string).collect();
+    if !errors.is_empty() {
+        bail!(
+            "internal error: expanding the per-core pods of {} gave an invalid system ({}):\n{}",
+            req.system.display(),
+            out.display(),
+            errors.join("\n")
+        );
+    }
+    Ok(out)
+}
+
+/// The highest `cpu` any PD of `system` names.
+fn highest_cpu(system: &Path) -> Result<u64> {
+    let text = fs::read_to_string(system).with_context(|| format!("reading {}", system.display()))?;
+    let doc = roxmltree::Document::parse(&text).with_context(|| format!("parsing {}", system.display()))?;
+    Ok(doc
+        .descendants()
+        .filter(|n| n.has_tag_name("protection_domain"))
+        .filter_map(|n| n.attribute("cpu").and_then(check::parse::parse_num))
+        .max()
+        .unwrap_or(0))
 }
 
 /// Patches each supervisor's image with its table (children, names, call
@@ -161,11 +243,11 @@ fn compile(ws: &Workspace, req: &BuildRequest, packages: &BTreeSet<String>, carg
     Ok(())
 }
 
-fn run_microkit(sdk: &Sdk, req: &BuildRequest, dir: &Path, image: &Path, report: &Path) -> Result<()> {
-    let step = Step::start(format!("microkit {} --board {} --config {}", req.system.display(), req.board.name(), req.config.name()));
+fn run_microkit(sdk: &Sdk, req: &BuildRequest, system: &Path, dir: &Path, image: &Path, report: &Path) -> Result<()> {
+    let step = Step::start(format!("microkit {} --board {} --config {}", system.display(), req.board.name(), req.config.name()));
     // The system file goes first: --search-path takes every following argument.
     let out = Command::new(sdk.microkit())
-        .arg(&req.system)
+        .arg(system)
         .args(["--board", req.board.name(), "--config", req.config.name(), "-o"])
         .arg(image)
         .arg("-r")
@@ -179,7 +261,7 @@ fn run_microkit(sdk: &Sdk, req: &BuildRequest, dir: &Path, image: &Path, report:
         step.fail();
         bail!(
             "the microkit tool rejected {} for {} ({}):\n{}{}",
-            req.system.display(),
+            system.display(),
             req.board.name(),
             req.config.name(),
             String::from_utf8_lossy(&out.stdout),

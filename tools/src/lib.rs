@@ -11,6 +11,7 @@ pub mod build;
 pub mod check;
 pub mod console;
 pub mod net;
+pub mod percore;
 pub mod progress;
 pub mod qemu;
 pub mod sdf;

@@ -97,9 +97,13 @@ struct CheckArgs {
     /// Write the authority graph: DOT, or SVG if the name ends in .svg.
     #[arg(long)]
     graph: Option<PathBuf>,
-    /// Board, for board-dependent rules (stack bottom, one core, x86-only IRQ forms and I/O ports); skipped without it.
+    /// Board, for board-dependent rules (stack bottom, cores, x86-only IRQ forms and I/O ports); skipped without it.
     #[arg(long, value_parser = parse_board)]
     board: Option<Board>,
+    /// Kernel configuration (debug, release, benchmark, smp-debug, smp-release, smp-benchmark): its core
+    /// count bounds every PD's `cpu` (without it, the board's largest).
+    #[arg(long, value_parser = parse_config)]
+    config: Option<KernelConfig>,
 }
 
 #[derive(Args)]
@@ -107,9 +111,15 @@ struct Target {
     /// Board: qemu_virt_aarch64 or x86_64_generic.
     #[arg(long, default_value = "qemu_virt_aarch64", value_parser = parse_board)]
     board: Board,
-    /// Kernel configuration: debug, release or benchmark.
+    /// Kernel configuration: debug, release, benchmark, or a multicore
+    /// twin: smp-debug, smp-release, smp-benchmark.
     #[arg(long, default_value = "debug", value_parser = parse_config)]
     config: KernelConfig,
+    /// Cores QEMU gives an smp kernel (`-smp`): on x86_64_generic 1..16
+    /// (default 4, or more if a PD's cpu needs it); qemu_virt_aarch64's
+    /// kernel always takes its 4.
+    #[arg(long)]
+    cores: Option<u32>,
     /// The system description (default: system.xml, or net.xml with --net).
     #[arg(long)]
     system: Option<PathBuf>,
@@ -138,6 +148,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Cmd::Build(t) => {
+            if t.cores.is_some() {
+                bail!("--cores is for run: the image does not depend on it");
+            }
             let (ws, sdk) = setup()?;
             build(&ws, &sdk, &request(&t, false))?;
             Ok(())
@@ -159,11 +172,16 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("--net needs --board qemu_virt_aarch64 (the virtio-net driver is virtio-mmio on the AArch64 virt machine)");
             }
             let built = build(&ws, &sdk, &request(&t, net))?;
+            let cores = tunnelkit::board::qemu_cores(t.board, t.config, t.cores, built.highest_cpu).map_err(anyhow::Error::msg)?;
             let kernel32 = match t.board {
                 Board::X86_64Generic => sdk.kernel32(t.board, t.config)?,
                 Board::QemuVirtAarch64 => PathBuf::new(),
             };
-            eprintln!("tunnelkit: booting {} in QEMU (timeout {timeout}s)", built.image.display());
+            eprintln!(
+                "tunnelkit: booting {} in QEMU{} (timeout {timeout}s)",
+                built.image.display(),
+                if cores > 1 { format!(" with -smp {cores}") } else { String::new() }
+            );
             let timeout = Duration::from_secs(timeout);
             let mut extra =
                 if net { tunnelkit::net::qemu_args(netdev.as_deref().unwrap_or(&tunnelkit::net::default_netdev())) } else { Vec::new() };
@@ -199,7 +217,7 @@ fn run(cli: Cli) -> Result<()> {
             if allow_pd_panics {
                 judge = judge.allowing_panics();
             }
-            let run = qemu::run(t.board, &built.image, &kernel32, &extra, &mut judge, timeout, &mut std::io::stdout())?;
+            let run = qemu::run(t.board, cores, &built.image, &kernel32, &extra, &mut judge, timeout, &mut std::io::stdout())?;
             if net && run.outcome == qemu::Outcome::TimedOut {
                 return match ready {
                     Some(r) if !r.load(std::sync::atomic::Ordering::SeqCst) => {
@@ -248,7 +266,8 @@ fn run(cli: Cli) -> Result<()> {
 
 /// `tunnelkit check`: prints every finding; 0 = valid (warnings allowed), 1 = invalid.
 fn check(c: &CheckArgs) -> ExitCode {
-    let report = tunnelkit::check::check_file(&c.file, c.policy.as_deref(), c.board);
+    let target = tunnelkit::check::Target { board: c.board, config: c.config };
+    let report = tunnelkit::check::check_file(&c.file, c.policy.as_deref(), target);
     print!("{report}");
     let (errors, warnings) = (report.errors().count(), report.warnings().count());
     let mut ok = report.is_valid();

@@ -39,11 +39,13 @@ pub struct Run {
 /// Lines kept for the failure report.
 const KEPT_LINES: usize = 25;
 
-/// Boots `image` on `board` and reads the console until `judge` decides, QEMU
-/// exits or `timeout` passes; QEMU is killed at the end. `echo` receives every
-/// console line as it arrives.
+/// Boots `image` on `board` with `cores` CPUs and reads the console until
+/// `judge` decides, QEMU exits or `timeout` passes; QEMU is killed at the
+/// end. `echo` receives every console line as it arrives.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     board: Board,
+    cores: u32,
     image: &Path,
     kernel32: &Path,
     extra: &[&str],
@@ -51,7 +53,7 @@ pub fn run(
     timeout: Duration,
     echo: &mut dyn Write,
 ) -> Result<Run> {
-    let mut child = spawn(board, image, kernel32, extra, Stdio::piped(), Stdio::piped())?;
+    let mut child = spawn(board, cores, image, kernel32, extra, Stdio::piped(), Stdio::piped())?;
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().context("QEMU stdout")?;
     let stderr = child.stderr.take().context("QEMU stderr")?;
@@ -103,10 +105,12 @@ pub fn run(
     Ok(Run { outcome, last_lines: last.into(), console, elapsed: start.elapsed() })
 }
 
-/// Starts QEMU booting `image` on `board` with `extra` arguments and the
-/// given stdout / stderr; says how to install QEMU if it is missing.
+/// Starts QEMU booting `image` on `board` with `cores` CPUs, `extra`
+/// arguments and the given stdout / stderr; says how to install QEMU if it
+/// is missing.
 pub fn spawn<S: AsRef<std::ffi::OsStr>>(
     board: Board,
+    cores: u32,
     image: &Path,
     kernel32: &Path,
     extra: &[S],
@@ -115,7 +119,7 @@ pub fn spawn<S: AsRef<std::ffi::OsStr>>(
 ) -> Result<std::process::Child> {
     let bin = qemu_binary(board);
     Command::new(bin)
-        .args(qemu_args(board, image, kernel32))
+        .args(qemu_args(board, image, kernel32, cores))
         .args(extra)
         .stdin(Stdio::null())
         .stdout(stdout)

@@ -72,11 +72,16 @@ impl Sdk {
         let dir = board_dir.join(config.name());
         if !dir.is_dir() {
             bail!(
-                "the SDK at {} has board '{}' but not config '{}' (it has: {})",
+                "the SDK at {} has board '{}' but not config '{}' (it has: {}); {}",
                 self.root.display(),
                 board.name(),
                 config.name(),
-                list_dirs(&board_dir).join(", ")
+                list_dirs(&board_dir).join(", "),
+                if config.is_smp() {
+                    "build the SDK with the multicore configs too (microkit's build_sdk.py --configs debug,release,benchmark,smp-debug,smp-release,smp-benchmark)"
+                } else {
+                    "rebuild the SDK with that config"
+                }
             );
         }
         Ok(dir)

@@ -94,7 +94,11 @@ fn every_bad_file_fails_with_exactly_its_rule() {
 
 #[test]
 fn the_demo_system_is_valid_and_the_library_agrees() {
-    let r: Report = tunnelkit::check::check_file(&root().join("system.xml"), None, Some(tunnelkit::board::Board::QemuVirtAarch64));
+    let r: Report = tunnelkit::check::check_file(
+        &root().join("system.xml"),
+        None,
+        tunnelkit::check::Target { board: Some(tunnelkit::board::Board::QemuVirtAarch64), config: None },
+    );
     assert!(r.is_valid(), "{r}");
     assert_eq!(r.warnings().count(), 0, "{r}");
     let g = r.graph.expect("graph");
@@ -331,15 +335,38 @@ fn positions_point_at_the_offending_attribute() {
 }
 
 #[test]
-fn single_core_and_irq_forms_are_checked_with_a_board() {
-    use tunnelkit::board::Board;
-    let text = "<system><protection_domain name=\"a\" cpu=\"1\"><program_image path=\"a.elf\"/>\
-                <irq pin=\"3\" id=\"1\" vector=\"5\"/></protection_domain></system>";
-    let arm = check_bytes("s.xml", text.as_bytes(), Some(Board::QemuVirtAarch64));
+fn cores_and_irq_forms_are_checked_with_a_board_and_config() {
+    use tunnelkit::board::{Board, KernelConfig};
+    use tunnelkit::check::{Target, check_bytes_for};
+    let sys = |cpu: u32| {
+        format!(
+            "<system><protection_domain name=\"a\" cpu=\"{cpu}\"><program_image path=\"a.elf\"/>\
+             <irq pin=\"3\" id=\"1\" vector=\"5\"/></protection_domain></system>"
+        )
+    };
+    let on = |cpu: u32, board: Option<Board>, config: Option<KernelConfig>| {
+        check_bytes_for("s.xml", sys(cpu).as_bytes(), Target { board, config })
+    };
+    let arm = on(1, Some(Board::QemuVirtAarch64), Some(KernelConfig::Debug));
     assert!(arm.has_error("cpu-range") && arm.has_error("irq-arch"), "{arm}");
-    let x86 = check_bytes("s.xml", text.as_bytes(), Some(Board::X86_64Generic));
-    assert!(x86.has_error("cpu-range") && !x86.has_error("irq-arch"), "{x86}");
-    assert!(check_bytes("s.xml", text.as_bytes(), None).is_valid());
+    assert!(arm.to_string().contains("qemu_virt_aarch64's debug kernel has 1 core"), "{arm}");
+    assert!(arm.to_string().contains("hint: use cpu=\"0\", or build with --config smp-debug (4 cores)"), "{arm}");
+    assert!(!on(3, Some(Board::QemuVirtAarch64), Some(KernelConfig::SmpDebug)).has_error("cpu-range"));
+    let four = on(4, Some(Board::QemuVirtAarch64), Some(KernelConfig::SmpRelease));
+    assert!(
+        four.to_string().contains(
+            "s.xml:1:37: error: cpu-range: PD 'a' is on cpu 4, which does not exist: qemu_virt_aarch64's smp-release kernel has 4 cores"
+        ),
+        "{four}"
+    );
+    // Without a config, the board's largest kernel bounds the cpu.
+    assert!(!on(3, Some(Board::QemuVirtAarch64), None).has_error("cpu-range"));
+    assert!(on(4, Some(Board::QemuVirtAarch64), None).has_error("cpu-range"));
+    let x86 = on(15, Some(Board::X86_64Generic), Some(KernelConfig::SmpBenchmark));
+    assert!(!x86.has_error("cpu-range") && !x86.has_error("irq-arch"), "{x86}");
+    assert!(on(16, Some(Board::X86_64Generic), Some(KernelConfig::SmpBenchmark)).has_error("cpu-range"));
+    assert!(on(1, None, Some(KernelConfig::Release)).has_error("cpu-range"));
+    assert!(check_bytes("s.xml", sys(1).as_bytes(), None).is_valid());
 }
 
 #[test]

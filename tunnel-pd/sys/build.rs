@@ -4,7 +4,8 @@
 //! Inputs (environment, set by `tunnelkit build`):
 //! - `TUNNELKIT_BOARD`: `qemu_virt_aarch64` or `x86_64_generic` (default: the
 //!   board of the target architecture);
-//! - `TUNNELKIT_CONFIG`: `debug`, `release` or `benchmark` (default `debug`).
+//! - `TUNNELKIT_CONFIG`: `debug`, `release`, `benchmark` or their `smp-`
+//!   twins (default `debug`).
 
 use std::env;
 use std::fmt::Write as _;
@@ -12,7 +13,7 @@ use std::fs;
 use std::path::PathBuf;
 
 const BOARDS: &[(&str, &str)] = &[("qemu_virt_aarch64", "aarch64"), ("x86_64_generic", "x86_64")];
-const CONFIGS: &[&str] = &["debug", "release", "benchmark"];
+const CONFIGS: &[&str] = &["debug", "release", "benchmark", "smp-debug", "smp-release", "smp-benchmark"];
 /// Number of channel ids a Microkit PD can have (0..=61).
 const CHANNELS: usize = 62;
 

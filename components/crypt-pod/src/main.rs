@@ -6,7 +6,8 @@
 //! pays) and as the active twin (`crypt_ipc`, plain IPC: its own budget pays);
 //! only system.xml differs.
 //!
-//! Serves: `crypt` on channels 0 and 1 (the two client paths).
+//! Serves: `crypt` on channels 0, 1 and 2 (the client paths: two in
+//! system.xml, three in smp.xml).
 //! Calls: `checksum` on channel 3, lending the region mapped on that channel.
 
 #![no_std]
@@ -20,8 +21,8 @@ use demo_services::{CryptReply, CryptRequest, checksum, crypt, kat, refusal};
 use tunnelkit_runtime::{Channel, ChannelSet, Handler, MessageInfo, debug_println, is_passive, pd_name, protection_domain};
 use tunnelkit_tunnel::{CallError, Caller, LentRegion, Pp, Window};
 
-/// Channels whose callers may use the service (see system.xml).
-const CALLERS: [Channel; 2] = [Channel::new(0), Channel::new(1)];
+/// Channels whose callers may use the service (see system.xml and smp.xml).
+const CALLERS: [Channel; 3] = [Channel::new(0), Channel::new(1), Channel::new(2)];
 /// Channel to the checksum pod; its lent region is the pod's output buffer.
 const CHECKSUM: Channel = Channel::new(3);
 /// Bytes transformed per copy out of the caller's region.

@@ -143,7 +143,7 @@ pub fn run(ws: &Workspace, sdk: &Sdk, board: Board, config: KernelConfig) -> Res
         qemu: super::model::QemuInfo {
             version: crate::qemu::version(board)?,
             flags: {
-                let mut a = qemu_args(board, Path::new("<image>"), Path::new(""));
+                let mut a = qemu_args(board, Path::new("<image>"), Path::new(""), 1);
                 a.extend(extra);
                 a.join(" ")
             },
@@ -154,7 +154,7 @@ pub fn run(ws: &Workspace, sdk: &Sdk, board: Board, config: KernelConfig) -> Res
 
 fn boot(board: Board, image: &Path, extra: &[String], log: &Path) -> Result<Qemu> {
     let out = fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let child = crate::qemu::spawn(board, image, Path::new(""), extra, Stdio::from(out.try_clone()?), Stdio::from(out))?;
+    let child = crate::qemu::spawn(board, 1, image, Path::new(""), extra, Stdio::from(out.try_clone()?), Stdio::from(out))?;
     Ok(Qemu(child))
 }
 

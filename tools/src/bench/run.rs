@@ -110,7 +110,7 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome
             let clock = if sys.icount { "icount" } else { "host time" };
             let step = Step::start(format!("{} run {}/{} on {} ({clock})", sys.name, i + 1, boots, req.board.name()));
             let mut judge = sys.judge.clone();
-            let run = qemu::run(req.board, &built.image, &kernel32, extra, &mut judge, req.timeout, &mut std::io::sink())?;
+            let run = qemu::run(req.board, 1, &built.image, &kernel32, extra, &mut judge, req.timeout, &mut std::io::sink())?;
             if let Err(e) = qemu::require_pass(&run, judge.pass_line(), req.timeout) {
                 step.fail();
                 return Err(e.context(format!("benchmark system {}", path.display())));
@@ -139,7 +139,7 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome
 
 /// The QEMU flags of a benchmark boot, with the image paths abstracted.
 pub fn flags(board: Board) -> String {
-    let mut args = qemu_args(board, Path::new("<image>"), Path::new("<sdk>/board/x86_64_generic/benchmark/elf/sel4_32.elf"));
+    let mut args = qemu_args(board, Path::new("<image>"), Path::new("<sdk>/board/x86_64_generic/benchmark/elf/sel4_32.elf"), 1);
     args.extend(ICOUNT.iter().map(|s| s.to_string()));
     args.join(" ")
 }
@@ -149,7 +149,7 @@ pub fn describe_flags(board: Board) -> String {
     if budgets_work_under_icount(board) {
         flags(board)
     } else {
-        let plain = qemu_args(board, Path::new("<image>"), Path::new("<sdk>/board/x86_64_generic/benchmark/elf/sel4_32.elf")).join(" ");
+        let plain = qemu_args(board, Path::new("<image>"), Path::new("<sdk>/board/x86_64_generic/benchmark/elf/sel4_32.elf"), 1).join(" ");
         format!("{} (crossings); {plain} (crosstalk: on host time, budgets need the timer)", flags(board))
     }
 }

@@ -8,8 +8,9 @@
 use std::fmt;
 use std::path::Path;
 
-pub use crate::board::Board;
+pub use crate::board::{Board, KernelConfig};
 
+pub mod cores;
 pub mod graph;
 pub mod parse;
 pub mod policy;
@@ -134,8 +135,23 @@ pub fn pos_at(text: &str, offset: usize) -> Pos {
     Pos { line, col: u32::try_from(prefix).unwrap_or(u32::MAX).saturating_add(1) }
 }
 
-/// Checks the SDF `bytes` named `file` (no policy).
+/// What a system is checked for: board and kernel configuration, each
+/// optional (rules that need one are skipped without it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Target {
+    /// The board.
+    pub board: Option<Board>,
+    /// The kernel configuration (its core count bounds `cpu`).
+    pub config: Option<KernelConfig>,
+}
+
+/// Checks the SDF `bytes` named `file` (no policy) for `board`, any config.
 pub fn check_bytes(file: &str, bytes: &[u8], board: Option<Board>) -> Report {
+    check_bytes_for(file, bytes, Target { board, config: None })
+}
+
+/// Checks the SDF `bytes` named `file` (no policy) for `target`.
+pub fn check_bytes_for(file: &str, bytes: &[u8], target: Target) -> Report {
     let mut sink = Sink { file, out: Vec::new() };
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
@@ -152,11 +168,21 @@ pub fn check_bytes(file: &str, bytes: &[u8], board: Option<Board>) -> Report {
     };
     let system = parse::parse(text, &mut sink);
     let graph = system.map(|s| {
-        rules::check(&s, board, &mut sink);
+        rules::check(&s, target, &mut sink);
+        per_core(text, &mut sink);
         call_bounds(text, &mut sink);
         graph::AuthorityGraph::of(&s)
     });
     Report { diagnostics: sink.out, graph }
+}
+
+/// Whether the per-core pods can be expanded, as `tunnelkit build` does it.
+fn per_core(text: &str, sink: &mut Sink) {
+    if let Err(errors) = crate::percore::expand(text) {
+        for e in errors {
+            sink.error(e.pos, "per-core", e.message, e.hint);
+        }
+    }
 }
 
 /// The wiring of call bounds (`<?tunnelkit call_bound_us?>`), as `tunnelkit
@@ -173,10 +199,10 @@ fn call_bounds(text: &str, sink: &mut Sink) {
 }
 
 /// Checks the SDF at `path`, and the policy at `policy` if given.
-pub fn check_file(path: &Path, policy: Option<&Path>, board: Option<Board>) -> Report {
+pub fn check_file(path: &Path, policy: Option<&Path>, target: Target) -> Report {
     let file = path.display().to_string();
     let mut report = match std::fs::read(path) {
-        Ok(bytes) => check_bytes(&file, &bytes, board),
+        Ok(bytes) => check_bytes_for(&file, &bytes, target),
         Err(e) => {
             let mut sink = Sink { file: &file, out: Vec::new() };
             sink.error(Pos { line: 1, col: 1 }, "io", format!("cannot read the file: {e}"), "check the path");

@@ -52,6 +52,12 @@ pub struct Pd {
     pub x86_irqs: Vec<Pos>,
     /// vCPU ids of its virtual machine.
     pub vcpu_ids: Vec<(u64, Pos)>,
+    /// `<?tunnelkit per_core="true"?>`: one instance per caller core (its position).
+    pub per_core: Option<Pos>,
+    /// `<cspace>` caps that name another PD: (that PD, position).
+    pub cap_pds: Vec<(String, Pos)>,
+    /// Whether it has a `<virtual_machine>`.
+    pub has_vm: bool,
     /// Position of the element.
     pub pos: Pos,
     /// Positions of attributes by name (for precise diagnostics).
@@ -347,6 +353,31 @@ impl<'b> Ctx<'_, 'b, '_> {
         }
     }
 
+    /// The `per_core` setting among the PD's `<?tunnelkit …?>` instructions
+    /// (other settings belong to `crate::supervision`).
+    fn per_core(&mut self, node: Node) -> Option<Pos> {
+        let mut out = None;
+        for pi_node in node.children().filter(|c| c.is_pi()) {
+            let Some(pi) = pi_node.pi().filter(|pi| pi.target == "tunnelkit") else { continue };
+            let pos = self.pos(pi_node);
+            let Ok(pairs) = crate::supervision::attributes(pi.value.unwrap_or("")) else { continue };
+            for (key, value) in pairs {
+                match (key, value) {
+                    ("per_core", "true") => out = Some(pos),
+                    ("per_core", "false") => out = None,
+                    ("per_core", other) => self.sink.error(
+                        pos,
+                        "per-core",
+                        format!("per_core must be true or false, not '{other}'"),
+                        "write <?tunnelkit per_core=\"true\"?>",
+                    ),
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+
     fn pd(&mut self, node: Node, parent: Option<usize>, sys: &mut System) {
         let budget = self.num(node, "budget").unwrap_or(1000);
         let mut attr_pos = Vec::new();
@@ -371,6 +402,9 @@ impl<'b> Ctx<'_, 'b, '_> {
             ioports: Vec::new(),
             x86_irqs: Vec::new(),
             vcpu_ids: Vec::new(),
+            per_core: self.per_core(node),
+            cap_pds: Vec::new(),
+            has_vm: false,
             pos: self.pos(node),
             attr_pos,
         };
@@ -434,6 +468,7 @@ impl<'b> Ctx<'_, 'b, '_> {
                 }
                 "ioport" => sys.pds[idx].ioports.push(cpos),
                 "virtual_machine" => {
+                    sys.pds[idx].has_vm = true;
                     vms += 1;
                     if vms == 2 {
                         self.sink.error(cpos, "vm-count", "a PD has more than one <virtual_machine>", "keep one virtual machine per PD");
@@ -478,6 +513,10 @@ impl<'b> Ctx<'_, 'b, '_> {
                 "cspace" => {
                     let mut slots = Vec::new();
                     for cap in c.children().filter(|n| n.is_element()) {
+                        if let Some(other) = cap.attribute("pd") {
+                            let p = self.attr_pos(cap, "pd");
+                            sys.pds[idx].cap_pds.push((other.to_string(), p));
+                        }
                         let Some(slot) = self.num(cap, "slot") else { continue };
                         let p = self.attr_pos(cap, "slot");
                         if !(1..=127).contains(&slot) {

@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::parse::System;
-use super::{Board, Sink};
-use crate::board::Arch;
+use super::{Board, Sink, Target};
+use crate::board::{Arch, KernelConfig};
 
 /// Microkit's limit on PDs (children included).
 pub const MAX_PDS: usize = 63;
@@ -12,8 +12,11 @@ pub const MAX_PDS: usize = 63;
 pub const MAX_ID: u64 = 61;
 
 /// Runs every semantic rule on `sys`.
-pub(crate) fn check(sys: &System, board: Option<Board>, sink: &mut Sink) {
+pub(crate) fn check(sys: &System, target: Target, sink: &mut Sink) {
+    let board = target.board;
     pds(sys, board, sink);
+    cpus(sys, target, sink);
+    cross_core_pods(sys, sink);
     regions_and_maps(sys, board, sink);
     channels(sys, sink);
     pp_cycles(sys, sink);
@@ -82,15 +85,6 @@ fn pds(sys: &System, board: Option<Board>, sink: &mut Sink) {
             );
         }
         if let Some(b) = board {
-            // tunnelkit's configs (debug, release, benchmark) are single-core
-            if pd.cpu != 0 {
-                sink.error(
-                    pd.at("cpu"),
-                    "cpu-range",
-                    format!("cpu {} does not exist: {} configs have one core", pd.cpu, b.name()),
-                    "use cpu=\"0\"",
-                );
-            }
             if b.arch() != Arch::X86_64 {
                 for p in &pd.x86_irqs {
                     sink.error(
@@ -141,6 +135,78 @@ fn pds(sys: &System, board: Option<Board>, sink: &mut Sink) {
     }
     if sys.pds.len() > MAX_PDS {
         sink.error(sys.pds[MAX_PDS].pos, "too-many-pds", format!("{} PDs; Microkit allows at most {MAX_PDS}", sys.pds.len()), "merge PDs");
+    }
+}
+
+/// The cores a `cpu` may name: the kernel's `MAX_NUM_NODES` for the board
+/// and config (the microkit tool's rule), as far as the target says.
+fn cpus(sys: &System, target: Target, sink: &mut Sink) {
+    let (cores, what) = match (target.board, target.config) {
+        (Some(b), Some(c)) => (b.cores(c), format!("{}'s {} kernel", b.name(), c.name())),
+        (Some(b), None) => (b.cores(KernelConfig::SmpDebug), format!("{}'s largest (smp) kernel", b.name())),
+        (None, Some(c)) if !c.is_smp() => (1, format!("the {} kernel of every board", c.name())),
+        (None, Some(c)) => (Board::ALL.iter().map(|b| b.cores(c)).max().unwrap_or(1), format!("every board's {} kernel", c.name())),
+        (None, None) => return,
+    };
+    for pd in &sys.pds {
+        if pd.cpu >= u64::from(cores) {
+            let hint = match (target.board, target.config) {
+                (Some(b), Some(c)) if !c.is_smp() && b.cores(c.smp()) > 1 => {
+                    format!("use cpu=\"0\", or build with --config {} ({} cores)", c.smp().name(), b.cores(c.smp()))
+                }
+                _ if cores == 1 => "use cpu=\"0\"".to_string(),
+                _ => format!("use a cpu in 0..{}", cores - 1),
+            };
+            sink.error(
+                pd.at("cpu"),
+                "cpu-range",
+                format!(
+                    "PD '{}' is on cpu {}, which does not exist: {what} has {cores} core{}",
+                    pd.name,
+                    pd.cpu,
+                    if cores == 1 { "" } else { "s" }
+                ),
+                hint,
+            );
+        }
+    }
+}
+
+/// A pod that callers on two cores can reach (directly or through nested
+/// pods) must be declared per-core: seL4 16's SMP kernel can strand a pod
+/// handed a caller from another core while it serves one (docs/smp.md).
+fn cross_core_pods(sys: &System, sink: &mut Sink) {
+    let reach = super::cores::reach(sys);
+    for (i, pd) in sys.pds.iter().enumerate() {
+        if let Some(p) = pd.per_core
+            && !pd.passive
+        {
+            sink.error(
+                p,
+                "per-core",
+                format!(
+                    "'{}' is active (it has its own scheduling context on cpu {}): only a passive PD follows its callers' cores",
+                    pd.name, pd.cpu
+                ),
+                "remove the per_core instruction, or make the PD passive=\"true\"",
+            );
+        }
+        if !pd.passive || pd.per_core.is_some() || reach[i].len() < 2 {
+            continue;
+        }
+        let ways: Vec<String> = reach[i].iter().map(|(core, route)| super::cores::describe(sys, *core, route, i)).collect();
+        sink.error(
+            pd.at("passive"),
+            "pod-cross-core",
+            format!(
+                "pod '{}' can run on {} cores: {}; a pod that callers on two cores share can hang seL4 16's multicore kernel (docs/smp.md)",
+                pd.name,
+                reach[i].len(),
+                ways.join("; ")
+            ),
+            "add <?tunnelkit per_core=\"true\"?> inside its <protection_domain> (tunnelkit build gives each core its own instance), \
+             or put every path that reaches it on one core",
+        );
     }
 }
 

@@ -66,8 +66,10 @@ impl Board {
     }
 }
 
-/// A Microkit kernel configuration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A Microkit kernel configuration: one of the three single-core ones or its
+/// multicore (`smp-`) twin, which Microkit 2.3 builds with
+/// `KernelMaxNumNodes` = the board's core count and one scheduling domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KernelConfig {
     /// Debug kernel: printing, debug syscalls, hardware debug API.
     Debug,
@@ -75,11 +77,24 @@ pub enum KernelConfig {
     Release,
     /// Release kernel plus utilisation tracking and the PMU exported to user.
     Benchmark,
+    /// `debug` on every core of the board.
+    SmpDebug,
+    /// `release` on every core of the board.
+    SmpRelease,
+    /// `benchmark` on every core of the board.
+    SmpBenchmark,
 }
 
 impl KernelConfig {
     /// Every supported configuration.
-    pub const ALL: [KernelConfig; 3] = [KernelConfig::Debug, KernelConfig::Release, KernelConfig::Benchmark];
+    pub const ALL: [KernelConfig; 6] = [
+        KernelConfig::Debug,
+        KernelConfig::Release,
+        KernelConfig::Benchmark,
+        KernelConfig::SmpDebug,
+        KernelConfig::SmpRelease,
+        KernelConfig::SmpBenchmark,
+    ];
 
     /// The name as the microkit tool spells it.
     pub const fn name(self) -> &'static str {
@@ -87,6 +102,9 @@ impl KernelConfig {
             KernelConfig::Debug => "debug",
             KernelConfig::Release => "release",
             KernelConfig::Benchmark => "benchmark",
+            KernelConfig::SmpDebug => "smp-debug",
+            KernelConfig::SmpRelease => "smp-release",
+            KernelConfig::SmpBenchmark => "smp-benchmark",
         }
     }
 
@@ -95,20 +113,65 @@ impl KernelConfig {
         Self::ALL.into_iter().find(|c| c.name() == name)
     }
 
+    /// `CONFIG_ENABLE_SMP_SUPPORT`: a multicore kernel.
+    pub const fn is_smp(self) -> bool {
+        matches!(self, KernelConfig::SmpDebug | KernelConfig::SmpRelease | KernelConfig::SmpBenchmark)
+    }
+
+    /// The single-core configuration with the same kernel options.
+    pub const fn base(self) -> KernelConfig {
+        match self {
+            KernelConfig::Debug | KernelConfig::SmpDebug => KernelConfig::Debug,
+            KernelConfig::Release | KernelConfig::SmpRelease => KernelConfig::Release,
+            KernelConfig::Benchmark | KernelConfig::SmpBenchmark => KernelConfig::Benchmark,
+        }
+    }
+
+    /// The multicore twin of this configuration.
+    pub const fn smp(self) -> KernelConfig {
+        match self.base() {
+            KernelConfig::Debug => KernelConfig::SmpDebug,
+            KernelConfig::Release => KernelConfig::SmpRelease,
+            _ => KernelConfig::SmpBenchmark,
+        }
+    }
+
     /// `CONFIG_PRINTING`: `seL4_DebugPutChar` exists.
     pub const fn has_printing(self) -> bool {
-        matches!(self, KernelConfig::Debug)
+        matches!(self.base(), KernelConfig::Debug)
     }
 
     /// `CONFIG_HARDWARE_DEBUG_API`: four extra TCB invocations shift later labels.
     pub const fn has_hardware_debug_api(self) -> bool {
-        matches!(self, KernelConfig::Debug)
+        matches!(self.base(), KernelConfig::Debug)
     }
 
     /// `CONFIG_ENABLE_BENCHMARKS`: benchmark syscalls, and Microkit gives each PD
     /// its own TCB cap in slot 6.
     pub const fn has_benchmarks(self) -> bool {
-        matches!(self, KernelConfig::Benchmark)
+        matches!(self.base(), KernelConfig::Benchmark)
+    }
+}
+
+impl Board {
+    /// `CONFIG_MAX_NUM_NODES` of `config`'s kernel for this board: the cores
+    /// a PD's `cpu` may name (Microkit 2.3: 4 on qemu_virt_aarch64, 16 on
+    /// x86_64_generic in the smp configs; 1 otherwise).
+    pub const fn cores(self, config: KernelConfig) -> u32 {
+        if !config.is_smp() {
+            return 1;
+        }
+        match self {
+            Board::QemuVirtAarch64 => 4,
+            Board::X86_64Generic => 16,
+        }
+    }
+
+    /// Whether QEMU may boot this board's smp kernel with fewer cores than
+    /// [`Board::cores`] (x86 counts the CPUs it finds; the ARM kernel waits
+    /// for every core its configuration names).
+    pub const fn cores_are_a_choice(self) -> bool {
+        matches!(self, Board::X86_64Generic)
     }
 }
 
@@ -128,6 +191,15 @@ pub const CONFIG: KernelConfig = KernelConfig::Release;
 /// The kernel configuration this PD is built for.
 #[cfg(tk_config = "benchmark")]
 pub const CONFIG: KernelConfig = KernelConfig::Benchmark;
+/// The kernel configuration this PD is built for.
+#[cfg(tk_config = "smp-debug")]
+pub const CONFIG: KernelConfig = KernelConfig::SmpDebug;
+/// The kernel configuration this PD is built for.
+#[cfg(tk_config = "smp-release")]
+pub const CONFIG: KernelConfig = KernelConfig::SmpRelease;
+/// The kernel configuration this PD is built for.
+#[cfg(tk_config = "smp-benchmark")]
+pub const CONFIG: KernelConfig = KernelConfig::SmpBenchmark;
 
 #[cfg(test)]
 mod tests {

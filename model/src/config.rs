@@ -19,6 +19,8 @@ pub struct PathSpec {
     pub demand: Vec<u8>,
     /// Index of the server whose endpoint this path calls.
     pub calls: usize,
+    /// The core the path's thread and SC belong to (0 in every single-core scenario).
+    pub core: u8,
 }
 
 /// A server thread: a passive pod (no SC of its own) or an active server (own SC).
@@ -99,6 +101,25 @@ impl Watchdog {
     }
 }
 
+/// Most cores a scenario may use.
+pub const MAX_CORES: usize = 2;
+
+/// How the kernel places a passive server that, in the receive half of `ReplyRecv` on one core,
+/// takes a queued caller whose SC belongs to another core (the SC's donation migrates the server
+/// to that core: `schedContext_donate` calls `migrateTCB(tcb, sc->scCore)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KernelSmp {
+    /// seL4 16.0.0 MCS SMP as read from its source: the migrated server is still the current
+    /// thread of the core it ran on, whose scheduler puts it on the other core's ready queue with
+    /// `SCHED_ENQUEUE_CURRENT_TCB` (`tcbSchedEnqueue`, no `remoteQueueUpdate`): no reschedule IPI.
+    /// An idle core sleeps until a wakeup aimed at it, so the server is not run until something
+    /// else on that core becomes runnable through an event that wakes it (a refill timer).
+    LostWakeup,
+    /// The server is enqueued on the other core and that core is woken (an IPI): it runs there at
+    /// once if it has the top priority.
+    Correct,
+}
+
 /// Expected outcome of one property in one scenario.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
@@ -147,11 +168,18 @@ pub struct Scenario {
     pub watchdog: Option<Watchdog>,
     /// Ticks a restarted pod re-initialises (on the donated SC) before it answers; at least 1.
     pub restart_work: u8,
+    /// The kernel's cross-core behaviour (matters only when the paths are on more than one core).
+    pub kernel: KernelSmp,
     /// Expected outcome per property, in [`PropertyId::ALL`] order.
     pub expect: [Outcome; PropertyId::COUNT],
 }
 
 impl Scenario {
+    /// Number of cores: one past the highest core of a path (every SC of a server is on core 0).
+    pub fn cores(&self) -> usize {
+        self.paths.iter().map(|p| usize::from(p.core) + 1).max().unwrap_or(1)
+    }
+
     /// Number of scheduling contexts: one per path, one per active server, one per pod notification.
     pub fn sc_count(&self) -> usize {
         self.sc_params().len()
@@ -240,8 +268,10 @@ impl Scenario {
     /// budgets within periods, indices in range.
     pub fn validate(&self) -> Result<(), String> {
         let err = |m: String| Err(format!("scenario {}: {m}", self.name));
-        if self.paths.is_empty() || self.paths.len() > 3 {
-            return err("1 to 3 paths".into());
+        // One path more on two cores: one per core besides two callers of a shared pod.
+        let most = if self.cores() > 1 { 4 } else { 3 };
+        if self.paths.is_empty() || self.paths.len() > most {
+            return err(format!("1 to {most} paths"));
         }
         for (b, t) in self.sc_params() {
             if b == 0 || t == 0 || b > t {
@@ -268,6 +298,21 @@ impl Scenario {
         }
         if self.restart_work == 0 {
             return err("restart_work must be at least 1".into());
+        }
+        if self.cores() > MAX_CORES {
+            return err(format!("at most {MAX_CORES} cores"));
+        }
+        // Cores are modelled for Call-only clients of passive pods: no faults, spins, watchdog,
+        // Send, Signal, active servers or notification SCs together with them.
+        if self.cores() > 1
+            && (self.faults > 0
+                || self.spins > 0
+                || self.watchdog.is_some()
+                || self.allow_send
+                || self.allow_signal
+                || self.servers.iter().any(|s| !s.passive() || s.ntfn_sc.is_some()))
+        {
+            return err("several cores are modelled only with Call-only paths and passive pods, without faults, spins or watchdog".into());
         }
         if self.spin_paths.iter().any(|&p| p >= self.paths.len()) {
             return err("spin path out of range".into());
@@ -300,7 +345,7 @@ pub struct ModelConfig {
 use Outcome::{Holds as H, Violated as V};
 
 fn path(name: &'static str, priority: u8, budget: u8, period: u8, demand: &[u8], calls: usize) -> PathSpec {
-    PathSpec { name, priority, budget, period, client_work: 1, demand: demand.to_vec(), calls }
+    PathSpec { name, priority, budget, period, client_work: 1, demand: demand.to_vec(), calls, core: 0 }
 }
 
 fn pod(name: &'static str, priority: u8) -> ServerSpec {
@@ -407,6 +452,7 @@ impl ModelConfig {
             spin_paths: Vec::new(),
             watchdog: None,
             restart_work: 1,
+            kernel: KernelSmp::LostWakeup,
             expect: expect(H, H, H, H, H),
         };
         let scenarios = vec![
@@ -525,6 +571,73 @@ impl ModelConfig {
                 ..base.clone()
             },
         ];
+        let mut scenarios = scenarios;
+        scenarios.extend(Self::smp(&base, light(0), heavy(0)));
         ModelConfig { name, scenarios, threads: 2 }
+    }
+
+    /// The two-core designs: the light path on core 0, the heavy path on core 1, calling one pod
+    /// shared across the cores or per-core instances of it (as the build expands a pod declared
+    /// per-core: one instance per caller core, with its init and all its callers on that core).
+    fn smp(base: &Scenario, light: PathSpec, heavy: PathSpec) -> Vec<Scenario> {
+        let on = |core: u8, calls: usize, p: &PathSpec| PathSpec { core, calls, ..p.clone() };
+        let shared = Scenario {
+            name: "smp-shared-pod",
+            description: "two cores: light (core 0) and heavy (core 1) call one shared pod; the kernel loses the wakeup of a pod migrated by ReplyRecv",
+            paths: vec![on(0, 0, &light), on(1, 0, &heavy)],
+            servers: vec![pod("shared-pod", 4)],
+            kernel: KernelSmp::LostWakeup,
+            // The pod, serving one core's caller, takes the other core's queued caller in
+            // ReplyRecv and is stranded on that (idle, sleeping) core: that call is never
+            // answered, and every later call queues behind it until nothing can run.
+            expect: expect(V, V, H, V, H),
+            ..base.clone()
+        };
+        vec![
+            shared.clone(),
+            Scenario {
+                name: "smp-shared-pod-woken",
+                description: "as smp-shared-pod, but the kernel wakes the core the pod migrates to",
+                kernel: KernelSmp::Correct,
+                // Every call is answered, but the light path waits for the heavy path's request
+                // (served on core 1, on the heavy path's budget) as with a shared pod on one core.
+                expect: expect(H, H, H, V, H),
+                ..shared.clone()
+            },
+            Scenario {
+                name: "smp-per-core-pods",
+                description: "two cores, per-core pod instances: each core's path calls the instance on its core; lost-wakeup kernel",
+                paths: vec![on(0, 0, &light), on(1, 1, &heavy)],
+                servers: vec![pod("pod@0", 4), pod("pod@1", 4)],
+                expect: expect(H, H, H, H, H),
+                ..shared.clone()
+            },
+            Scenario {
+                name: "smp-per-core-nested",
+                description: "two cores, per-core instances of pod A calling per-core instances of pod B; lost-wakeup kernel",
+                paths: vec![on(0, 0, &light), on(1, 1, &heavy)],
+                servers: vec![
+                    ServerSpec { nested: Some((2, 1)), ..pod("pod-a@0", 4) },
+                    ServerSpec { nested: Some((3, 1)), ..pod("pod-a@1", 4) },
+                    pod("pod-b@0", 5),
+                    pod("pod-b@1", 5),
+                ],
+                expect: expect(H, H, H, H, H),
+                ..shared.clone()
+            },
+            Scenario {
+                name: "smp-shared-nested",
+                description: "two cores, per-core instances of pod A both calling one shared pod B; lost-wakeup kernel",
+                paths: vec![on(0, 0, &light), on(1, 1, &heavy)],
+                servers: vec![
+                    ServerSpec { nested: Some((2, 1)), ..pod("pod-a@0", 4) },
+                    ServerSpec { nested: Some((2, 1)), ..pod("pod-a@1", 4) },
+                    pod("pod-b", 5),
+                ],
+                // Pod B, shared across cores, is stranded like the shared pod: a per-core pod
+                // must only call per-core pods.
+                ..shared
+            },
+        ]
     }
 }

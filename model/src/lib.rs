@@ -3,7 +3,9 @@
 //! Threads (client paths, passive pods, active servers), scheduling contexts with budget and
 //! period in abstract ticks, endpoints with priority/FIFO queues, MCS reply objects, `Call`,
 //! `Send`, `ReplyRecv`, budget expiry (also inside a pod running on a donated SC), pod faults and
-//! endless pod calls with tunnelkit's restart protocol (supervisor, overrun watchdog) are modelled; [`check`] explores every reachable state of every
+//! endless pod calls with tunnelkit's restart protocol (supervisor, overrun watchdog) are modelled,
+//! and, on two cores, SCs bound to cores, pods following the donated SC and the kernel's
+//! cross-core wakeup ([`KernelSmp`]); [`check`] explores every reachable state of every
 //! scenario of a [`ModelConfig`] and reports, per property, the expected and actual outcome with
 //! the shortest counterexample. See `docs/model.md` for what this does and does not prove.
 
@@ -16,7 +18,7 @@ pub mod property;
 pub mod report;
 pub mod state;
 
-pub use config::{ModelConfig, Outcome, PathSpec, Scenario, ServerSpec, Watchdog};
+pub use config::{KernelSmp, MAX_CORES, ModelConfig, Outcome, PathSpec, Scenario, ServerSpec, Watchdog};
 pub use model::{Action, Op, TunnelModel};
 pub use property::PropertyId;
 pub use report::{ModelReport, PropertyResult, ScenarioReport};

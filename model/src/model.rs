@@ -1,5 +1,6 @@
-//! The transition system: one action is one tick of the single CPU, or a zero-time step (an
-//! injected pod fault or spin, or a step of tunnelkit's supervisor).
+//! The transition system: one action is one tick of the CPU (of every core, in a multi-core
+//! scenario), or a zero-time step (an injected pod fault or spin, or a step of tunnelkit's
+//! supervisor).
 //!
 //! Semantics (seL4 MCS, as tunnelkit uses it):
 //! - Fixed-priority preemptive scheduling on one CPU: each tick the highest-priority thread that
@@ -34,8 +35,20 @@
 //! - `Signal` on a server's notification never blocks the signaller. A pod waiting in `Recv` wakes
 //!   on the SC bound to its notification (Microkit binds a passive PD's own SC there) and gives it
 //!   back when done; otherwise the signal stays pending and is delivered before queued messages.
+//! - Cores (scenarios whose paths are on two cores): every SC belongs to a core (a path's SC to the
+//!   path's core); a thread runs on the core of the SC bound to it, so a pod runs on its caller's
+//!   core and follows the donated SC (`migrateTCB(tcb, sc->scCore)`). A tick is one tick of every
+//!   core at once: each core runs its own highest-priority runnable thread (or idles), charged to
+//!   that thread's SC. System calls that end on both cores in the same tick are handled in either
+//!   order (both explored). A pod whose `ReplyRecv` on one core takes a queued caller whose SC is
+//!   on the other core migrates there; under [`KernelSmp::LostWakeup`] it is put on that core's
+//!   ready queue without waking it ([`State::stranded`]): an idle core sleeps until a wakeup aimed
+//!   at it — a refill (timer) of a thread of its own that becomes runnable — and only then notices
+//!   the pod. A core that is running something notices it at the next tick (a kernel entry of that
+//!   core is taken to happen every tick: optimistic). Under [`KernelSmp::Correct`] the core is
+//!   woken and runs the pod at once.
 
-use crate::config::Scenario;
+use crate::config::{KernelSmp, MAX_CORES, Scenario};
 use crate::property::PropertyId;
 use crate::state::{Queued, Reason, Run, ScId, State, Thread, ThreadId};
 use stateright::{Model, Property};
@@ -84,6 +97,18 @@ pub enum Action {
     },
     /// The supervisor's watchdog check, due at every multiple of `tick` (zero time).
     Check,
+    /// One tick of time on every core of a multi-core scenario. `run[c]` is the thread core `c`
+    /// runs (`None`: it idles); a path whose client work ends calls its server asking for
+    /// `work[c]` ticks (paths only `Call` on several cores).
+    SmpTick {
+        /// The thread each core runs this tick.
+        run: [Option<ThreadId>; MAX_CORES],
+        /// Request size per core, if the path it runs calls at the end of this tick.
+        work: [u8; MAX_CORES],
+        /// Whether, when both cores' threads make a system call at the end of this tick, core 1's
+        /// is handled first (the kernel lock serialises them; both orders are explored).
+        core1_first: bool,
+    },
 }
 
 /// The stateright model of one [`Scenario`].
@@ -93,6 +118,10 @@ pub struct TunnelModel {
     pub scenario: Scenario,
     /// Owner thread of each SC.
     pub sc_owner: Vec<usize>,
+    /// The core of each SC.
+    pub sc_core: Vec<u8>,
+    /// Number of cores.
+    pub cores: usize,
     /// Full budget and period of each SC.
     pub sc_params: Vec<(u8, u8)>,
     /// Length of the time counter.
@@ -117,7 +146,11 @@ impl TunnelModel {
         let system_horizon = scenario.system_horizon();
         let light_horizon = scenario.own_horizon(0);
         let age_cap = u8::try_from(system_horizon.max(light_horizon) + 1).expect("horizon must fit in u8");
+        let mut sc_core: Vec<u8> = scenario.paths.iter().map(|p| p.core).collect();
+        sc_core.resize(sc_owner.len(), 0);
         TunnelModel {
+            sc_core,
+            cores: scenario.cores(),
             sc_params: scenario.sc_params(),
             hyperperiod: scenario.hyperperiod(),
             sc_owner,
@@ -169,6 +202,23 @@ impl TunnelModel {
     /// [`wedged`](Self::wedged) by thread id (always `false` for paths).
     pub fn wedged_thread(&self, s: &State, t: usize) -> bool {
         self.is_passive_server(t) && matches!(s.threads[t].run, Run::Serving { .. }) && s.threads[t].sc.is_none()
+    }
+
+    /// The core thread `t` runs on: that of the SC bound to it (`None`: it has no SC).
+    pub fn thread_core(&self, s: &State, t: usize) -> Option<usize> {
+        s.threads[t].sc.map(|sc| usize::from(self.sc_core[usize::from(sc)]))
+    }
+
+    /// Whether thread `t` was put on its core's ready queue without waking the core (several
+    /// cores, [`KernelSmp::LostWakeup`]).
+    pub fn stranded(&self, s: &State, t: usize) -> bool {
+        s.stranded.get(t).copied().unwrap_or(false)
+    }
+
+    /// Whether core `c` is awake: some thread on it that is not stranded is runnable (a sleeping
+    /// core is woken by such a thread's refill timer). An awake core notices stranded threads.
+    pub fn core_awake(&self, s: &State, c: usize) -> bool {
+        (0..s.threads.len()).any(|t| self.runnable(s, t) && !self.stranded(s, t) && self.thread_core(s, t) == Some(c))
     }
 
     fn runnable(&self, s: &State, t: usize) -> bool {
@@ -326,25 +376,63 @@ impl TunnelModel {
         let srv = t - self.paths();
         if let Run::Restarting { reason, .. } = s.threads[t].run {
             // Re-initialised: answer the interrupted caller, then take the next call.
-            self.reply(s, srv, Some(reason));
-            self.recv(s, srv);
+            self.reply_recv(s, srv, Some(reason));
             return;
         }
         let Run::Serving { nested_done, err, .. } = s.threads[t].run else { return };
         match self.scenario.servers[srv].nested {
             Some((next, w)) if !nested_done => self.deliver(s, next, Queued { from: t as u8, work: w, call: true }),
-            _ => {
-                self.reply(s, srv, err);
-                self.recv(s, srv);
-            }
+            _ => self.reply_recv(s, srv, err),
+        }
+    }
+
+    /// `ReplyRecv` of server `srv`, the current thread of the core it runs on. If the receive half
+    /// takes a caller whose SC is on another core, the server migrates there with the SC; under
+    /// [`KernelSmp::LostWakeup`] that core is not woken.
+    fn reply_recv(&self, s: &mut State, srv: usize, err: Option<Reason>) {
+        let st = self.paths() + srv;
+        let here = self.thread_core(s, st);
+        self.reply(s, srv, err);
+        self.recv(s, srv);
+        let there = self.thread_core(s, st);
+        if self.cores > 1 && self.scenario.kernel == KernelSmp::LostWakeup && here.is_some() && there.is_some() && here != there {
+            s.stranded[st] = true;
         }
     }
 
     fn tick(&self, s: &mut State, run: Option<ThreadId>, work: u8, op: Op) {
+        let runs: Vec<(ThreadId, u8, Op)> = run.map(|t| (t, work, op)).into_iter().collect();
+        self.advance(s, &runs);
+    }
+
+    /// One tick of every core: awake cores notice their stranded threads, then each core's
+    /// thread runs, and the system calls that end this tick are handled in the order given.
+    fn smp_tick(&self, s: &mut State, run: [Option<ThreadId>; MAX_CORES], work: [u8; MAX_CORES], core1_first: bool) {
+        for c in 0..self.cores {
+            if self.core_awake(s, c) {
+                for t in 0..s.threads.len() {
+                    if self.thread_core(s, t) == Some(c) {
+                        s.stranded[t] = false;
+                    }
+                }
+            }
+        }
+        let mut runs: Vec<(ThreadId, u8, Op)> = (0..self.cores).filter_map(|c| run[c].map(|t| (t, work[c], Op::Call))).collect();
+        if core1_first {
+            runs.reverse();
+        }
+        self.advance(s, &runs);
+    }
+
+    /// One tick: each of `runs` runs one tick on its SC, which is charged; then the threads whose
+    /// work ended issue their next operation, in order; then time advances and SCs refill.
+    fn advance(&self, s: &mut State, runs: &[(ThreadId, u8, Op)]) {
         for a in s.age.iter_mut().flatten() {
             *a = (*a + 1).min(self.age_cap);
         }
-        if let Some(t) = run.map(usize::from) {
+        let mut ended = Vec::new();
+        for &(t, work, op) in runs {
+            let t = usize::from(t);
             let sc = s.threads[t].sc.expect("runnable thread has an SC");
             s.budget[usize::from(sc)] -= 1;
             // Accounting: the SC's owning path is charged; the chain's root path got the work.
@@ -369,8 +457,11 @@ impl TunnelModel {
                 _ => unreachable!("only working threads run"),
             };
             if done {
-                self.finish(s, t, work, op);
+                ended.push((t, work, op));
             }
+        }
+        for (t, work, op) in ended {
+            self.finish(s, t, work, op);
         }
         s.time = (s.time + 1) % self.hyperperiod;
         for (sc, &(budget, period)) in self.sc_params.iter().enumerate() {
@@ -454,6 +545,52 @@ impl TunnelModel {
     }
 }
 
+impl TunnelModel {
+    /// What core `c` may do this tick: `(thread, request size)` per choice, `(None, 0)` to idle.
+    /// A sleeping core idles; an awake one runs a runnable thread of the top priority on it
+    /// (stranded ones included: it notices them).
+    fn core_choices(&self, s: &State, c: usize) -> Vec<(Option<ThreadId>, u8)> {
+        if !self.core_awake(s, c) {
+            return vec![(None, 0)];
+        }
+        let on_core: Vec<usize> = (0..s.threads.len()).filter(|&t| self.runnable(s, t) && self.thread_core(s, t) == Some(c)).collect();
+        let top = on_core.iter().map(|&t| self.priority(t)).max();
+        let mut v = Vec::new();
+        for &t in on_core.iter().filter(|&&t| Some(self.priority(t)) == top) {
+            match s.threads[t].run {
+                Run::Working { left: 1 } if t < self.paths() => {
+                    v.extend(self.scenario.paths[t].demand.iter().map(|&w| (Some(t as ThreadId), w)));
+                }
+                _ => v.push((Some(t as ThreadId), 0)),
+            }
+        }
+        v
+    }
+
+    /// Whether thread `t`'s current work ends after one more tick (it then makes a system call).
+    fn ends_this_tick(s: &State, t: usize) -> bool {
+        matches!(s.threads[t].run, Run::Working { left: 1 } | Run::Serving { left: 1, .. } | Run::Restarting { left: 1, .. })
+    }
+
+    /// The actions of a multi-core scenario: every combination of the cores' choices, with both
+    /// orders of two system calls that end in the same tick.
+    fn smp_actions(&self, s: &State, actions: &mut Vec<Action>) {
+        assert_eq!(self.cores, MAX_CORES, "the multi-core step is written for {MAX_CORES} cores");
+        for (r0, w0) in self.core_choices(s, 0) {
+            for &(r1, w1) in &self.core_choices(s, 1) {
+                let (run, work) = ([r0, r1], [w0, w1]);
+                actions.push(Action::SmpTick { run, work, core1_first: false });
+                if let (Some(a), Some(b)) = (r0, r1)
+                    && Self::ends_this_tick(s, usize::from(a))
+                    && Self::ends_this_tick(s, usize::from(b))
+                {
+                    actions.push(Action::SmpTick { run, work, core1_first: true });
+                }
+            }
+        }
+    }
+}
+
 impl Model for TunnelModel {
     type State = State;
     type Action = Action;
@@ -483,12 +620,17 @@ impl Model for TunnelModel {
             account: vec![0; self.scenario.servers.len()],
             fresh: vec![false; self.scenario.servers.len()],
             stopped: vec![false; self.scenario.servers.len()],
+            stranded: if self.cores > 1 { vec![false; p + self.scenario.servers.len()] } else { Vec::new() },
             wrong_answer: false,
             false_overrun: false,
         }]
     }
 
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
+        if self.cores > 1 {
+            self.smp_actions(s, actions);
+            return;
+        }
         let n = s.threads.len();
         let busy = self.supervisor_busy(s);
         let top = (0..n).filter(|&t| self.runnable(s, t)).map(|t| self.priority(t)).max();
@@ -559,6 +701,7 @@ impl Model for TunnelModel {
             Action::Spin { pod } => self.spin(&mut s, usize::from(pod)),
             Action::Supervise { pod } => self.restart(&mut s, usize::from(pod), Reason::Fault),
             Action::Check => self.check(&mut s),
+            Action::SmpTick { run, work, core1_first } => self.smp_tick(&mut s, run, work, core1_first),
         }
         Some(s)
     }

@@ -13,7 +13,9 @@ pub enum PropertyId {
     /// 2. Every outstanding call is answered within the system horizon, and the answer is
     ///    `Err(Fault)` exactly when a pod faulted while serving it.
     BoundedResponse,
-    /// 3. Some thread can run now or after its SC's next refill.
+    /// 3. Some thread can run now or after its SC's next refill (on several cores: not counting a
+    ///    pod stranded on a sleeping core's ready queue, which runs only if something else wakes
+    ///    that core).
     NoDeadlock,
     /// 4. Every path's SC is charged exactly the work done on that path's behalf.
     Accounting,
@@ -96,6 +98,7 @@ fn no_deadlock(m: &TunnelModel, s: &State) -> bool {
         let busy = matches!(th.run, Run::Working { .. } | Run::Serving { .. } | Run::Spinning | Run::Restarting { .. });
         // A pod blocked on its fault message is restarted by the supervisor next.
         let supervised = th.run == Run::FaultWait && m.scenario.supervisor;
-        th.sc.is_some() && (busy || supervised) && !m.wedged_thread(s, t)
+        // A stranded pod runs only if something else wakes its core (several cores).
+        th.sc.is_some() && (busy || supervised) && !m.wedged_thread(s, t) && !m.stranded(s, t)
     })
 }

@@ -112,18 +112,22 @@ pub fn format_trace(m: &TunnelModel, steps: &[(State, Option<Action>)]) -> Strin
         let next = &w[1].0;
         let what = match *action {
             Action::Tick { run: None, .. } => "idle".to_string(),
-            Action::Tick { run: Some(t), work, op } => {
-                let t = usize::from(t);
-                let mut s = format!("run {}", m.thread_name(t));
-                if let (true, Run::Working { left: 1 }) = (t < m.scenario.paths.len(), w[0].0.threads[t].run) {
-                    let server = m.thread_name(m.scenario.paths.len() + m.scenario.paths[t].calls);
-                    let _ = match op {
-                        Op::Call => write!(s, ", Call({server}, work {work})"),
-                        Op::Send => write!(s, ", Send({server}, work {work})"),
-                        Op::Signal => write!(s, ", Signal({server})"),
-                    };
-                }
-                s
+            Action::Tick { run: Some(t), work, op } => run_step(m, &w[0].0, usize::from(t), work, op),
+            Action::SmpTick { run: [None, None], .. } => "idle".to_string(),
+            Action::SmpTick { run, work, core1_first } => {
+                let per_core: Vec<String> = (0..m.cores)
+                    .map(|c| match run[c] {
+                        Some(t) => format!("c{c}: {}", run_step(m, &w[0].0, usize::from(t), work[c], Op::Call)),
+                        // A core with a stranded thread and nothing else to run sleeps.
+                        None if (0..m.scenario.paths.len() + m.scenario.servers.len())
+                            .any(|t| m.stranded(&w[0].0, t) && m.thread_core(&w[0].0, t) == Some(c)) =>
+                        {
+                            format!("c{c}: asleep")
+                        }
+                        None => format!("c{c}: idle"),
+                    })
+                    .collect();
+                format!("{}{}", per_core.join("; "), if core1_first { " (c1 first)" } else { "" })
             }
             Action::Fault { pod } => format!("FAULT in {}", m.scenario.servers[usize::from(pod)].name),
             Action::Spin { pod } => format!("SPIN in {}", m.scenario.servers[usize::from(pod)].name),
@@ -143,13 +147,14 @@ pub fn format_trace(m: &TunnelModel, steps: &[(State, Option<Action>)]) -> Strin
                 }
             }
         };
-        if matches!(action, Action::Tick { .. }) {
+        if matches!(action, Action::Tick { .. } | Action::SmpTick { .. }) {
             tick += 1;
         }
         // Runs of idle ticks are folded into one line showing the state after the last.
         if what == "idle" {
             idle_from.get_or_insert(tick);
-            let next_idle = steps.get(i + 2).is_some() && matches!(steps[i + 1].1, Some(Action::Tick { run: None, .. }));
+            let next_idle = steps.get(i + 2).is_some()
+                && matches!(steps[i + 1].1, Some(Action::Tick { run: None, .. } | Action::SmpTick { run: [None, None], .. }));
             if next_idle {
                 continue;
             }
@@ -163,7 +168,23 @@ pub fn format_trace(m: &TunnelModel, steps: &[(State, Option<Action>)]) -> Strin
     out
 }
 
-/// One-line summary of a state.
+/// What running thread `t` for one tick does: `run <name>`, and the operation a path issues if
+/// its client work ends.
+fn run_step(m: &TunnelModel, before: &State, t: usize, work: u8, op: Op) -> String {
+    let mut s = format!("run {}", m.thread_name(t));
+    if let (true, Run::Working { left: 1 }) = (t < m.scenario.paths.len(), before.threads[t].run) {
+        let server = m.thread_name(m.scenario.paths.len() + m.scenario.paths[t].calls);
+        let _ = match op {
+            Op::Call => write!(s, ", Call({server}, work {work})"),
+            Op::Send => write!(s, ", Send({server}, work {work})"),
+            Op::Signal => write!(s, ", Signal({server})"),
+        };
+    }
+    s
+}
+
+/// One-line summary of a state (with several cores, a bound SC shows its core: `@sc1/c1`; a pod
+/// put on a core's ready queue without waking it is marked `STRANDED`).
 pub fn state_line(m: &TunnelModel, s: &State) -> String {
     let mut out = String::new();
     let budgets: Vec<String> = s.budget.iter().map(u8::to_string).collect();
@@ -179,9 +200,14 @@ pub fn state_line(m: &TunnelModel, s: &State) -> String {
             Run::Restarting { left, reason } => format!("restart{left}({})", reason_name(reason)),
             Run::Faulted => "FAULTED".into(),
         };
-        let sc = th.sc.map(|c| format!("@sc{c}")).unwrap_or_default();
+        let sc = match th.sc {
+            Some(c) if m.cores > 1 => format!("@sc{c}/c{}", m.sc_core[usize::from(c)]),
+            Some(c) => format!("@sc{c}"),
+            None => String::new(),
+        };
         let wedged = if m.wedged_thread(s, t) { " WEDGED" } else { "" };
-        let _ = write!(out, "; {} {run}{sc}{wedged}", m.thread_name(t));
+        let stranded = if m.stranded(s, t) { " STRANDED" } else { "" };
+        let _ = write!(out, "; {} {run}{sc}{wedged}{stranded}", m.thread_name(t));
         if let Some(r) = th.reply {
             let _ = write!(out, " reply->{}", m.thread_name(usize::from(r)));
         }

@@ -122,6 +122,12 @@ pub struct State {
     pub stopped: Vec<bool>,
     /// Latched: some reply's result did not match (see [`Run::Restarting`] and `right-answer`).
     pub wrong_answer: bool,
+    /// Several cores only (empty on one core), per thread: a pod that migrated to another core in
+    /// the receive half of its `ReplyRecv` and was put on that core's ready queue without waking
+    /// it ([`KernelSmp::LostWakeup`](crate::config::KernelSmp)). It runs only once its core is
+    /// awake: when some thread there that is not stranded is runnable (woken by its refill
+    /// timer); the core then notices it.
+    pub stranded: Vec<bool>,
     /// Latched: the watchdog found a legitimate call (no spin, work within `bound - tick`) over its bound.
     pub false_overrun: bool,
 }

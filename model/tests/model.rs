@@ -1,6 +1,6 @@
 //! Exhaustive checks of the small configuration, plus property-based sanity tests.
 
-use stateright::Model;
+use stateright::{Checker, Model};
 use std::collections::{HashSet, VecDeque};
 use tunnelkit_model::state::{Run, State};
 use tunnelkit_model::{
@@ -76,6 +76,137 @@ fn small_config_every_property_as_expected() {
     assert_eq!(outcome(&report, "watchdog-margin", NoFalseOverrun), Holds);
     let cx = report.result("watchdog-margin", "right-answer").unwrap().counterexample.as_deref().unwrap();
     assert!(cx.contains("OVERRUN, restart pod-heavy") && !cx.contains("SPIN"), "{cx}");
+}
+
+/// The single-core scenarios are unchanged by the model's cores: same state counts as before
+/// cores were added (and the outcomes asserted above).
+#[test]
+fn single_core_scenarios_keep_their_state_counts() {
+    let before = [
+        ("tunnel", 203),
+        ("tunnel-fault", 662),
+        ("tunnel-nested", 1738),
+        ("fault-no-supervisor", 1320),
+        ("shared-active", 740),
+        ("shared-passive", 171),
+        ("tunnel-signal", 670),
+        ("send-1616", 53890),
+        ("spin-no-watchdog", 396),
+        ("tunnel-watchdog", 1091),
+        ("shared-spin", 238),
+        ("watchdog-uncharged", 1547),
+        ("watchdog-margin", 305),
+    ];
+    let cfg = ModelConfig::small();
+    for (name, states) in before {
+        let sc = cfg.scenarios.iter().find(|s| s.name == name).unwrap();
+        assert_eq!(sc.cores(), 1, "{name}");
+        assert_eq!(TunnelModel::new(sc.clone()).checker().spawn_bfs().join().unique_state_count(), states, "{name}");
+    }
+}
+
+/// Two cores calling one pod, under the kernel behaviour read from seL4 16.0.0 MCS SMP: the pod,
+/// serving one core's caller, takes the other core's queued caller in `ReplyRecv`, migrates with
+/// its SC to that core and is put on its ready queue without waking it. That core sleeps (its
+/// only thread is the blocked caller): the call is never answered and, once the other path calls
+/// again and queues behind it, nothing can run. With the wakeup (a correct kernel) every call is
+/// answered, only crosstalk fails (as with a shared pod on one core); per-core pod instances
+/// never migrate and keep every property, also nested.
+#[test]
+fn smp_shared_pod_loses_the_wakeup_and_per_core_pods_do_not() {
+    use Outcome::{Holds, Violated};
+    use PropertyId::*;
+    let mut cfg = ModelConfig::small();
+    cfg.scenarios.retain(|s| s.name.starts_with("smp-"));
+    assert_eq!(cfg.scenarios.len(), 5);
+    let report = check(cfg);
+    let text = report.to_string();
+    assert!(report.as_expected(), "{text}");
+    for sc in ["smp-shared-pod", "smp-shared-nested"] {
+        for p in PropertyId::ALL {
+            let want = if matches!(p, BoundedResponse | NoDeadlock | Crosstalk) { Violated } else { Holds };
+            assert_eq!(outcome(&report, sc, p), want, "{sc}/{}\n{text}", p.name());
+        }
+        let cx = report.result(sc, "no-deadlock").unwrap().counterexample.as_deref().unwrap();
+        assert!(cx.contains("STRANDED") && cx.contains("asleep"), "{cx}");
+        let cx = report.result(sc, "bounded-response").unwrap().counterexample.as_deref().unwrap();
+        assert!(cx.lines().last().unwrap().contains("STRANDED"), "{cx}");
+    }
+    // The shortest hang: both call at t=1, the pod serves heavy on core 1, takes light's call in
+    // ReplyRecv (stranded on core 0), heavy calls again at t=5 and queues behind it.
+    let cx = report.result("smp-shared-pod", "no-deadlock").unwrap().counterexample.as_deref().unwrap();
+    assert_eq!(cx.lines().count(), 5, "{cx}");
+    assert!(cx.lines().last().unwrap().starts_with("  t=5 ") && cx.contains("queue shared-pod [heavy]"), "{cx}");
+    for p in PropertyId::ALL {
+        let want = if p == Crosstalk { Violated } else { Holds };
+        assert_eq!(outcome(&report, "smp-shared-pod-woken", p), want, "smp-shared-pod-woken/{}", p.name());
+    }
+    for sc in ["smp-per-core-pods", "smp-per-core-nested"] {
+        for p in PropertyId::ALL {
+            assert_eq!(outcome(&report, sc, p), Holds, "{sc}/{}\n{text}", p.name());
+        }
+    }
+}
+
+/// The cores are exercised, not vacuous: in `smp-shared-pod-woken` the shared pod migrates in
+/// `ReplyRecv` in both directions and runs on both cores, both cores run in the same tick, and
+/// both orders of simultaneous system calls are taken; in the per-core designs no thread is ever
+/// stranded and every pod instance only ever holds an SC of its own core.
+#[test]
+fn smp_scenarios_migrate_and_per_core_instances_never_do() {
+    let m = TunnelModel::new(small_scenario("smp-shared-pod-woken"));
+    let pod = 2;
+    let (mut migrations, mut both, mut reversed) = (HashSet::new(), false, false);
+    transitions(&m, |s, a, n| {
+        if let (Some(from), Some(to)) = (m.thread_core(s, pod), m.thread_core(n, pod))
+            && from != to
+        {
+            migrations.insert((from, to));
+        }
+        if let Action::SmpTick { run: [Some(_), Some(_)], core1_first, .. } = a {
+            both = true;
+            reversed |= core1_first;
+        }
+        assert!(n.stranded.iter().all(|&x| !x), "a correct kernel never strands a thread");
+    });
+    assert_eq!(migrations, HashSet::from([(0, 1), (1, 0)]));
+    assert!(both && reversed);
+
+    for name in ["smp-per-core-pods", "smp-per-core-nested"] {
+        let m = TunnelModel::new(small_scenario(name));
+        transitions(&m, |_, _, n| {
+            assert!(n.stranded.iter().all(|&x| !x), "{name}: stranded");
+            for (i, srv) in m.scenario.servers.iter().enumerate() {
+                let core = u8::from(srv.name.ends_with("@1"));
+                if let Some(c) = m.thread_core(n, m.scenario.paths.len() + i) {
+                    assert_eq!(c, usize::from(core), "{name}: {} ran on core {c}", srv.name);
+                }
+            }
+        });
+    }
+}
+
+/// The lost wakeup is a hang only because the target core sleeps: with one more path on each
+/// core (budget 1/4, calling a pod of its own), whose refill timer wakes its core every period,
+/// the stranded pod is noticed within a period and every call is answered (bounded-response and
+/// no-deadlock hold; crosstalk still fails, the pod being shared).
+#[test]
+fn smp_lost_wakeup_is_only_a_delay_when_the_core_has_other_work() {
+    let mut sc = small_scenario("smp-shared-pod");
+    let other = |name, core, calls| PathSpec { name, priority: 1, budget: 1, period: 4, client_work: 1, demand: vec![1], calls, core };
+    sc.paths.push(other("other0", 0, 1));
+    sc.paths.push(other("other1", 1, 2));
+    for name in ["pod-o0", "pod-o1"] {
+        sc.servers.push(ServerSpec { name, priority: 4, own_sc: None, nested: None, ntfn_sc: None });
+    }
+    let r = check_scenario(&sc, 2);
+    for p in &r.properties {
+        let want = if p.property == "crosstalk" { Outcome::Violated } else { Outcome::Holds };
+        assert_eq!(p.actual, want, "{}: {:?}", p.property, p.counterexample);
+    }
+    // The pod is still stranded on a sleeping core on the way.
+    let cx = r.properties.iter().find(|p| p.property == "crosstalk").unwrap().counterexample.as_deref().unwrap();
+    assert!(cx.contains("STRANDED") && cx.contains("asleep"), "{cx}");
 }
 
 fn small_scenario(name: &str) -> Scenario {
@@ -405,6 +536,7 @@ fn random_tunnel(rng: &mut Rng) -> Scenario {
             client_work: rng.range(1, 2),
             demand: if demand.is_empty() { vec![1] } else { demand },
             calls: i,
+            core: 0,
         });
     }
     let servers =
@@ -437,6 +569,7 @@ fn random_tunnel(rng: &mut Rng) -> Scenario {
         spin_paths: (0..n).collect(),
         watchdog,
         restart_work: 1,
+        kernel: tunnelkit_model::KernelSmp::LostWakeup,
         expect: [Outcome::Holds; PropertyId::COUNT],
     }
 }
@@ -489,7 +622,7 @@ fn random_walks_conserve_scheduling_contexts() {
     }
 }
 
-/// The large configuration (about 590 000 states; about 5 s in a debug build, under 2 s in release).
+/// The large configuration (about 597 000 states; about 5 s in a debug build, under 2 s in release).
 /// Run with `cargo test -p tunnelkit-model -- --ignored` or `--release`.
 #[test]
 #[ignore = "large configuration: run explicitly"]
@@ -508,6 +641,16 @@ fn large_config_every_property_as_expected() {
     assert_eq!(outcome(&report, "shared-spin", PropertyId::BoundedResponse), Outcome::Holds);
     assert_eq!(outcome(&report, "shared-spin", PropertyId::Crosstalk), Outcome::Violated);
     assert_eq!(outcome(&report, "watchdog-margin", PropertyId::RightAnswer), Outcome::Violated);
+    for sc in ["smp-shared-pod", "smp-shared-nested"] {
+        assert_eq!(outcome(&report, sc, PropertyId::NoDeadlock), Outcome::Violated, "{sc}");
+        assert_eq!(outcome(&report, sc, PropertyId::BoundedResponse), Outcome::Violated, "{sc}");
+    }
+    assert_eq!(outcome(&report, "smp-shared-pod-woken", PropertyId::BoundedResponse), Outcome::Holds);
+    for sc in ["smp-per-core-pods", "smp-per-core-nested"] {
+        for p in PropertyId::ALL {
+            assert_eq!(outcome(&report, sc, p), Outcome::Holds, "{sc}/{}", p.name());
+        }
+    }
 }
 
 #[test]

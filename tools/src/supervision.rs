@@ -156,8 +156,8 @@ pub fn tables(path: &Path, text: &str, is_supervisor: impl Fn(&str) -> bool) -> 
                         fail!(at(pi_node), "call_bound_us must be a whole number of microseconds above 0, not '{value}'");
                     }
                 },
-                "per_core" => {} // pod instances: crate::percore expands them before tables are made
-                other => fail!(at(pi_node), "unknown tunnelkit setting '{other}' (known here: call_bound_us, per_core)"),
+                "per_core" | "cross_core" => {} // pod instances: crate::check and crate::percore read them
+                other => fail!(at(pi_node), "unknown tunnelkit setting '{other}' (known here: call_bound_us, per_core, cross_core)"),
             }
         }
     }

@@ -54,6 +54,9 @@ pub struct Pd {
     pub vcpu_ids: Vec<(u64, Pos)>,
     /// `<?tunnelkit per_core="true"?>`: one instance per caller core (its position).
     pub per_core: Option<Pos>,
+    /// `<?tunnelkit cross_core="allow"?>`: a pod shared across cores on
+    /// purpose (the reproducers of docs/smp.md); reported as a warning.
+    pub cross_core_allowed: bool,
     /// `<cspace>` caps that name another PD: (that PD, position).
     pub cap_pds: Vec<(String, Pos)>,
     /// Whether it has a `<virtual_machine>`.
@@ -353,25 +356,24 @@ impl<'b> Ctx<'_, 'b, '_> {
         }
     }
 
-    /// The `per_core` setting among the PD's `<?tunnelkit …?>` instructions
-    /// (other settings belong to `crate::supervision`).
-    fn per_core(&mut self, node: Node) -> Option<Pos> {
+    /// The value (and position) of the tunnelkit `key` among the PD's
+    /// `<?tunnelkit …?>` instructions, checked: `per_core` is `true` or
+    /// `false`, `cross_core` is `allow`. Other keys belong to `crate::supervision`.
+    fn setting<'n>(&mut self, node: Node<'n, '_>, key: &str) -> Option<(&'n str, Pos)> {
         let mut out = None;
         for pi_node in node.children().filter(|c| c.is_pi()) {
             let Some(pi) = pi_node.pi().filter(|pi| pi.target == "tunnelkit") else { continue };
             let pos = self.pos(pi_node);
             let Ok(pairs) = crate::supervision::attributes(pi.value.unwrap_or("")) else { continue };
-            for (key, value) in pairs {
-                match (key, value) {
-                    ("per_core", "true") => out = Some(pos),
-                    ("per_core", "false") => out = None,
-                    ("per_core", other) => self.sink.error(
-                        pos,
-                        "per-core",
-                        format!("per_core must be true or false, not '{other}'"),
-                        "write <?tunnelkit per_core=\"true\"?>",
-                    ),
-                    _ => {}
+            for (k, value) in pairs.into_iter().filter(|(k, _)| *k == key) {
+                let (ok, hint) = match k {
+                    "per_core" => (matches!(value, "true" | "false"), "write <?tunnelkit per_core=\"true\"?>"),
+                    _ => (value == "allow", "write <?tunnelkit cross_core=\"allow\"?> (only for reproducers: such a pod can hang)"),
+                };
+                if ok {
+                    out = Some((value, pos));
+                } else {
+                    self.sink.error(pos, "per-core", format!("{k}=\"{value}\" is not a setting tunnelkit knows"), hint);
                 }
             }
         }
@@ -402,7 +404,8 @@ impl<'b> Ctx<'_, 'b, '_> {
             ioports: Vec::new(),
             x86_irqs: Vec::new(),
             vcpu_ids: Vec::new(),
-            per_core: self.per_core(node),
+            per_core: self.setting(node, "per_core").and_then(|(v, p)| (v == "true").then_some(p)),
+            cross_core_allowed: self.setting(node, "cross_core").is_some_and(|(v, _)| v == "allow"),
             cap_pds: Vec::new(),
             has_vm: false,
             pos: self.pos(node),

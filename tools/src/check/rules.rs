@@ -195,15 +195,20 @@ fn cross_core_pods(sys: &System, sink: &mut Sink) {
             continue;
         }
         let ways: Vec<String> = reach[i].iter().map(|(core, route)| super::cores::describe(sys, *core, route, i)).collect();
+        let message = format!(
+            "pod '{}' can run on {} cores: {}; a pod that callers on two cores share can hang seL4 16's multicore kernel (docs/smp.md)",
+            pd.name,
+            reach[i].len(),
+            ways.join("; ")
+        );
+        if pd.cross_core_allowed {
+            sink.warning(pd.at("passive"), "pod-cross-core", message, "allowed by its cross_core=\"allow\": this system can hang");
+            continue;
+        }
         sink.error(
             pd.at("passive"),
             "pod-cross-core",
-            format!(
-                "pod '{}' can run on {} cores: {}; a pod that callers on two cores share can hang seL4 16's multicore kernel (docs/smp.md)",
-                pd.name,
-                reach[i].len(),
-                ways.join("; ")
-            ),
+            message,
             "add <?tunnelkit per_core=\"true\"?> inside its <protection_domain> (tunnelkit build gives each core its own instance), \
              or put every path that reaches it on one core",
         );

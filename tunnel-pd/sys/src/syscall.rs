@@ -117,6 +117,39 @@ pub fn debug_put_char(c: u8) {
     }
 }
 
+/// `seL4_DebugDumpScheduler`: the kernel prints every thread of the calling
+/// core (name, state, IP, priority, core, in release queue). Debug configs
+/// only; elsewhere it does nothing and returns false.
+pub fn debug_dump_scheduler() -> bool {
+    if !crate::board::CONFIG.has_printing() {
+        return false;
+    }
+    let mut r = Regs { cap: 0, info: 0, mrs: [0; 4], reply: 0, dest: 0 };
+    // SAFETY: DebugDumpScheduler exists with kernel printing and takes no arguments.
+    unsafe { arch::syscall(sysno::DEBUG_DUMP_SCHEDULER, &mut r) };
+    true
+}
+
+/// `seL4_DebugSendIPI`: raise software-generated interrupt `sgi` (1 is the
+/// kernel's reschedule IPI) on core `core`. It exists only in the smp-debug
+/// config on AArch64 (elsewhere the kernel halts); returns false and does
+/// nothing there. For the multicore reproducer (docs/smp.md).
+pub fn debug_send_ipi(core: u64, sgi: u64) -> bool {
+    let board = crate::board::BOARD;
+    let config = crate::board::CONFIG;
+    if !(config.is_smp() && config.has_printing() && matches!(board.arch(), crate::board::Arch::Aarch64))
+        || core >= u64::from(board.cores(config))
+        || sgi > 15
+    {
+        return false;
+    }
+    let mut r = Regs { cap: core, info: sgi, mrs: [0; 4], reply: 0, dest: 0 };
+    // SAFETY: DebugSendIPI exists in this configuration (checked above) and
+    // reads x0 (target core, checked in range) and x1 (SGI number, ≤ 15).
+    unsafe { arch::syscall(sysno::DEBUG_SEND_IPI, &mut r) };
+    true
+}
+
 /// Stops the PD with a fault (undefined instruction) that its fault handler
 /// (the monitor, or a parent PD) receives.
 pub fn fault_now() -> ! {

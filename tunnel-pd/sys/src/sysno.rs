@@ -25,6 +25,10 @@ pub const NB_WAIT: i64 = -10;
 pub const YIELD: i64 = -11;
 /// `seL4_DebugPutChar` (`CONFIG_PRINTING`, Microkit `debug` only)
 pub const DEBUG_PUT_CHAR: i64 = -12;
+/// `seL4_DebugSendIPI` (`CONFIG_DEBUG_BUILD` and SMP; ARM only).
+pub const DEBUG_SEND_IPI: i64 = -18;
+/// `seL4_DebugDumpScheduler` (`CONFIG_PRINTING`)
+pub const DEBUG_DUMP_SCHEDULER: i64 = -13;
 /// `seL4_DebugHalt` (`CONFIG_DEBUG_BUILD`)
 pub const DEBUG_HALT: i64 = -14;
 /// `seL4_BenchmarkResetLog` (`CONFIG_ENABLE_BENCHMARKS`)

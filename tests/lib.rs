@@ -25,6 +25,22 @@ pub fn sdk_or_skip(test: &str) -> Option<Sdk> {
     }
 }
 
+/// The SDK, if it has `config` for `board`; otherwise `None` after printing
+/// `skipped: <reason>` for `test` (the multicore tests need an SDK built
+/// with the smp configs).
+pub fn sdk_with_config_or_skip(test: &str, board: &str, config: &str) -> Option<Sdk> {
+    let sdk = sdk_or_skip(test)?;
+    let dir = sdk.root().join("board").join(board).join(config);
+    if !dir.is_dir() {
+        say(&format!(
+            "{test}: skipped: the SDK at {} has no {board}/{config} (build it with build_sdk.py --configs …,{config})",
+            sdk.root().display()
+        ));
+        return None;
+    }
+    Some(sdk)
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()

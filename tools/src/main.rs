@@ -186,7 +186,12 @@ fn run(cli: Cli) -> Result<()> {
             let mut extra =
                 if net { tunnelkit::net::qemu_args(netdev.as_deref().unwrap_or(&tunnelkit::net::default_netdev())) } else { Vec::new() };
             if sdf.icount {
-                if tunnelkit::bench::run::budgets_work_under_icount(t.board) {
+                if cores > 1 {
+                    eprintln!(
+                        "tunnelkit: {} asks for QEMU's instruction counter, but {cores} cores run on multi-threaded TCG, which has none: running on host time",
+                        system.display()
+                    );
+                } else if tunnelkit::bench::run::budgets_work_under_icount(t.board) {
                     extra.extend(tunnelkit::bench::run::ICOUNT.map(String::from));
                     eprintln!(
                         "tunnelkit: {} asks for QEMU's instruction counter as its clock: {}",

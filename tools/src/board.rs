@@ -130,3 +130,34 @@ pub fn parse_config(name: &str) -> Result<KernelConfig, String> {
         format!("unknown config '{name}'; tunnelkit supports: {}", all.join(", "))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qemu_gets_the_cores_the_kernel_and_the_system_need() {
+        use KernelConfig::*;
+        assert_eq!(qemu_cores(Board::QemuVirtAarch64, Debug, None, 0), Ok(1));
+        assert_eq!(qemu_cores(Board::QemuVirtAarch64, SmpDebug, None, 0), Ok(4));
+        assert_eq!(qemu_cores(Board::QemuVirtAarch64, SmpRelease, Some(4), 3), Ok(4));
+        let e = qemu_cores(Board::QemuVirtAarch64, SmpDebug, Some(2), 0).unwrap_err();
+        assert!(e.contains("starts all 4 cores it was built for"), "{e}");
+        assert_eq!(qemu_cores(Board::X86_64Generic, SmpDebug, None, 0), Ok(4));
+        assert_eq!(qemu_cores(Board::X86_64Generic, SmpDebug, None, 6), Ok(7));
+        assert_eq!(qemu_cores(Board::X86_64Generic, SmpBenchmark, Some(2), 1), Ok(2));
+        let e = qemu_cores(Board::X86_64Generic, SmpDebug, Some(2), 5).unwrap_err();
+        assert!(e.contains("a PD is on cpu 5, but QEMU would get 2 cores") && e.contains("--cores 6"), "{e}");
+        assert!(qemu_cores(Board::X86_64Generic, SmpDebug, Some(17), 0).unwrap_err().contains("1..16"));
+        let e = qemu_cores(Board::X86_64Generic, Release, Some(4), 0).unwrap_err();
+        assert!(e.contains("the release kernel runs on one core; build with --config smp-release"), "{e}");
+    }
+
+    #[test]
+    fn smp_args_only_with_more_than_one_core() {
+        let img = Path::new("i.img");
+        assert!(!qemu_args(Board::QemuVirtAarch64, img, Path::new(""), 1).contains(&"-smp".to_string()));
+        let a = qemu_args(Board::X86_64Generic, img, Path::new("k"), 4);
+        assert_eq!(&a[a.len() - 2..], ["-smp", "4"]);
+    }
+}

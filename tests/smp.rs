@@ -36,8 +36,11 @@ fn run_repro(board: &str, system: &str, timeout: u64) -> (Output, String, f64) {
 fn answered(log: &str) -> Vec<String> {
     let mut out = Vec::new();
     for ping in ["ping_a", "ping_b"] {
-        let last = log.lines().filter_map(|l| l.trim().strip_prefix(&format!("{ping}: "))).filter(|l| l.contains("calls answered")).last();
-        out.push(format!("{ping} {}", last.map(|l| l.split(' ').next().unwrap_or("?").to_string()).unwrap_or_else(|| "fewer than 5000/20000".into())));
+        let last = log.lines().filter_map(|l| l.trim().strip_prefix(&format!("{ping}: "))).rfind(|l| l.contains("calls answered"));
+        out.push(format!(
+            "{ping} {}",
+            last.map(|l| l.split(' ').next().unwrap_or("?").to_string()).unwrap_or_else(|| "fewer than 5000/20000".into())
+        ));
     }
     out
 }
@@ -79,7 +82,8 @@ fn reproducer(board: &str) {
     // that runs the priority-0 witness instead.
     let (out, log, _) = run_repro(board, "raw-shared-witness", HANG_AFTER);
     assert!(!out.status.success(), "{test}: raw-shared-witness must hang:\n{log}");
-    let stranded = log.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).find(|w| w.len() >= 5 && w[0] == "pong" && w[1] == "running");
+    let stranded =
+        log.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).find(|w| w.len() >= 5 && w[0] == "pong" && w[1] == "running");
     let stranded = stranded.unwrap_or_else(|| panic!("{test}: no scheduler dump shows pong running:\n{log}"));
     let core = stranded[stranded.len() - 2];
     assert!(

@@ -84,16 +84,16 @@ fn pds(sys: &System, board: Option<Board>, sink: &mut Sink) {
                 "use an id no vCPU of the parent uses",
             );
         }
-        if let Some(b) = board {
-            if b.arch() != Arch::X86_64 {
-                for p in &pd.x86_irqs {
-                    sink.error(
-                        *p,
-                        "irq-arch",
-                        "x86 IRQ forms (pin / pcidev) exist only on x86_64",
-                        "use the ARM form <irq irq=\"N\" id=\"ID\" />",
-                    );
-                }
+        if let Some(b) = board
+            && b.arch() != Arch::X86_64
+        {
+            for p in &pd.x86_irqs {
+                sink.error(
+                    *p,
+                    "irq-arch",
+                    "x86 IRQ forms (pin / pcidev) exist only on x86_64",
+                    "use the ARM form <irq irq=\"N\" id=\"ID\" />",
+                );
             }
         }
         // irq ids

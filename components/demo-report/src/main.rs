@@ -1,38 +1,15 @@
 //! Demo reporter: waits for a notification on every one of its channels (one
 //! per client path, each sent after that client's checks passed) and then
-//! prints the demo's pass line.
+//! prints the demo's pass line, `tunnelkit: demo passed`.
 
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
-use core::convert::Infallible;
-
-use tunnelkit_runtime::{ChannelSet, Handler, debug_println, notifiable_channels, pd_name, protection_domain};
+use tunnelkit_runtime::{PassReporter, protection_domain};
 
 protection_domain!(init);
 
-struct Reporter {
-    expected: u64,
-    seen: u64,
-}
-
-fn init() -> Reporter {
-    let expected = notifiable_channels().iter().fold(0u64, |m, c| m | 1 << c.index());
-    debug_println!("{}: waiting for {} client paths", pd_name().as_str(), expected.count_ones());
-    Reporter { expected, seen: 0 }
-}
-
-impl Handler for Reporter {
-    type Error = Infallible;
-
-    fn notified(&mut self, channels: ChannelSet) -> Result<(), Infallible> {
-        for c in channels.iter() {
-            self.seen |= 1 << c.index();
-        }
-        if self.seen & self.expected == self.expected {
-            debug_println!("tunnelkit: demo passed");
-        }
-        Ok(())
-    }
+fn init() -> PassReporter {
+    PassReporter::new("demo")
 }

@@ -25,7 +25,8 @@ pub const BEGIN_MARKER: &str = "<!-- tunnelkit-bench-results:begin -->";
 pub const END_MARKER: &str = "<!-- tunnelkit-bench-results:end -->";
 
 /// Placeholder for a value that is missing or not a number.
-const NONE: &str = "—";
+/// What a table cell shows for a missing figure.
+pub(super) const NONE: &str = "—";
 /// Size of each SVG plot, in pixels.
 const PLOT_SIZE: (u32, u32) = (900, 500);
 /// Line colours, one per transport in order of first appearance (Tableau 10).
@@ -206,12 +207,12 @@ fn latency_table(out: &mut String, latencies: &[Latency]) {
 }
 
 /// A share (fraction of one CPU) as a percentage with one decimal, or "—".
-fn percent(share: f64) -> String {
+pub(super) fn percent(share: f64) -> String {
     if share.is_finite() { format!("{:.1}%", share * 100.0) } else { NONE.to_string() }
 }
 
 /// Achieved minus configured share in signed percentage points, or "—".
-fn deviation(configured: f64, achieved: f64) -> String {
+pub(super) fn deviation(configured: f64, achieved: f64) -> String {
     let points = (achieved - configured) * 100.0;
     if !points.is_finite() {
         return NONE.to_string();
@@ -222,13 +223,13 @@ fn deviation(configured: f64, achieved: f64) -> String {
 }
 
 /// Text made safe for a table cell: no line breaks, pipes escaped.
-fn cell(text: &str) -> String {
+pub(super) fn cell(text: &str) -> String {
     text.replace(['\r', '\n'], " ").replace('|', "\\|")
 }
 
 /// Text as an inline code span (fenced so that backticks inside survive), or
 /// "(none)" for blank text.
-fn code(text: &str) -> String {
+pub(super) fn code(text: &str) -> String {
     let text = text.replace(['\r', '\n'], " ");
     if text.trim().is_empty() {
         return "(none)".to_string();

@@ -15,6 +15,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::smp::{MigrationRow, SmpResults, Spread};
 use super::smp_systems::{CROSSTALK_SERVER_CORE, SmpDesign, THROUGHPUT_SERVER_CORE};
+use super::report::{NONE, cell, code, deviation, percent};
 use super::systems::PATHS;
 
 /// The line that opens the generated multicore section in the README.
@@ -22,7 +23,6 @@ pub const BEGIN_MARKER: &str = "<!-- tunnelkit-smp-results:begin -->";
 /// The line that closes it.
 pub const END_MARKER: &str = "<!-- tunnelkit-smp-results:end -->";
 
-const NONE: &str = "—";
 const PLOT_SIZE: (u32, u32) = (1000, 480);
 /// One colour per design (tunnel, ipc, async), as in the other plots.
 const COLORS: [RGBColor; 3] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44)];
@@ -287,33 +287,6 @@ fn rate_fmt(v: f64) -> String {
     }
 }
 
-fn percent(share: f64) -> String {
-    if share.is_finite() { format!("{:.1}%", share * 100.0) } else { NONE.into() }
-}
-
-fn deviation(configured: f64, achieved: f64) -> String {
-    let points = (achieved - configured) * 100.0;
-    if !points.is_finite() {
-        return NONE.into();
-    }
-    let points = if (points * 10.0).round() == 0.0 { 0.0 } else { points };
-    format!("{points:+.1}")
-}
-
-fn cell(text: &str) -> String {
-    text.replace(['\r', '\n'], " ").replace('|', "\\|")
-}
-
-fn code(text: &str) -> String {
-    let text = text.replace(['\r', '\n'], " ");
-    if text.trim().is_empty() {
-        return "(none)".into();
-    }
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let fence = "`".repeat(longest + 1);
-    let pad = if text.starts_with('`') || text.ends_with('`') { " " } else { "" };
-    format!("{fence}{pad}{text}{pad}{fence}")
-}
 
 /// Draws `throughput.svg`: aggregate calls per 10^6 cycles against N (left)
 /// and the scaling throughput(N) / throughput(1) against N with the ideal

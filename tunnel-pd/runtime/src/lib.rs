@@ -29,6 +29,7 @@ mod channel;
 pub mod console;
 pub mod cycles;
 mod handler;
+mod pass_report;
 pub mod printing;
 
 #[cfg(target_os = "none")]
@@ -42,6 +43,7 @@ pub mod watchdog;
 pub use channel::IoPort;
 pub use channel::{Channel, ChannelError, ChannelSet, Child};
 pub use handler::{Handler, UNHANDLED_PPC_LABEL};
+pub use pass_report::PassReporter;
 pub use tunnelkit_sys::MessageInfo;
 pub use tunnelkit_sys::board::{BOARD, Board, CONFIG, KernelConfig};
 

@@ -13,9 +13,9 @@ use anyhow::{Context, Result, bail};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::report::{NONE, cell, code, deviation, percent};
 use super::smp::{MigrationRow, SmpResults, Spread};
 use super::smp_systems::{CROSSTALK_SERVER_CORE, SmpDesign, THROUGHPUT_SERVER_CORE};
-use super::report::{NONE, cell, code, deviation, percent};
 use super::systems::PATHS;
 
 /// The line that opens the generated multicore section in the README.
@@ -286,7 +286,6 @@ fn rate_fmt(v: f64) -> String {
         format!("{v:.2}")
     }
 }
-
 
 /// Draws `throughput.svg`: aggregate calls per 10^6 cycles against N (left)
 /// and the scaling throughput(N) / throughput(1) against N with the ideal

@@ -7,6 +7,40 @@ use std::sync::{Mutex, MutexGuard};
 
 use tunnelkit::sdk::Sdk;
 
+/// What a finished command printed: stdout, then stderr.
+pub fn output_text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// The `key=value` fields of the console line starting with `prefix` (the
+/// prefix up to its last space is not a field).
+pub fn fields(log: &str, prefix: &str) -> Option<std::collections::BTreeMap<String, String>> {
+    let label = &prefix[..prefix.rfind(' ').map_or(0, |i| i + 1)];
+    let line = log.lines().map(str::trim).find(|l| l.starts_with(prefix))?.strip_prefix(label)?;
+    Some(line.split_whitespace().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
+}
+
+/// Checks what every containment system must print: 1000 faults and 1000
+/// overruns, each an error to its caller, no hang, fresh state after every
+/// restart, a nested fault restarting the inner pod only, the faulting
+/// active PD running again, no fault the monitor saw. Returns the summary
+/// and details fields.
+pub fn assert_containment_summary(
+    test: &str,
+    log: &str,
+) -> (std::collections::BTreeMap<String, String>, std::collections::BTreeMap<String, String>) {
+    let f = fields(log, "containment: faults=").unwrap_or_else(|| panic!("{test}: no summary line:\n{log}"));
+    for (key, want) in [("faults", "1000"), ("fault_errors", "1000"), ("overruns", "1000"), ("overrun_errors", "1000"), ("hangs", "0")] {
+        assert_eq!(f.get(key).map(String::as_str), Some(want), "{test}: {key} in the summary:\n{log}");
+    }
+    let details = fields(log, "containment: details: ").unwrap_or_else(|| panic!("{test}: no details line:\n{log}"));
+    assert_eq!(details["fresh_state"], "2000/2000", "{test}: every restarted pod must serve with fresh state");
+    assert_eq!(details["nested_outer_kept_state"], "100/100", "{test}: a nested fault restarts the inner pod only");
+    assert_eq!(details["flaky_restarted"], "1", "{test}: the faulting active PD must run again");
+    assert!(!log.contains("MON|ERROR"), "{test}: the monitor saw a fault:\n{log}");
+    (f, details)
+}
+
 /// Prints a line past libtest's output capture, so skips are never silent.
 pub fn say(line: &str) {
     let mut err = std::io::stderr();

@@ -9,7 +9,7 @@ use std::time::Instant;
 use tunnelkit_tests::{qemu_lock, repo_root, say, sdk_or_skip, sdk_with_config_or_skip, tunnelkit};
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    tunnelkit_tests::output_text(out)
 }
 
 /// Seconds a reproducer is given before it counts as hung: the passing
@@ -140,11 +140,6 @@ fn smp_demo_on_x86_64_generic() {
     smp_demo("x86_64_generic");
 }
 
-fn fields(log: &str, prefix: &str) -> std::collections::BTreeMap<String, String> {
-    let line = log.lines().map(str::trim).find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no '{prefix}' line:\n{log}"));
-    line.split_whitespace().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
 fn smp_containment(board: &str) {
     let test = format!("smp_containment_on_{board}");
     let Some(_sdk) = sdk_with_config_or_skip(&test, board, "smp-debug") else { return };
@@ -164,14 +159,7 @@ fn smp_containment(board: &str) {
     let log = text(&out);
     assert!(out.status.success(), "{test}: tunnelkit run failed (a hang ends at the timeout):\n{log}");
     assert!(log.contains("tunnelkit: per-core pod pod_x → pod_x@2 (cpu 2), pod_x@3 (cpu 3)"), "{test}:\n{log}");
-    let f = fields(&log, "containment: faults=");
-    for (key, want) in [("faults", "1000"), ("fault_errors", "1000"), ("overruns", "1000"), ("overrun_errors", "1000"), ("hangs", "0")] {
-        assert_eq!(f.get(key).map(String::as_str), Some(want), "{test}: {key}:\n{log}");
-    }
-    let d = fields(&log, "containment: details: ");
-    assert_eq!(d["fresh_state"], "2000/2000", "{test}");
-    assert_eq!(d["nested_outer_kept_state"], "100/100", "{test}");
-    assert!(!log.contains("MON|ERROR"), "{test}: the monitor saw a fault:\n{log}");
+    tunnelkit_tests::assert_containment_summary(&test, &log);
     let summary = log.lines().map(str::trim).find(|l| l.starts_with("containment: faults=")).unwrap();
     say(&format!("{test}: {summary} (callers on cores 1-3, supervisor on core 0; host time)"));
 }

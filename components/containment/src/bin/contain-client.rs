@@ -84,10 +84,18 @@ impl FaultKind {
     }
 }
 
+/// On a multicore kernel (host-time QEMU) a fault may be answered
+/// `Err(Overrun)`: the watchdog on another core stopped the call before the
+/// fault reached the supervisor (docs/smp.md). That is still an error to the
+/// caller; it is counted and reported (`fault_as_overrun`), not failed.
+const FAULT_MAY_BE_OVERRUN: bool = tunnelkit_runtime::CONFIG.is_smp();
+
 #[derive(Default)]
 struct Tally {
     injected: u64,
     errors: u64,
+    /// Faults answered `Err(Overrun)` (tolerated on multicore only).
+    as_overrun: u64,
     fresh_after: u64,
     hangs: u64,
     slowest_ticks: u64,
@@ -156,7 +164,10 @@ impl Rig {
         }
         if result == Err(expected) {
             tally.errors += 1;
-        } else if tally.injected - tally.errors <= 3 {
+        } else if FAULT_MAY_BE_OVERRUN && expected == CallError::Fault && result == Err(CallError::Overrun) {
+            tally.as_overrun += 1;
+            debug_println!("containment: {what} {}: answered Err(Overrun) (multicore: the watchdog stopped it first)", tally.injected);
+        } else if tally.injected - tally.errors - tally.as_overrun <= 3 {
             debug_println!("containment: {what} {}: expected Err({expected:?}), got {result:?}", tally.injected);
         }
         if self.pod(pod).bump(&()) == Ok(Count { value: 1 }) {
@@ -255,7 +266,10 @@ fn init() -> Injector {
         overruns.slowest_ticks,
         overruns.slowest,
     );
-    let every_error = faults.errors == FAULTS && overruns.errors == OVERRUNS;
+    if FAULT_MAY_BE_OVERRUN {
+        debug_println!("containment: multicore: fault_as_overrun={}", faults.as_overrun);
+    }
+    let every_error = faults.errors + faults.as_overrun == FAULTS && overruns.errors == OVERRUNS;
     let fresh = faults.fresh_after == FAULTS && overruns.fresh_after == OVERRUNS;
     let nested_kept = outer_kept == kinds[FaultKind::Nested as usize];
     if every_error && hangs == 0 && fresh && nested_kept && flaky == 1 && base != 0 {

@@ -93,6 +93,57 @@ pub struct FrameRef {
     pub reserved: [u8; 2],
 }
 
+/// Frames per batch call (`classify_batch`, `admit_batch`): one domain
+/// crossing for up to this many frames, so that a busy pipeline pays per
+/// batch, not per frame. Bounded by the 64 message registers.
+pub const BATCH: usize = 32;
+
+/// Frames to classify in one call: `count` windows of the lent region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, IntoBytes, FromBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct FrameBatch {
+    /// Windows in use (at most [`BATCH`]).
+    pub count: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// The receiving interface's MAC address.
+    pub mac: [u8; 6],
+    /// Zero.
+    pub reserved_mac: [u8; 2],
+    /// Each frame's bytes in the lent region.
+    pub windows: [Window; BATCH],
+}
+
+/// Verdicts, one per frame of a batch (the first `count` are meaningful).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, IntoBytes, FromBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct Verdicts {
+    /// Entries in use.
+    pub count: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// The verdicts.
+    pub verdicts: [Verdict; BATCH],
+}
+
+/// Admissions, one per verdict of a batch; bit `i` of `allowed` is set when a
+/// rule admits verdict `i`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, IntoBytes, FromBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct Admissions {
+    /// Bit `i`: verdict `i` admitted.
+    pub allowed: u64,
+    /// The 1-based line of the rule that decided each verdict (0: default deny).
+    pub lines: [u16; BATCH],
+}
+
+impl Verdicts {
+    /// No verdicts yet.
+    pub const fn empty() -> Self {
+        Verdicts { count: 0, reserved: 0, verdicts: [Verdict { kind: Verdict::DROP, port: 0, reason: 0, reserved: 0 }; BATCH] }
+    }
+}
+
 /// The guest's IPv4 address (QEMU user networking's default).
 pub const GUEST_IP: [u8; 4] = [10, 0, 2, 15];
 
@@ -101,6 +152,8 @@ service! {
     pub mod classifier {
         /// Classifies the frame in the lent window.
         1 => fn classify(FrameRef) -> Verdict;
+        /// Classifies each frame of a batch in the lent region.
+        2 => fn classify_batch(FrameBatch) -> Verdicts;
     }
 }
 
@@ -109,6 +162,8 @@ service! {
     pub mod filter {
         /// Whether the rules allow this class.
         1 => fn admit(Verdict) -> Admission;
+        /// Whether the rules allow each class of a batch.
+        2 => fn admit_batch(Verdicts) -> Admissions;
     }
 }
 

@@ -13,5 +13,6 @@ pub mod checksum;
 pub mod headers;
 pub mod respond;
 pub mod rules;
+pub mod steer;
 
 pub use respond::{Action, Class, Drop, Host, classify, respond};

@@ -2,11 +2,24 @@
 //! the AArch64 virt machine, and the head of the network pipeline:
 //!
 //! 1. IRQ → receive frames (virtqueues and buffers in a DMA region);
-//! 2. tunnel into the classifier pod (on this PD's budget: the receive path);
-//! 3. hand each frame to its flow class's path PD through a frame queue and a
+//! 2. steer each frame by a glance at its headers and drop it at once if its
+//!    path's queue is full (early drop, counted against that path);
+//! 3. tunnel into the classifier pod (on this PD's budget: the receive path);
+//! 4. hand each frame to its flow class's path PD through a frame queue and a
 //!    notification: ARP and ICMP to the control path, UDP 7 to the echo path,
 //!    UDP 8 to the sealed-echo path; answer UDP 9 (stats) here;
-//! 4. transmit what the paths queue back.
+//! 5. transmit what the paths queue back.
+//!
+//! No receive livelock: each round transmits first, then takes at most
+//! [`RX_QUOTA`] frames. While a path holds frames (it will notify when it
+//! answers) the driver polls on those notifications and the device
+//! interrupts only when half its receive buffers are full; when every path
+//! is idle and the ring is empty, the next frame interrupts again (NAPI).
+//!
+//! Without a classifier channel and path queues the driver is the *floor*
+//! configuration: it answers ARP, ICMP echo, UDP echo (7) and stats (9)
+//! itself, with the same receive loop, as the baseline the pipeline is
+//! measured against.
 //!
 //! Every drop is counted by reason; the stats port reports the counters.
 
@@ -19,14 +32,15 @@ mod virtio;
 
 use core::convert::Infallible;
 
-use net_pods::{FrameRef, GUEST_IP, Verdict, classifier, tx_tag};
-use netstack::respond::{Action, Drop, Host, MAX_FRAME, respond};
-use stats::{Counters, StatsApp};
+use net_pods::{BATCH, FrameBatch, GUEST_IP, Verdict, classifier, tx_tag};
+use netstack::respond::{Action, Drop, Host, MAX_FRAME, UdpApp, respond};
+use netstack::steer::{Flow, steer};
+use stats::{Counters, PathCounters, StatsApp};
 use tunnelkit_runtime::{
     Channel, ChannelSet, DeviceMemory, Handler, Patched, SharedMemory, debug_println, protection_domain, region_setvars, setvar,
 };
 use tunnelkit_tunnel::{Connection, LentRegion, Window, frames};
-use virtio::{Device, Dma};
+use virtio::{Device, Dma, RxWakeup};
 
 region_setvars!(
     /// Virtual address of the virtio-mmio window (32 transports of 0x200 bytes).
@@ -93,16 +107,42 @@ setvar!(
 const IRQ: Channel = Channel::new(0);
 /// The classifier pod (pp; frames lent through the region on this channel).
 const CLASSIFIER: Channel = Channel::new(2);
+/// The UDP echo port (answered here in the floor configuration).
+const ECHO_PORT: u16 = 7;
 /// The stats port, answered by the driver.
 const STATS_PORT: u16 = 9;
+/// Frames taken from the receive ring per round before transmit work again.
+const RX_QUOTA: usize = 64;
+/// Transmit buffers kept for the driver's own answers (stats), so that a
+/// flood answered by a path cannot crowd them out.
+const TX_RESERVED: u16 = 4;
+/// Path names, in channel order (3, 4, 5).
+const PATH_NAMES: [&str; 3] = ["control", "echo", "sealed"];
 
 /// A flow class's path PD.
 struct PathLink {
     channel: Channel,
     to: SharedMemory,
     from: SharedMemory,
-    completed: u64,
+    counters: PathCounters,
     pending_notify: bool,
+    /// The path has notified at least once (its init is done).
+    up: bool,
+}
+
+/// The pipeline behind the driver.
+struct Pipeline {
+    classifier: classifier::Client<Connection>,
+    staging: LentRegion,
+    paths: [PathLink; 3],
+    /// `net: pipeline up` has been printed.
+    announced: bool,
+}
+
+/// What answers the frames: the pipeline, or the driver itself (floor).
+enum Mode {
+    Pipeline(Pipeline),
+    Floor,
 }
 
 protection_domain!(init);
@@ -111,9 +151,7 @@ struct Driver {
     device: Device,
     host: Host,
     counters: Counters,
-    classifier: classifier::Client<Connection>,
-    staging: LentRegion,
-    paths: [PathLink; 3],
+    mode: Mode,
     frame: [u8; MAX_FRAME + 16],
     out: [u8; MAX_FRAME],
 }
@@ -124,7 +162,33 @@ type Region = (&'static Patched<u64>, &'static Patched<u64>);
 fn link(name: &'static str, channel: u8, to: Region, from: Region) -> PathLink {
     let to = SharedMemory::from_setvars(to.0, to.1).unwrap_or_else(|| panic!("frame queue to the {name} path is not mapped"));
     let from = SharedMemory::from_setvars(from.0, from.1).unwrap_or_else(|| panic!("frame queue from the {name} path is not mapped"));
-    PathLink { channel: Channel::new(channel), to, from, completed: 0, pending_notify: false }
+    for (dir, q) in [("to", &to), ("from", &from)] {
+        if q.size() < frames::QUEUE_BYTES {
+            panic!("frame queue {dir} the {name} path is {:#x} bytes; {} slots need {:#x}", q.size(), frames::SLOTS, frames::QUEUE_BYTES);
+        }
+    }
+    PathLink { channel: Channel::new(channel), to, from, counters: PathCounters::default(), pending_notify: false, up: false }
+}
+
+/// The pipeline, if the system description gives the driver one: a classifier
+/// channel or any path queue. `None` (neither): the floor configuration.
+fn pipeline(mac: &[u8; 6]) -> Option<Pipeline> {
+    let queues = [&to_control_vaddr, &from_control_vaddr, &to_echo_vaddr, &from_echo_vaddr, &to_sealed_vaddr, &from_sealed_vaddr];
+    let classifier = classifier::Client::connect(CLASSIFIER);
+    if classifier.is_err() && queues.iter().all(|q| q.get() == 0) {
+        return None;
+    }
+    let classifier = classifier.unwrap_or_else(|e| panic!("classifier channel: {e}"));
+    let paths = [
+        link("control", 3, (&to_control_vaddr, &to_control_size), (&from_control_vaddr, &from_control_size)),
+        link("echo", 4, (&to_echo_vaddr, &to_echo_size), (&from_echo_vaddr, &from_echo_size)),
+        link("sealed", 5, (&to_sealed_vaddr, &to_sealed_size), (&from_sealed_vaddr, &from_sealed_size)),
+    ];
+    for p in &paths {
+        frames::set_meta(&p.to, mac);
+    }
+    let staging = LentRegion::on(CLASSIFIER).unwrap_or_else(|e| panic!("classifier staging region: {e}"));
+    Some(Pipeline { classifier, staging, paths, announced: false })
 }
 
 fn init() -> Driver {
@@ -135,125 +199,293 @@ fn init() -> Driver {
         Err(e) => panic!("virtio-net: {e}"),
     };
     let mac = device.mac();
-    let paths = [
-        link("control", 3, (&to_control_vaddr, &to_control_size), (&from_control_vaddr, &from_control_size)),
-        link("echo", 4, (&to_echo_vaddr, &to_echo_size), (&from_echo_vaddr, &from_echo_size)),
-        link("sealed", 5, (&to_sealed_vaddr, &to_sealed_size), (&from_sealed_vaddr, &from_sealed_size)),
-    ];
-    for p in &paths {
-        frames::set_meta(&p.to, &mac);
-    }
-    let staging = LentRegion::on(CLASSIFIER).unwrap_or_else(|e| panic!("classifier staging region: {e}"));
+    let mode = match pipeline(&mac) {
+        Some(p) => Mode::Pipeline(p),
+        None => Mode::Floor,
+    };
     debug_println!(
-        "virtio-net: slot {} mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} ip 10.0.2.15, pipeline: classifier pod, paths control/echo/sealed",
+        "virtio-net: slot {} mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} ip 10.0.2.15, {} receive buffers, interrupts moderated by {}, {}",
         device.slot(),
         mac[0],
         mac[1],
         mac[2],
         mac[3],
         mac[4],
-        mac[5]
+        mac[5],
+        device.rx_buffers(),
+        if device.moderates_interrupts() { "event index" } else { "the no-interrupt flag" },
+        match mode {
+            Mode::Pipeline(_) => "pipeline: classifier pod, paths control/echo/sealed",
+            Mode::Floor => "floor: the driver answers ARP, ICMP echo, UDP echo (7) and stats (9) itself",
+        }
     );
-    Driver {
-        device,
-        host: Host { mac, ip: GUEST_IP },
-        counters: Counters::default(),
-        classifier: classifier::Client::connect(CLASSIFIER).unwrap_or_else(|e| panic!("classifier channel: {e}")),
-        staging,
-        paths,
-        frame: [0; MAX_FRAME + 16],
-        out: [0; MAX_FRAME],
+    if matches!(mode, Mode::Floor) {
+        debug_println!("net: pipeline up (floor)");
+    }
+    Driver { device, host: Host { mac, ip: GUEST_IP }, counters: Counters::default(), mode, frame: [0; MAX_FRAME + 16], out: [0; MAX_FRAME] }
+}
+
+/// The path a steered frame would go to.
+fn path_of(flow: Flow) -> Option<usize> {
+    match flow {
+        Flow::Control => Some(0),
+        Flow::Udp(7) => Some(1),
+        Flow::Udp(8) => Some(2),
+        Flow::Udp(_) => None,
+    }
+}
+
+/// The path a classified frame goes to; `None` for local or closed ports.
+fn route(v: Verdict) -> Option<usize> {
+    match (v.kind, v.port) {
+        (Verdict::ARP, _) | (Verdict::ICMP, _) => Some(0),
+        (Verdict::UDP, 7) => Some(1),
+        (Verdict::UDP, 8) => Some(2),
+        _ => None,
+    }
+}
+
+/// What the floor configuration answers on UDP.
+struct FloorApp<'a> {
+    stats: StatsApp<'a>,
+}
+
+impl UdpApp for FloorApp<'_> {
+    fn datagram(&mut self, port: u16, payload: &[u8], reply: &mut [u8]) -> Option<usize> {
+        match port {
+            ECHO_PORT if payload.len() <= reply.len() => {
+                reply[..payload.len()].copy_from_slice(payload);
+                Some(payload.len())
+            }
+            _ => self.stats.datagram(port, payload, reply),
+        }
     }
 }
 
 impl Driver {
-    /// The path a classified frame goes to; `None` for local or closed ports.
-    fn route(v: Verdict) -> Option<usize> {
-        match (v.kind, v.port) {
-            (Verdict::ARP, _) | (Verdict::ICMP, _) => Some(0),
-            (Verdict::UDP, 7) => Some(1),
-            (Verdict::UDP, 8) => Some(2),
-            _ => None,
+    /// Takes at most `quota` frames from the receive ring; returns how many.
+    fn receive(&mut self, quota: usize) -> usize {
+        let taken = match self.mode {
+            Mode::Pipeline(_) => self.receive_batches(quota),
+            Mode::Floor => self.receive_locally(quota),
+        };
+        if let Mode::Pipeline(p) = &mut self.mode {
+            for path in &mut p.paths {
+                if core::mem::take(&mut path.pending_notify) {
+                    let _ = path.channel.notify();
+                }
+            }
         }
+        taken
     }
 
-    /// Receives every frame, classifies it through the classifier pod and
-    /// hands it to its path (or answers stats, or drops it).
-    fn receive(&mut self) {
-        while let Some(len) = self.device.receive(&mut self.frame) {
+    /// Floor configuration: answers each frame here, while a transmit buffer
+    /// is free for the answer (otherwise the frame waits in the ring).
+    fn receive_locally(&mut self, quota: usize) -> usize {
+        let mut taken = 0;
+        while taken < quota {
+            if self.device.tx_free() == 0 {
+                self.device.set_tx_wakeup(true);
+                break;
+            }
+            let Some(len) = self.device.receive(&mut self.frame) else { break };
+            taken += 1;
             self.counters.rx += 1;
-            let frame = &self.frame[..len];
-            let verdict = if len > MAX_FRAME {
-                Verdict::of(Err(Drop::Oversized))
-            } else {
-                let window = Window::new(0, len as u32);
-                match self.staging.write(window, 0, frame) {
-                    Ok(()) => match self.classifier.classify(&FrameRef { window, mac: self.host.mac, reserved: [0; 2] }) {
-                        Ok(v) => v,
-                        Err(_) => {
-                            self.counters.classifier_errors += 1;
-                            continue;
-                        }
-                    },
-                    Err(_) => Verdict::of(Err(Drop::Oversized)),
+            if len > MAX_FRAME {
+                self.counters.drops[Drop::Oversized.index()] += 1;
+                continue;
+            }
+            self.answer_locally(len);
+        }
+        taken
+    }
+
+    /// Pipeline: takes frames in batches of up to [`BATCH`]: each frame whose
+    /// path has no room is dropped at a glance (early drop, charged to that
+    /// path), the others are copied into the staging region; one classifier
+    /// call classifies the batch; then each goes to its path.
+    fn receive_batches(&mut self, quota: usize) -> usize {
+        let mut taken = 0;
+        while taken < quota {
+            let Mode::Pipeline(p) = &mut self.mode else { return taken };
+            let mut batch = FrameBatch { count: 0, reserved: 0, mac: self.host.mac, reserved_mac: [0; 2], windows: [Window::default(); BATCH] };
+            // Frames this batch already gives each path.
+            let mut claimed = [0u32; 3];
+            let mut offset = 0u64;
+            let mut ring_empty = false;
+            while (batch.count as usize) < BATCH && taken < quota && offset + MAX_FRAME as u64 <= p.staging.size() {
+                let Some(len) = self.device.receive(&mut self.frame) else {
+                    ring_empty = true;
+                    break;
+                };
+                taken += 1;
+                self.counters.rx += 1;
+                if len > MAX_FRAME {
+                    self.counters.drops[Drop::Oversized.index()] += 1;
+                    continue;
                 }
-            };
+                let frame = &self.frame[..len];
+                // Early drop: a frame whose path has no room costs a glance at its headers, not a classification.
+                if let Some(i) = steer(frame).and_then(path_of) {
+                    let path = &mut p.paths[i];
+                    if frames::len(&path.to) + claimed[i] >= frames::SLOTS {
+                        path.counters.dropped_early += 1;
+                        self.counters.queue_full += 1;
+                        continue;
+                    }
+                    claimed[i] += 1;
+                }
+                let window = Window::new(offset as u32, len as u32);
+                if p.staging.write(window, 0, frame).is_err() {
+                    self.counters.drops[Drop::Oversized.index()] += 1;
+                    continue;
+                }
+                batch.windows[batch.count as usize] = window;
+                batch.count += 1;
+                offset += (len as u64).next_multiple_of(8);
+            }
+            if batch.count > 0 {
+                self.deliver(&batch);
+            }
+            if ring_empty {
+                break;
+            }
+        }
+        taken
+    }
+
+    /// Classifies a staged batch and hands each frame to its path (or
+    /// answers stats, or drops it by reason).
+    fn deliver(&mut self, batch: &FrameBatch) {
+        let Mode::Pipeline(p) = &mut self.mode else { return };
+        let verdicts = match p.classifier.classify_batch(batch) {
+            Ok(v) if v.count == batch.count => v,
+            _ => {
+                self.counters.classifier_errors += u64::from(batch.count);
+                return;
+            }
+        };
+        for (window, &verdict) in batch.windows.iter().zip(&verdicts.verdicts).take(batch.count as usize) {
+            let Mode::Pipeline(p) = &mut self.mode else { return };
+            let len = window.len as usize;
             if verdict.kind == Verdict::DROP {
                 self.counters.drops[usize::from(verdict.reason).min(Drop::ALL.len() - 1)] += 1;
                 continue;
             }
-            match Self::route(verdict) {
+            if p.staging.read(*window, 0, &mut self.frame[..len]).is_err() {
+                self.counters.drops[Drop::Oversized.index()] += 1;
+                continue;
+            }
+            match route(verdict) {
                 Some(i) => {
-                    let p = &mut self.paths[i];
-                    match frames::push(&p.to, verdict.tag(), frame) {
-                        Ok(()) => p.pending_notify = true,
-                        Err(_) => self.counters.queue_full += 1,
+                    let path = &mut p.paths[i];
+                    match frames::push(&path.to, verdict.tag(), &self.frame[..len]) {
+                        Ok(()) => {
+                            path.pending_notify = true;
+                            path.counters.delivered += 1;
+                        }
+                        Err(_) => {
+                            path.counters.dropped_full += 1;
+                            self.counters.queue_full += 1;
+                        }
                     }
                 }
                 None if verdict.kind == Verdict::UDP && verdict.port == STATS_PORT => self.answer_stats(len),
                 None => self.counters.drops[Drop::ClosedPort.index()] += 1,
             }
         }
-        for p in &mut self.paths {
-            if core::mem::take(&mut p.pending_notify) {
-                let _ = p.channel.notify();
+    }
+
+    /// The counters' view for the stats port.
+    fn completed(&self) -> [u64; 3] {
+        match &self.mode {
+            Mode::Pipeline(p) => [p.paths[0].counters.completed, p.paths[1].counters.completed, p.paths[2].counters.completed],
+            Mode::Floor => [0; 3],
+        }
+    }
+
+    /// (free, total) buffers: the NIC's, plus every slot of the frame queues to and from the paths.
+    fn buffers(&mut self) -> (u16, u16) {
+        let (mut free, mut total) = self.device.buffers();
+        if let Mode::Pipeline(p) = &self.mode {
+            for path in &p.paths {
+                for q in [&path.to, &path.from] {
+                    total += frames::SLOTS as u16;
+                    free += (frames::SLOTS - frames::len(q).min(frames::SLOTS)) as u16;
+                }
             }
+        }
+        (free, total)
+    }
+
+    fn path_counters(&self) -> [PathCounters; 3] {
+        match &self.mode {
+            Mode::Pipeline(p) => [p.paths[0].counters, p.paths[1].counters, p.paths[2].counters],
+            Mode::Floor => [PathCounters::default(); 3],
         }
     }
 
     fn answer_stats(&mut self, len: usize) {
         self.counters.stats += 1;
-        let completed = [self.paths[0].completed, self.paths[1].completed, self.paths[2].completed];
-        // Buffers: the NIC's, plus every slot of the frame queues to and from the paths.
-        let (mut free, mut total) = self.device.buffers();
-        for p in &self.paths {
-            for q in [&p.to, &p.from] {
-                total += frames::SLOTS as u16;
-                free += (frames::SLOTS - frames::len(q).min(frames::SLOTS)) as u16;
+        let buffers = self.buffers();
+        let paths = self.path_counters();
+        let mut app = StatsApp { counters: &self.counters, buffers, completed: self.completed(), paths, port: STATS_PORT };
+        if let Ok(Action::Reply(n)) = respond(&self.host, &self.frame[..len], &mut self.out, &mut app) {
+            if self.device.transmit(&self.out[..n]) {
+                self.counters.tx += 1;
+            } else {
+                self.counters.tx_full += 1;
             }
-        }
-        let mut app = StatsApp { counters: &self.counters, buffers: (free, total), completed, port: STATS_PORT };
-        if let Ok(Action::Reply(n)) = respond(&self.host, &self.frame[..len], &mut self.out, &mut app)
-            && self.device.transmit(&self.out[..n])
-        {
-            self.counters.tx += 1;
         }
     }
 
-    /// Transmits what the notified paths queued back.
-    fn transmit_from(&mut self, channels: ChannelSet) {
-        for i in 0..self.paths.len() {
-            if !channels.contains(self.paths[i].channel) {
-                continue;
+    /// Floor configuration: answers the frame here.
+    fn answer_locally(&mut self, len: usize) {
+        let buffers = self.buffers();
+        let paths = self.path_counters();
+        let stats = StatsApp { counters: &self.counters, buffers, completed: [0; 3], paths, port: STATS_PORT };
+        let mut app = FloorApp { stats };
+        let answer = respond(&self.host, &self.frame[..len], &mut self.out, &mut app);
+        match answer {
+            Ok(Action::Reply(n)) => {
+                let is_stats = steer(&self.frame[..len]) == Some(Flow::Udp(STATS_PORT));
+                if self.device.transmit(&self.out[..n]) {
+                    self.counters.tx += 1;
+                    if is_stats {
+                        self.counters.stats += 1;
+                    }
+                } else {
+                    self.counters.tx_full += 1;
+                }
             }
+            Err(d) => self.counters.drops[d.index()] += 1,
+        }
+    }
+
+    /// Transmits what the paths queued back, as far as transmit buffers
+    /// allow; answers that find none wait in their queue (back-pressure to
+    /// the path, whose own queue then fills and frames for it are dropped
+    /// early), and the driver asks the device to interrupt when one frees.
+    fn transmit_all(&mut self) {
+        let Mode::Pipeline(p) = &mut self.mode else { return };
+        let mut waiting = false;
+        for path in &mut p.paths {
             let mut drained = false;
-            while let Some((tag, n)) = frames::pop(&self.paths[i].from, &mut self.out) {
+            loop {
+                if frames::len(&path.from) == 0 {
+                    break;
+                }
+                if self.device.tx_free() <= TX_RESERVED {
+                    waiting = true;
+                    break;
+                }
+                let Some((tag, n)) = frames::pop(&path.from, &mut self.out) else { break };
                 drained = true;
                 match tag {
                     tx_tag::FRAME => {
                         if self.device.transmit(&self.out[..n]) {
                             self.counters.tx += 1;
-                            self.paths[i].completed += 1;
+                            path.counters.completed += 1;
                         } else {
                             self.counters.tx_full += 1;
                         }
@@ -264,7 +496,58 @@ impl Driver {
             }
             // A path blocked on a full queue waits for this.
             if drained {
-                let _ = self.paths[i].channel.notify();
+                let _ = path.channel.notify();
+            }
+        }
+        self.device.set_tx_wakeup(waiting);
+    }
+
+    /// Whether some path holds frames: it will notify when it has answered,
+    /// so the driver need not be interrupted for every frame meanwhile.
+    fn paths_busy(&self) -> bool {
+        match &self.mode {
+            Mode::Pipeline(p) => p.paths.iter().any(|path| frames::len(&path.to) > 0),
+            Mode::Floor => false,
+        }
+    }
+
+    /// Notes the paths that have notified (their init is done) and says
+    /// `net: pipeline up` once every path has.
+    fn note_paths_up(&mut self, channels: ChannelSet) {
+        let Mode::Pipeline(p) = &mut self.mode else { return };
+        if p.announced {
+            return;
+        }
+        for path in &mut p.paths {
+            path.up |= channels.contains(path.channel);
+        }
+        if p.paths.iter().all(|path| path.up) {
+            p.announced = true;
+            debug_println!("net: pipeline up (paths {}, {}, {})", PATH_NAMES[0], PATH_NAMES[1], PATH_NAMES[2]);
+        }
+    }
+
+    /// Rounds of transmit-then-receive until the ring is empty or a path is
+    /// busy; then sets how the device should wake the driver.
+    fn poll(&mut self) {
+        loop {
+            self.device.reclaim_tx();
+            self.transmit_all();
+            let taken = self.receive(RX_QUOTA);
+            self.device.kick();
+            if self.paths_busy() {
+                // A path will notify when it answers, and the driver polls then;
+                // meanwhile only a half-full ring interrupts.
+                self.device.set_rx_wakeup(RxWakeup::HalfFull);
+                break;
+            }
+            if taken == RX_QUOTA {
+                continue;
+            }
+            // Idle: interrupt on the next frame, unless one slipped in meanwhile.
+            self.device.set_rx_wakeup(RxWakeup::NextFrame);
+            if !self.device.rx_pending() {
+                break;
             }
         }
     }
@@ -276,12 +559,12 @@ impl Handler for Driver {
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Infallible> {
         if channels.contains(IRQ) {
             self.device.acknowledge_interrupt();
-            self.device.reclaim_tx();
-            self.receive();
+        }
+        self.note_paths_up(channels);
+        self.poll();
+        if channels.contains(IRQ) {
             let _ = IRQ.irq_ack();
         }
-        self.transmit_from(channels);
-        self.device.kick();
         Ok(())
     }
 }

@@ -28,6 +28,20 @@ pub struct Counters {
     pub stats: u64,
 }
 
+/// What the driver did with one path's frames. Frames dropped early are
+/// charged to the path whose full queue caused the drop.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PathCounters {
+    /// Frames handed to the path.
+    pub delivered: u64,
+    /// Frames dropped before classification because the path's queue was full.
+    pub dropped_early: u64,
+    /// Frames classified and then dropped because the queue had filled meanwhile.
+    pub dropped_full: u64,
+    /// Answers of the path transmitted.
+    pub completed: u64,
+}
+
 /// The stats application (port `port`).
 pub struct StatsApp<'a> {
     /// The counters.
@@ -36,6 +50,8 @@ pub struct StatsApp<'a> {
     pub buffers: (u16, u16),
     /// Answers completed per path: control, echo, sealed.
     pub completed: [u64; 3],
+    /// Per path: control, echo, sealed.
+    pub paths: [PathCounters; 3],
     /// The stats port.
     pub port: u16,
 }
@@ -62,9 +78,22 @@ impl StatsApp<'_> {
         );
         let _ = write!(
             w,
-            "\"free_buffers\":{},\"total_buffers\":{},\"completed\":{{\"control\":{},\"echo\":{},\"sealed\":{},\"stats\":{}}}}}",
+            "\"free_buffers\":{},\"total_buffers\":{},\"completed\":{{\"control\":{},\"echo\":{},\"sealed\":{},\"stats\":{}}}",
             self.buffers.0, self.buffers.1, self.completed[0], self.completed[1], self.completed[2], c.stats
         );
+        let _ = write!(w, ",\"paths\":{{");
+        for (i, (name, p)) in ["control", "echo", "sealed"].iter().zip(&self.paths).enumerate() {
+            let _ = write!(
+                w,
+                "{}\"{name}\":{{\"delivered\":{},\"dropped_early\":{},\"dropped_full\":{},\"completed\":{}}}",
+                if i == 0 { "" } else { "," },
+                p.delivered,
+                p.dropped_early,
+                p.dropped_full,
+                p.completed
+            );
+        }
+        let _ = write!(w, "}}}}");
         w.len
     }
 }

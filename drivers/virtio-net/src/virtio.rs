@@ -2,26 +2,36 @@
 //! receive and one transmit split virtqueue in the DMA region.
 //!
 //! DMA layout (offsets): receive queue at 0x0000 and transmit queue at
-//! 0x1000 (descriptors +0, available ring +0x100, used ring +0x200), receive
-//! buffers from 0x2000 and transmit buffers from 0xA000, 2 KiB each.
+//! 0x3000 (descriptors +0, available ring +0x1000, used ring +0x2000), receive
+//! buffers from 0x6000 and transmit buffers after them, 2 KiB each.
+//!
+//! Receive interrupts are moderated NAPI style: the driver asks for an
+//! interrupt on the next frame when it is idle, and only when half the
+//! receive buffers have filled while it is busy (VIRTIO_RING_F_EVENT_IDX;
+//! without it, no receive interrupt at all while busy).
 
 use core::fmt;
 use core::sync::atomic::{Ordering, fence};
 
 use tunnelkit_runtime::{DeviceMemory, SharedMemory};
 
-/// Descriptors per queue.
-const QUEUE_SIZE: u16 = 16;
+/// Receive buffers (and receive queue size).
+const RX_BUFFERS: u16 = 128;
+/// Transmit buffers (and transmit queue size).
+const TX_BUFFERS: u16 = 64;
 /// Bytes per packet buffer.
 const BUFFER: u64 = 2048;
 /// The virtio-net header with VIRTIO_F_VERSION_1.
 const NET_HEADER: usize = 12;
 const RX_QUEUE_AT: u64 = 0x0000;
-const TX_QUEUE_AT: u64 = 0x1000;
-const RX_BUFFERS_AT: u64 = 0x2000;
-const TX_BUFFERS_AT: u64 = 0xA000;
+const TX_QUEUE_AT: u64 = 0x3000;
+/// Offsets of a queue's available and used rings.
+const AVAIL_AT: u64 = 0x1000;
+const USED_AT: u64 = 0x2000;
+const RX_BUFFERS_AT: u64 = 0x6000;
+const TX_BUFFERS_AT: u64 = RX_BUFFERS_AT + RX_BUFFERS as u64 * BUFFER;
 /// DMA bytes the layout needs.
-pub const DMA_BYTES: u64 = TX_BUFFERS_AT + QUEUE_SIZE as u64 * BUFFER;
+pub const DMA_BYTES: u64 = TX_BUFFERS_AT + TX_BUFFERS as u64 * BUFFER;
 
 // virtio-mmio registers (offsets in a transport).
 const MAGIC: u64 = 0x000;
@@ -50,6 +60,10 @@ const STATUS_DRIVER_OK: u32 = 4;
 const STATUS_FEATURES_OK: u32 = 8;
 /// VIRTIO_NET_F_MAC (bit 5) in the low word.
 const FEATURE_MAC: u32 = 1 << 5;
+/// VIRTIO_RING_F_EVENT_IDX (bit 29) in the low word.
+const FEATURE_EVENT_IDX: u32 = 1 << 29;
+/// VRING_AVAIL_F_NO_INTERRUPT.
+const AVAIL_NO_INTERRUPT: u32 = 1;
 /// VIRTIO_F_VERSION_1 (bit 32) in the high word.
 const FEATURE_VERSION_1: u32 = 1;
 const DESC_F_WRITE: u64 = 2;
@@ -63,7 +77,7 @@ pub enum StartError {
     NotFound,
     /// The device rejected our feature set.
     FeaturesRejected,
-    /// A queue is smaller than [`QUEUE_SIZE`].
+    /// A queue is smaller than the buffers we post on it.
     QueueTooSmall(u32),
     /// The DMA region is smaller than the layout.
     DmaTooSmall(u64),
@@ -76,7 +90,7 @@ impl fmt::Display for StartError {
         match self {
             StartError::NotFound => write!(f, "no virtio-net device (version 2) in the virtio-mmio window"),
             StartError::FeaturesRejected => write!(f, "the device rejected VERSION_1 + MAC"),
-            StartError::QueueTooSmall(n) => write!(f, "queue size {n} < {QUEUE_SIZE}"),
+            StartError::QueueTooSmall(n) => write!(f, "queue size {n} < {RX_BUFFERS} receive / {TX_BUFFERS} transmit buffers"),
             StartError::DmaTooSmall(n) => write!(f, "DMA region of {n:#x} bytes, need {DMA_BYTES:#x}"),
             StartError::Access => write!(f, "register or DMA access out of bounds"),
         }
@@ -99,6 +113,8 @@ impl Dma {
 /// One split virtqueue.
 struct Queue {
     at: u64,
+    /// Entries (a power of two).
+    size: u16,
     /// Next available-ring slot to fill.
     avail_idx: u16,
     /// Next used-ring entry to consume.
@@ -110,10 +126,14 @@ impl Queue {
         self.at + 16 * u64::from(i)
     }
     fn avail(&self) -> u64 {
-        self.at + 0x100
+        self.at + AVAIL_AT
     }
     fn used(&self) -> u64 {
-        self.at + 0x200
+        self.at + USED_AT
+    }
+    /// The `used_event` field (after the available ring).
+    fn used_event(&self) -> u64 {
+        self.avail() + 4 + 2 * u64::from(self.size)
     }
 }
 
@@ -129,6 +149,22 @@ pub struct Device {
     tx_in_flight: u16,
     rx_posted: bool,
     tx_posted: bool,
+    /// VIRTIO_RING_F_EVENT_IDX was negotiated.
+    event_idx: bool,
+    /// Available-ring flags of the receive queue.
+    rx_flags: u32,
+    /// Available-ring flags of the transmit queue.
+    tx_flags: u32,
+}
+
+/// When the device should next interrupt for received frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RxWakeup {
+    /// On the next frame (the driver is idle).
+    NextFrame,
+    /// Only once half the receive buffers hold frames (the driver is busy
+    /// and polls anyway; this keeps the ring from overflowing).
+    HalfFull,
 }
 
 impl Device {
@@ -151,12 +187,15 @@ impl Device {
             base: slot * 0x200,
             slot,
             dma,
-            rx: Queue { at: RX_QUEUE_AT, avail_idx: 0, used_idx: 0 },
-            tx: Queue { at: TX_QUEUE_AT, avail_idx: 0, used_idx: 0 },
+            rx: Queue { at: RX_QUEUE_AT, size: RX_BUFFERS, avail_idx: 0, used_idx: 0 },
+            tx: Queue { at: TX_QUEUE_AT, size: TX_BUFFERS, avail_idx: 0, used_idx: 0 },
             tx_next: 0,
             tx_in_flight: 0,
             rx_posted: false,
             tx_posted: false,
+            event_idx: false,
+            rx_flags: 0,
+            tx_flags: 0,
         };
         d.start()?;
         Ok(d)
@@ -175,7 +214,8 @@ impl Device {
         self.w(STATUS, STATUS_ACKNOWLEDGE)?;
         self.w(STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER)?;
         self.w(DEVICE_FEATURES_SEL, 0)?;
-        let low = self.r(DEVICE_FEATURES)? & FEATURE_MAC;
+        let low = self.r(DEVICE_FEATURES)? & (FEATURE_MAC | FEATURE_EVENT_IDX);
+        self.event_idx = low & FEATURE_EVENT_IDX != 0;
         self.w(DEVICE_FEATURES_SEL, 1)?;
         let high = self.r(DEVICE_FEATURES)? & FEATURE_VERSION_1;
         if high == 0 {
@@ -189,25 +229,26 @@ impl Device {
         if self.r(STATUS)? & STATUS_FEATURES_OK == 0 {
             return Err(StartError::FeaturesRejected);
         }
-        for (index, at) in [(0u32, RX_QUEUE_AT), (1, TX_QUEUE_AT)] {
+        for (index, at, size) in [(0u32, RX_QUEUE_AT, RX_BUFFERS), (1, TX_QUEUE_AT, TX_BUFFERS)] {
             self.w(QUEUE_SEL, index)?;
             let max = self.r(QUEUE_NUM_MAX)?;
-            if max < u32::from(QUEUE_SIZE) {
+            if max < u32::from(size) {
                 return Err(StartError::QueueTooSmall(max));
             }
-            self.w(QUEUE_NUM, u32::from(QUEUE_SIZE))?;
-            for (reg, offset) in [(QUEUE_DESC, 0), (QUEUE_DRIVER, 0x100), (QUEUE_DEVICE, 0x200)] {
+            self.w(QUEUE_NUM, u32::from(size))?;
+            for (reg, offset) in [(QUEUE_DESC, 0), (QUEUE_DRIVER, AVAIL_AT), (QUEUE_DEVICE, USED_AT)] {
                 let pa = self.dma.paddr + at + offset;
                 self.w(reg, pa as u32)?;
                 self.w(reg + 4, (pa >> 32) as u32)?;
             }
             self.w(QUEUE_READY, 1)?;
         }
-        for i in 0..QUEUE_SIZE {
+        for i in 0..RX_BUFFERS {
             let addr = self.dma.paddr + RX_BUFFERS_AT + u64::from(i) * BUFFER;
             self.set_desc(self.rx.desc(i), addr, BUFFER as u32, DESC_F_WRITE).map_err(|_| StartError::Access)?;
             self.post_rx(i).map_err(|_| StartError::Access)?;
         }
+        self.set_rx_wakeup(RxWakeup::NextFrame);
         self.w(STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK)?;
         self.kick();
         Ok(())
@@ -227,8 +268,63 @@ impl Device {
 
     /// (free, total) packet buffers: receive buffers are always posted, so the
     /// free ones are those not in flight on the transmit queue.
-    pub fn buffers(&self) -> (u16, u16) {
-        (2 * QUEUE_SIZE - self.tx_in_flight, 2 * QUEUE_SIZE)
+    pub fn buffers(&mut self) -> (u16, u16) {
+        self.reclaim_tx();
+        (RX_BUFFERS + TX_BUFFERS - self.tx_in_flight, RX_BUFFERS + TX_BUFFERS)
+    }
+
+    /// Receive buffers the device may fill.
+    pub fn rx_buffers(&self) -> u16 {
+        RX_BUFFERS
+    }
+
+    /// Whether a received frame waits to be taken.
+    pub fn rx_pending(&self) -> bool {
+        fence(Ordering::SeqCst);
+        self.dma.mem.load_acquire_u32(self.rx.used()).is_ok_and(|w| (w >> 16) as u16 != self.rx.used_idx)
+    }
+
+    /// Transmit buffers not in flight.
+    pub fn tx_free(&mut self) -> u16 {
+        self.reclaim_tx();
+        TX_BUFFERS - self.tx_in_flight
+    }
+
+    /// Asks for an interrupt when the device completes a transmission
+    /// (`true`: something waits for a transmit buffer), or for none.
+    pub fn set_tx_wakeup(&mut self, on: bool) {
+        let q = &self.tx;
+        if self.event_idx {
+            let at = if on { q.used_idx } else { q.used_idx.wrapping_sub(1) };
+            let _ = self.dma.mem.write(q.used_event(), &at.to_le_bytes());
+        } else {
+            self.tx_flags = if on { 0 } else { AVAIL_NO_INTERRUPT };
+            let _ = self.dma.mem.store_release_u32(q.avail(), u32::from(q.avail_idx) << 16 | self.tx_flags);
+        }
+        fence(Ordering::SeqCst);
+    }
+
+    /// Whether VIRTIO_RING_F_EVENT_IDX moderates receive interrupts.
+    pub fn moderates_interrupts(&self) -> bool {
+        self.event_idx
+    }
+
+    /// Sets when the device next interrupts for received frames. Check
+    /// [`rx_pending`](Self::rx_pending) afterwards: a frame may have arrived
+    /// before the device saw the change.
+    pub fn set_rx_wakeup(&mut self, wakeup: RxWakeup) {
+        let q = &self.rx;
+        if self.event_idx {
+            let ahead = match wakeup {
+                RxWakeup::NextFrame => 0,
+                RxWakeup::HalfFull => RX_BUFFERS / 2 - 1,
+            };
+            let _ = self.dma.mem.write(q.used_event(), &q.used_idx.wrapping_add(ahead).to_le_bytes());
+        } else {
+            self.rx_flags = if wakeup == RxWakeup::NextFrame { 0 } else { AVAIL_NO_INTERRUPT };
+            let _ = self.dma.mem.store_release_u32(q.avail(), u32::from(q.avail_idx) << 16 | self.rx_flags);
+        }
+        fence(Ordering::SeqCst);
     }
 
     /// Clears the interrupt the device raised.
@@ -245,10 +341,10 @@ impl Device {
     /// Puts descriptor `i` on the receive queue's available ring.
     fn post_rx(&mut self, i: u16) -> Result<(), ()> {
         let q = &mut self.rx;
-        let slot = q.avail() + 4 + 2 * u64::from(q.avail_idx % QUEUE_SIZE);
+        let slot = q.avail() + 4 + 2 * u64::from(q.avail_idx % q.size);
         self.dma.mem.write(slot, &i.to_le_bytes()).map_err(drop)?;
         q.avail_idx = q.avail_idx.wrapping_add(1);
-        self.dma.mem.store_release_u32(q.avail(), u32::from(q.avail_idx) << 16).map_err(drop)?;
+        self.dma.mem.store_release_u32(q.avail(), u32::from(q.avail_idx) << 16 | self.rx_flags).map_err(drop)?;
         self.rx_posted = true;
         Ok(())
     }
@@ -259,11 +355,11 @@ impl Device {
         if device_idx == q.used_idx {
             return None;
         }
-        let entry = q.used() + 4 + 8 * u64::from(q.used_idx % QUEUE_SIZE);
+        let entry = q.used() + 4 + 8 * u64::from(q.used_idx % q.size);
         let id = mem.load_acquire_u32(entry).ok()? as u16;
         let len = mem.load_acquire_u32(entry + 4).ok()?;
         q.used_idx = q.used_idx.wrapping_add(1);
-        Some((id % QUEUE_SIZE, len))
+        Some((id % q.size, len))
     }
 
     /// Copies the next received frame (without the virtio header) into `buf`
@@ -292,11 +388,11 @@ impl Device {
     /// Queues `frame` for transmission; `false` if every buffer is in flight.
     pub fn transmit(&mut self, frame: &[u8]) -> bool {
         self.reclaim_tx();
-        if self.tx_in_flight == QUEUE_SIZE || frame.len() + NET_HEADER > BUFFER as usize {
+        if self.tx_in_flight == TX_BUFFERS || frame.len() + NET_HEADER > BUFFER as usize {
             return false;
         }
         let i = self.tx_next;
-        self.tx_next = (self.tx_next + 1) % QUEUE_SIZE;
+        self.tx_next = (self.tx_next + 1) % TX_BUFFERS;
         let buf = TX_BUFFERS_AT + u64::from(i) * BUFFER;
         let mem = &self.dma.mem;
         let ok = mem.write(buf, &[0u8; NET_HEADER]).is_ok()
@@ -306,12 +402,12 @@ impl Device {
             return false;
         }
         let q = &mut self.tx;
-        let slot = q.avail() + 4 + 2 * u64::from(q.avail_idx % QUEUE_SIZE);
+        let slot = q.avail() + 4 + 2 * u64::from(q.avail_idx % q.size);
         if mem.write(slot, &i.to_le_bytes()).is_err() {
             return false;
         }
         q.avail_idx = q.avail_idx.wrapping_add(1);
-        if mem.store_release_u32(q.avail(), u32::from(q.avail_idx) << 16).is_err() {
+        if mem.store_release_u32(q.avail(), u32::from(q.avail_idx) << 16 | self.tx_flags).is_err() {
             return false;
         }
         self.tx_in_flight += 1;

@@ -9,7 +9,7 @@
 use crate::ring::RingMemory;
 
 /// Slots in a queue.
-pub const SLOTS: u32 = 8;
+pub const SLOTS: u32 = 128;
 /// Bytes per slot, header included.
 pub const SLOT_BYTES: u64 = 2048;
 /// Bytes of data a slot holds.
@@ -74,6 +74,19 @@ pub fn pop(mem: &impl QueueMemory, buf: &mut [u8]) -> Option<(u32, usize)> {
     Some((word as u32, len))
 }
 
+/// The tag of the `i`-th waiting entry (0 = the oldest), without taking it;
+/// `None` if fewer than `i + 1` entries wait. Lets a consumer decide about a
+/// batch (one call for many entries) before it takes them.
+pub fn peek_tag(mem: &impl QueueMemory, i: u32) -> Option<u32> {
+    let head = mem.load_acquire(HEAD);
+    let tail = mem.load_acquire(TAIL);
+    if head.wrapping_sub(tail) <= i {
+        return None;
+    }
+    let at = SLOTS_AT + u64::from(tail.wrapping_add(i) % SLOTS) * SLOT_BYTES;
+    Some(mem.read_word(at) as u32)
+}
+
 /// Publishes `meta` (at most [`META_BYTES`]) in the queue header, for the
 /// consumer to read with [`meta`]. Written once, before the first entry.
 pub fn set_meta(mem: &impl QueueMemory, meta: &[u8]) {
@@ -109,13 +122,37 @@ mod tests {
 
     use crate::test_memory::Buffer;
 
+    /// Varied entry sizes, every one fitting a slot.
+    fn size(i: u32, round: u32) -> usize {
+        (i as usize * 200 + round as usize) % (SLOT_DATA + 1)
+    }
+
+    #[test]
+    fn peek_tag_sees_waiting_entries_without_taking_them() {
+        let mem = Buffer::new(QUEUE_BYTES as usize);
+        let mut buf = [0u8; 8];
+        assert_eq!(peek_tag(&mem, 0), None);
+        // Wrap the indices around the ring first.
+        for t in 0..SLOTS + 3 {
+            push(&mem, t, b"x").unwrap();
+            pop(&mem, &mut buf).unwrap();
+        }
+        for t in 0..5 {
+            push(&mem, 100 + t, b"y").unwrap();
+        }
+        assert_eq!((0..6).map(|i| peek_tag(&mem, i)).collect::<Vec<_>>(), [Some(100), Some(101), Some(102), Some(103), Some(104), None]);
+        assert_eq!(len(&mem), 5);
+        assert_eq!(pop(&mem, &mut buf), Some((100, 1)));
+        assert_eq!(peek_tag(&mem, 0), Some(101));
+    }
+
     #[test]
     fn entries_come_out_in_order_with_their_tags_until_full() {
         let mem = Buffer::new(QUEUE_BYTES as usize);
         let mut buf = [0u8; SLOT_DATA];
         for round in 0..5u32 {
             for i in 0..SLOTS {
-                let data: Vec<u8> = (0..(i as usize * 200 + round as usize)).map(|b| b as u8 ^ i as u8).collect();
+                let data: Vec<u8> = (0..size(i, round)).map(|b| b as u8 ^ i as u8).collect();
                 push(&mem, round * 100 + i, &data).unwrap();
             }
             assert_eq!(push(&mem, 0, b"x"), Err(QueueError::Full));
@@ -123,7 +160,7 @@ mod tests {
             for i in 0..SLOTS {
                 let (tag, n) = pop(&mem, &mut buf).unwrap();
                 assert_eq!(tag, round * 100 + i);
-                assert_eq!(n, i as usize * 200 + round as usize);
+                assert_eq!(n, size(i, round));
                 assert!(buf[..n].iter().enumerate().all(|(b, v)| *v == b as u8 ^ i as u8));
             }
             assert_eq!(pop(&mem, &mut buf), None);

@@ -10,7 +10,7 @@
 
 use core::convert::Infallible;
 
-use net_pods::{FrameRef, GUEST_IP, Verdict, classifier};
+use net_pods::{BATCH, FrameBatch, FrameRef, GUEST_IP, Verdict, Verdicts, classifier};
 use netstack::respond::{Drop, Host, MAX_FRAME, classify};
 use tunnelkit_runtime::{Channel, ChannelSet, Handler, MessageInfo, protection_domain};
 use tunnelkit_tunnel::{CallError, Caller};
@@ -33,6 +33,24 @@ impl classifier::Server for Classifier {
         }
         caller.lent()?.read(request.window, 0, &mut self.frame[..len])?;
         Ok(Verdict::of(classify(&Host { mac: request.mac, ip: GUEST_IP }, &self.frame[..len])))
+    }
+
+    fn classify_batch(&mut self, caller: Caller, request: FrameBatch) -> Result<Verdicts, CallError> {
+        let count = (request.count as usize).min(BATCH);
+        let lent = caller.lent()?;
+        let host = Host { mac: request.mac, ip: GUEST_IP };
+        let mut out = Verdicts::empty();
+        out.count = count as u32;
+        for (window, verdict) in request.windows[..count].iter().zip(&mut out.verdicts) {
+            let len = window.len as usize;
+            *verdict = if len > MAX_FRAME {
+                Verdict::of(Err(Drop::Oversized))
+            } else {
+                lent.read(*window, 0, &mut self.frame[..len])?;
+                Verdict::of(classify(&host, &self.frame[..len]))
+            };
+        }
+        Ok(out)
     }
 }
 

@@ -12,7 +12,7 @@
 
 use core::convert::Infallible;
 
-use net_pods::{Admission, Verdict, filter};
+use net_pods::{Admission, Admissions, BATCH, Verdict, Verdicts, filter};
 use netstack::rules::Rules;
 use tunnelkit_runtime::{
     Channel, ChannelSet, Handler, MessageInfo, SharedMemory, debug_println, pd_name, protection_domain, region_setvars,
@@ -54,6 +54,18 @@ impl filter::Server for Filter {
             Some(line) => Admission { allowed: 1, line },
             None => Admission { allowed: 0, line: 0 },
         })
+    }
+
+    fn admit_batch(&mut self, _caller: Caller, request: Verdicts) -> Result<Admissions, CallError> {
+        let count = (request.count as usize).min(BATCH);
+        let mut out = Admissions { allowed: 0, lines: [0; BATCH] };
+        for (i, verdict) in request.verdicts[..count].iter().enumerate() {
+            if let Some(line) = verdict.class().and_then(|c| self.rules.allows(c)) {
+                out.allowed |= 1 << i;
+                out.lines[i] = u16::try_from(line).unwrap_or(u16::MAX);
+            }
+        }
+        Ok(out)
     }
 }
 

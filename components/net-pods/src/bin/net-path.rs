@@ -17,7 +17,7 @@
 use core::convert::Infallible;
 
 use demo_services::{CryptRequest, crypt};
-use net_pods::{GUEST_IP, Verdict, filter, tx_tag};
+use net_pods::{BATCH, GUEST_IP, Verdict, Verdicts, filter, tx_tag};
 use netstack::respond::{Action, Host, MAX_FRAME, UdpApp, respond};
 use tunnelkit_runtime::{Channel, ChannelSet, Handler, SharedMemory, protection_domain, region_setvars};
 use tunnelkit_tunnel::{Connection, LentRegion, Window, frames};
@@ -94,38 +94,58 @@ impl Sealer {
 fn init() -> Path {
     let rx = SharedMemory::from_setvars(&rxq_vaddr, &rxq_size).expect("the rxq region must be mapped");
     let tx = SharedMemory::from_setvars(&txq_vaddr, &txq_size).expect("the txq region must be mapped");
+    for (name, q) in [("rxq", &rx), ("txq", &tx)] {
+        if q.size() < frames::QUEUE_BYTES {
+            panic!("the {name} region is {:#x} bytes; {} frame slots need {:#x}", q.size(), frames::SLOTS, frames::QUEUE_BYTES);
+        }
+    }
     // Tunnel or async queues, as the system description sets each channel up.
     let sealer = LentRegion::on(CRYPT).ok().and_then(|lent| Some(Sealer { pod: crypt::Client::connect(CRYPT).ok()?, lent }));
     let filter = filter::Client::connect(FILTER).unwrap_or_else(|e| panic!("filter channel: {e}"));
+    // Tells the driver this path is up (it says `net: pipeline up` once every path has).
+    let _ = DRIVER.notify();
     Path { rx, tx, filter, apps: Apps { sealer }, frame: [0; MAX_FRAME], out: [0; MAX_FRAME] }
 }
 
 impl Path {
-    /// Handles every queued frame; returns whether anything was queued back.
+    /// Handles every queued frame, a batch at a time: one filter call
+    /// admits or refuses up to [`BATCH`] frames; returns whether anything
+    /// was queued back.
     fn drain(&mut self) -> bool {
         let mut mac = [0u8; 6];
         frames::meta(&self.rx, &mut mac);
         let host = Host { mac, ip: GUEST_IP };
         let mut answered = false;
-        while let Some((tag, len)) = frames::pop(&self.rx, &mut self.frame) {
-            let verdict = Verdict::from_tag(tag);
-            let admitted = self.filter.admit(&verdict).map(|a| a.allowed == 1).unwrap_or(false);
-            let (tag, n) = if !admitted {
-                (tx_tag::FILTERED, 0)
-            } else {
-                match respond(&host, &self.frame[..len], &mut self.out, &mut self.apps) {
-                    Ok(Action::Reply(n)) => (tx_tag::FRAME, n),
-                    Err(_) => (tx_tag::REFUSED, 0),
-                }
-            };
-            // The driver empties this queue whenever notified; if it is full, wait for it.
-            while frames::push(&self.tx, tag, &self.out[..n]) == Err(frames::QueueError::Full) {
-                let _ = DRIVER.notify();
-                tunnelkit_runtime::wait_for(DRIVER);
+        loop {
+            let mut batch = Verdicts::empty();
+            while (batch.count as usize) < BATCH {
+                let Some(tag) = frames::peek_tag(&self.rx, batch.count) else { break };
+                batch.verdicts[batch.count as usize] = Verdict::from_tag(tag);
+                batch.count += 1;
             }
-            answered = true;
+            if batch.count == 0 {
+                return answered;
+            }
+            // A failed filter call admits nothing.
+            let admitted = self.filter.admit_batch(&batch).map(|a| a.allowed).unwrap_or(0);
+            for i in 0..batch.count as usize {
+                let Some((_, len)) = frames::pop(&self.rx, &mut self.frame) else { break };
+                let (tag, n) = if admitted & 1 << i == 0 {
+                    (tx_tag::FILTERED, 0)
+                } else {
+                    match respond(&host, &self.frame[..len], &mut self.out, &mut self.apps) {
+                        Ok(Action::Reply(n)) => (tx_tag::FRAME, n),
+                        Err(_) => (tx_tag::REFUSED, 0),
+                    }
+                };
+                // The driver empties this queue whenever notified; if it is full, wait for it.
+                while frames::push(&self.tx, tag, &self.out[..n]) == Err(frames::QueueError::Full) {
+                    let _ = DRIVER.notify();
+                    tunnelkit_runtime::wait_for(DRIVER);
+                }
+                answered = true;
+            }
         }
-        answered
     }
 }
 

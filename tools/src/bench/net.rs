@@ -10,7 +10,7 @@
 use std::fs;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -101,15 +101,6 @@ const FLOOD_PPS: u64 = 4000;
 /// Sealed-echo requests per crosstalk figure.
 const CROSSTALK_REQUESTS: usize = 100;
 
-struct Qemu(Child);
-
-impl Drop for Qemu {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Builds, boots and measures both network systems.
 pub fn run(ws: &Workspace, sdk: &Sdk, board: Board, config: KernelConfig) -> Result<NetResults> {
     if board != Board::QemuVirtAarch64 {
@@ -152,10 +143,11 @@ pub fn run(ws: &Workspace, sdk: &Sdk, board: Board, config: KernelConfig) -> Res
     })
 }
 
-fn boot(board: Board, image: &Path, extra: &[String], log: &Path) -> Result<Qemu> {
+/// Starts QEMU with its console in `log`; it is killed when the returned
+/// guard drops (and on SIGTERM, SIGINT or SIGHUP, see [`crate::qemu::Qemu`]).
+fn boot(board: Board, image: &Path, extra: &[String], log: &Path) -> Result<crate::qemu::Qemu> {
     let out = fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let child = crate::qemu::spawn(board, 1, image, Path::new(""), extra, Stdio::from(out.try_clone()?), Stdio::from(out))?;
-    Ok(Qemu(child))
+    crate::qemu::spawn(board, 1, image, Path::new(""), extra, Stdio::from(out.try_clone()?), Stdio::from(out))
 }
 
 fn wait_ready(log: &Path) -> Result<()> {

@@ -120,3 +120,43 @@ pub fn kill_group(child: &mut std::process::Child) {
     let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
     let _ = child.wait();
 }
+
+/// Builds the `tunnelkit` binary (`cargo build -p tunnelkit`) and returns
+/// its path, for tests that must signal the tool itself rather than cargo.
+pub fn tunnelkit_binary() -> PathBuf {
+    let out = cargo()
+        .args(["build", "-q", "-p", "tunnelkit", "--bin", "tunnelkit", "--message-format=json-render-diagnostics"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("running cargo build -p tunnelkit");
+    assert!(out.status.success(), "cargo build -p tunnelkit failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "tunnelkit")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo build named no tunnelkit executable")
+}
+
+/// The children of process `pid` (from /proc): (pid, command name).
+pub fn children_of(pid: u32) -> Vec<(u32, String)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            // pid (comm) state ppid …; comm may contain spaces and parentheses.
+            let (head, rest) = stat.rsplit_once(") ")?;
+            let comm = head.split_once(" (")?.1.to_string();
+            let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == pid).then_some((p, comm))
+        })
+        .collect()
+}
+
+/// Whether process `pid` exists and is not a zombie.
+pub fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").and_then(|(_, rest)| rest.split_whitespace().next().map(|st| st != "Z")))
+        .unwrap_or(false)
+}

@@ -102,3 +102,98 @@ fn answers_the_host(test: &str, system: &str) {
     assert!(sealed_failures.is_empty(), "sealed-echo failures: {sealed_failures:?}\n{log}");
     say(&format!("{test}: 10 sizes (1 to 1472 bytes) echoed exactly; 4 sealed echoes decrypt on the host ({system})"));
 }
+
+/// SIGTERM, SIGINT and SIGHUP sent to `tunnelkit run --net` alone (not to
+/// its process group) stop its QEMU: the host ports 5007-5009 are free
+/// within a second, no QEMU child is left, and the tool exits with 128 + the
+/// signal. One boot per signal; the image is built once beforehand.
+#[test]
+fn a_signal_to_run_net_stops_its_qemu_and_frees_the_ports() {
+    let test = "a_signal_to_run_net_stops_its_qemu_and_frees_the_ports";
+    let Some(_sdk) = sdk_or_skip(test) else { return };
+    let _guard = qemu_lock();
+    let bin = tunnelkit_tests::tunnelkit_binary();
+    let root = tunnelkit_tests::repo_root();
+    let built = Command::new(&bin).current_dir(&root).args(["build", "--system", "net.xml"]).output().unwrap();
+    assert!(built.status.success(), "{}", tunnelkit_tests::output_text(&built));
+    let mut report = Vec::new();
+    for (signal, number) in [("TERM", 15), ("INT", 2), ("HUP", 1)] {
+        let mut run = Command::new(&bin);
+        run.current_dir(&root).args(["run", "--net", "--timeout", "120"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        // Its own group only so that a failing test can still clean up.
+        let mut child = tunnelkit_tests::spawn_group(&mut run);
+        let pid = child.id();
+        let lines = {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let stderr = child.stderr.take().unwrap();
+            std::thread::spawn(move || {
+                for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            rx
+        };
+        let mut log = String::new();
+        let start = Instant::now();
+        let ready = loop {
+            match lines.recv_timeout(Duration::from_secs(90).saturating_sub(start.elapsed())) {
+                Ok(line) => {
+                    log.push_str(&line);
+                    log.push('\n');
+                    if line.trim() == "tunnelkit: net ready" {
+                        break true;
+                    }
+                }
+                Err(_) => break false,
+            }
+        };
+        if !ready {
+            tunnelkit_tests::kill_group(&mut child);
+            panic!("{test}: SIG{signal}: no 'tunnelkit: net ready' within 90 s:\n{log}");
+        }
+        let qemus: Vec<u32> =
+            tunnelkit_tests::children_of(pid).into_iter().filter(|(_, c)| c.starts_with("qemu-system")).map(|(p, _)| p).collect();
+        assert_eq!(qemus.len(), 1, "{test}: SIG{signal}: expected one QEMU child of tunnelkit ({pid})");
+        // The signal goes to tunnelkit only, not to its group.
+        let sent = Instant::now();
+        let status = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap();
+        assert!(status.success(), "kill -{signal} {pid}");
+        let mut free_after = None;
+        while sent.elapsed() < Duration::from_secs(1) {
+            if [5007u16, 5008, 5009].iter().all(|&p| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok()) {
+                free_after = Some(sent.elapsed());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let exited = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break Some(s);
+            }
+            if sent.elapsed() > Duration::from_secs(10) {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        while let Ok(line) = lines.recv_timeout(Duration::from_millis(500)) {
+            log.push_str(&line);
+            log.push('\n');
+        }
+        let left: Vec<u32> = qemus.iter().copied().filter(|&q| tunnelkit_tests::process_alive(q)).collect();
+        if exited.is_none() || !left.is_empty() {
+            tunnelkit_tests::kill_group(&mut child);
+            for q in &left {
+                let _ = Command::new("kill").args(["-KILL", &q.to_string()]).status();
+            }
+        }
+        let exited = exited.unwrap_or_else(|| panic!("{test}: tunnelkit did not exit within 10 s of SIG{signal}:\n{log}"));
+        assert!(left.is_empty(), "{test}: QEMU {left:?} still runs after SIG{signal} to tunnelkit:\n{log}");
+        let free_after = free_after.unwrap_or_else(|| panic!("{test}: ports 5007-5009 not free within 1 s of SIG{signal}:\n{log}"));
+        assert_eq!(exited.code(), Some(128 + number), "{test}: exit status after SIG{signal}:\n{log}");
+        assert!(log.contains(&format!("tunnelkit: SIG{signal}: stopped 1 QEMU process; exiting")), "{test}:\n{log}");
+        report.push(format!("SIG{signal}: exit {}, ports free after {} ms", 128 + number, free_after.as_millis()));
+    }
+    say(&format!("{test}: {}", report.join("; ")));
+}

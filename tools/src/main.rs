@@ -36,7 +36,8 @@ enum Cmd {
         /// `tunnelkit: <what> passed`, which every tunnelkit system prints).
         #[arg(long)]
         pass_line: Option<String>,
-        /// Boot the network system (net.xml unless --system is given) with a
+        /// Boot the board's network system (net.xml, on x86_64_generic
+        /// net.x86_64_generic.xml, unless --system is given) with a
         /// virtio-net device on QEMU user networking, forwarding
         /// 127.0.0.1:5007/5008/5009 to the guest's UDP ports 7/8/9; prints
         /// `tunnelkit: net ready` once it answers, then runs until killed or
@@ -130,14 +131,17 @@ struct Target {
     /// kernel always takes its 4.
     #[arg(long)]
     cores: Option<u32>,
-    /// The system description (default: system.xml, or net.xml with --net).
+    /// The system description (default: system.xml, or with --net the
+    /// board's network system: net.xml, net.x86_64_generic.xml).
     #[arg(long)]
     system: Option<PathBuf>,
 }
 
 impl Target {
     fn system(&self, net: bool) -> PathBuf {
-        self.system.clone().unwrap_or_else(|| PathBuf::from(if net { "net.xml" } else { "system.xml" }))
+        self.system
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(if net { tunnelkit::net::system_file(self.board, false) } else { "system.xml" }))
     }
 }
 
@@ -178,9 +182,6 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             let (ws, sdk) = setup()?;
-            if net && t.board != Board::QemuVirtAarch64 {
-                bail!("--net needs --board qemu_virt_aarch64 (the virtio-net driver is virtio-mmio on the AArch64 virt machine)");
-            }
             let built = build(&ws, &sdk, &request(&t, net))?;
             let cores = tunnelkit::board::qemu_cores(t.board, t.config, t.cores, built.highest_cpu).map_err(anyhow::Error::msg)?;
             let kernel32 = match t.board {
@@ -193,8 +194,11 @@ fn run(cli: Cli) -> Result<()> {
                 if cores > 1 { format!(" with -smp {cores}") } else { String::new() }
             );
             let timeout = Duration::from_secs(timeout);
-            let mut extra =
-                if net { tunnelkit::net::qemu_args(netdev.as_deref().unwrap_or(&tunnelkit::net::default_netdev())) } else { Vec::new() };
+            let mut extra = if net {
+                tunnelkit::net::qemu_args(t.board, netdev.as_deref().unwrap_or(&tunnelkit::net::default_netdev()))
+            } else {
+                Vec::new()
+            };
             if sdf.icount {
                 if cores > 1 {
                     eprintln!(

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::board::Board;
+
 /// The guest's address (QEMU user networking's default).
 pub const GUEST_IP: &str = "10.0.2.15";
 /// Host ports forwarded to the guest (loopback only): (host port, guest port, what).
@@ -20,17 +22,39 @@ pub fn default_netdev() -> String {
     spec
 }
 
-/// QEMU arguments adding a modern virtio-net device on `netdev` (a spec
-/// without `id=`; tunnelkit adds it).
-pub fn qemu_args(netdev: &str) -> Vec<String> {
-    vec![
-        "-global".into(),
-        "virtio-mmio.force-legacy=false".into(),
-        "-netdev".into(),
-        format!("{netdev},id=net0"),
-        "-device".into(),
-        "virtio-net-device,netdev=net0".into(),
-    ]
+/// The PCI slot of the NIC on x86_64_generic (i440fx `pc`): fixed, so that
+/// the IRQ line the firmware routes its INTA# to (11) is known in advance and
+/// the x86 network systems name the matching IOAPIC pin.
+pub const X86_NIC_SLOT: u8 = 3;
+
+/// QEMU arguments adding the virtio-net device the driver expects on `board`,
+/// on `netdev` (a spec without `id=`; tunnelkit adds it): on
+/// qemu_virt_aarch64 a modern virtio-mmio device, on x86_64_generic a legacy
+/// virtio-pci device (I/O BAR, INTx) at slot [`X86_NIC_SLOT`].
+pub fn qemu_args(board: Board, netdev: &str) -> Vec<String> {
+    let device = match board {
+        Board::QemuVirtAarch64 => "virtio-net-device,netdev=net0".to_string(),
+        Board::X86_64Generic => format!("virtio-net-pci,netdev=net0,disable-modern=on,addr={X86_NIC_SLOT:02x}.0"),
+    };
+    let mut args: Vec<String> = Vec::new();
+    if board == Board::QemuVirtAarch64 {
+        args.extend(["-global".into(), "virtio-mmio.force-legacy=false".into()]);
+    }
+    args.extend(["-netdev".into(), format!("{netdev},id=net0"), "-device".into(), device]);
+    args
+}
+
+/// The network system on `board`: the tunnel pipeline, or with
+/// `async_transport` the async one (net.xml / net-async.xml on
+/// qemu_virt_aarch64, net.x86_64_generic.xml / net-async.x86_64_generic.xml
+/// on x86_64_generic). Relative to the repository root.
+pub fn system_file(board: Board, async_transport: bool) -> &'static str {
+    match (board, async_transport) {
+        (Board::QemuVirtAarch64, false) => "net.xml",
+        (Board::QemuVirtAarch64, true) => "net-async.xml",
+        (Board::X86_64Generic, false) => "net.x86_64_generic.xml",
+        (Board::X86_64Generic, true) => "net-async.x86_64_generic.xml",
+    }
 }
 
 /// Sends `payload` to 127.0.0.1:`port` and waits up to `wait` for an answer.

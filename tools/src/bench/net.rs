@@ -1,6 +1,7 @@
 //! `tunnelkit bench --net`: the network pipeline measured from the host, on
 //! the same QEMU set-up `run --net` uses (user networking, hostfwd), once per
-//! transport: `net.xml` (tunnels) and `net-async.xml` (async queues).
+//! transport: `net.xml` (tunnels) and `net-async.xml` (async queues), on
+//! x86_64_generic `net.x86_64_generic.xml` and `net-async.x86_64_generic.xml`.
 //!
 //! Measured: round-trip latency of UDP echo (sequential requests), the
 //! answered rate at several offered rates, and crosstalk with real traffic:
@@ -103,18 +104,19 @@ const CROSSTALK_REQUESTS: usize = 100;
 
 /// Builds, boots and measures both network systems.
 pub fn run(ws: &Workspace, sdk: &Sdk, board: Board, config: KernelConfig) -> Result<NetResults> {
-    if board != Board::QemuVirtAarch64 {
-        bail!("bench --net needs --board qemu_virt_aarch64 (the virtio-net driver is virtio-mmio on the AArch64 virt machine)");
-    }
     let mut systems = Vec::new();
-    let extra = net::qemu_args(&net::default_netdev());
-    for (transport, file) in [("tunnel", "net.xml"), ("async", "net-async.xml")] {
+    let extra = net::qemu_args(board, &net::default_netdev());
+    let kernel32 = match board {
+        Board::X86_64Generic => sdk.kernel32(board, config)?,
+        Board::QemuVirtAarch64 => PathBuf::new(),
+    };
+    for (transport, file) in [("tunnel", net::system_file(board, false)), ("async", net::system_file(board, true))] {
         let system = ws.root.join(file);
         let built = build(ws, sdk, &BuildRequest { system: system.clone(), board, config })?;
         net::ensure_echo_port_free()?;
         let step = Step::start(format!("{transport}: booting {file}"));
         let log = built.dir.join(format!("{}-bench-net.log", file.trim_end_matches(".xml")));
-        let _qemu = boot(board, &built.image, &extra, &log)?;
+        let _qemu = boot(board, &built.image, &kernel32, &extra, &log)?;
         wait_ready(&log)?;
         step.detail("measuring");
         let (echo_rtt_us, _) = round_trips(5007, 64, ROUND_TRIPS)?;
@@ -145,9 +147,9 @@ pub fn run(ws: &Workspace, sdk: &Sdk, board: Board, config: KernelConfig) -> Res
 
 /// Starts QEMU with its console in `log`; it is killed when the returned
 /// guard drops (and on SIGTERM, SIGINT or SIGHUP, see [`crate::qemu::Qemu`]).
-fn boot(board: Board, image: &Path, extra: &[String], log: &Path) -> Result<crate::qemu::Qemu> {
+fn boot(board: Board, image: &Path, kernel32: &Path, extra: &[String], log: &Path) -> Result<crate::qemu::Qemu> {
     let out = fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    crate::qemu::spawn(board, 1, image, Path::new(""), extra, Stdio::from(out.try_clone()?), Stdio::from(out))
+    crate::qemu::spawn(board, 1, image, kernel32, extra, Stdio::from(out.try_clone()?), Stdio::from(out))
 }
 
 fn wait_ready(log: &Path) -> Result<()> {

@@ -40,8 +40,9 @@ enum Cmd {
         /// net.x86_64_generic.xml, unless --system is given) with a
         /// virtio-net device on QEMU user networking, forwarding
         /// 127.0.0.1:5007/5008/5009 to the guest's UDP ports 7/8/9; prints
-        /// `tunnelkit: net ready` once it answers, then runs until killed or
-        /// the timeout (exit 0 if it became ready).
+        /// `tunnelkit: net ready` once the guest prints `net: pipeline up`
+        /// (and, with user networking, 127.0.0.1:5007 answers), then runs
+        /// until killed or the timeout (exit 0 if it became ready).
         #[arg(long)]
         net: bool,
         /// With --net: a QEMU `-netdev` spec without `id=` replacing user
@@ -224,10 +225,9 @@ fn run(cli: Cli) -> Result<()> {
             if net && netdev.is_none() {
                 tunnelkit::net::ensure_echo_port_free()?;
             }
-            let ready = (net && netdev.is_none()).then(|| tunnelkit::net::probe_until_ready(timeout));
-            if net && netdev.is_some() {
-                eprintln!("tunnelkit: custom -netdev: no readiness probe; the guest is 10.0.2.15/24");
-            }
+            // Ready once the guest prints its pipeline up (and, with user
+            // networking, 127.0.0.1:5007 answers).
+            let mut ready = net.then(|| tunnelkit::net::Readiness::new(netdev.is_none(), timeout));
             let mut judge = match &pass_line {
                 Some(line) => Judge::new(line),
                 None => Judge::any_system_passed(),
@@ -236,17 +236,26 @@ fn run(cli: Cli) -> Result<()> {
             if allow_pd_panics {
                 judge = judge.allowing_panics();
             }
-            let run = qemu::run(t.board, cores, &built.image, &kernel32, &extra, &mut judge, timeout, &mut std::io::stdout())?;
-            if net && run.outcome == qemu::Outcome::TimedOut {
-                return match ready {
-                    Some(r) if !r.load(std::sync::atomic::Ordering::SeqCst) => {
-                        bail!("the network system never answered on 127.0.0.1:5007 within {}s", timeout.as_secs())
-                    }
-                    _ => {
-                        eprintln!("tunnelkit: timeout reached, QEMU stopped");
-                        Ok(())
-                    }
-                };
+            let mut watch = |line: &str| ready.iter_mut().for_each(|r| r.line(line));
+            let run = qemu::run_watching(
+                t.board,
+                cores,
+                &built.image,
+                &kernel32,
+                &extra,
+                &mut judge,
+                timeout,
+                &mut std::io::stdout(),
+                &mut watch,
+            )?;
+            if let Some(r) = &ready
+                && run.outcome == qemu::Outcome::TimedOut
+            {
+                if let Some(why) = r.failure(timeout) {
+                    bail!("{why}");
+                }
+                eprintln!("tunnelkit: timeout reached, QEMU stopped");
+                return Ok(());
             }
             qemu::require_pass(&run, judge.pass_line(), timeout)?;
             eprintln!("tunnelkit: passed in {:.1}s", run.elapsed.as_secs_f64());

@@ -160,3 +160,35 @@ pub fn process_alive(pid: u32) -> bool {
         .and_then(|s| s.rsplit_once(") ").and_then(|(_, rest)| rest.split_whitespace().next().map(|st| st != "Z")))
         .unwrap_or(false)
 }
+
+/// A file in the system's temporary directory for the console of `test`
+/// (a QEMU run's stdout), created empty: its path and the open file.
+pub fn console_file(test: &str) -> (PathBuf, std::fs::File) {
+    let path = std::env::temp_dir().join(format!("tunnelkit-{test}-{}.console", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+    (path, file)
+}
+
+/// On x86_64_generic: the IRQ line the NIC driver read from the device's PCI
+/// configuration (printed on its start line as `IRQ line N` and `must be N`)
+/// must be the IOAPIC pin the `<irq id="0" pin=…>` of `system` (relative to
+/// the repository root) names. A PD cannot read that attribute, so the test
+/// compares them; `Some(line)` if they agree. PDs print one byte per system
+/// call, so another PD's output can split the line: if neither number can be
+/// read, `None` (the answers the caller checked already show that the
+/// interrupt arrives: the driver receives only on it).
+pub fn assert_nic_irq_matches_sdf(test: &str, console: &str, system: &str) -> Option<u32> {
+    let number_after = |text: &str, marker: &str| -> Option<u32> {
+        text.match_indices(marker)
+            .filter_map(|(at, _)| text[at + marker.len()..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok())
+            .next()
+    };
+    let sdf = std::fs::read_to_string(repo_root().join(system)).unwrap_or_else(|e| panic!("{test}: reading {system}: {e}"));
+    let pin = number_after(&sdf, "<irq id=\"0\" pin=\"").unwrap_or_else(|| panic!("{test}: {system} has no <irq id=\"0\" pin=…>"));
+    let line = number_after(console, "IRQ line ").or_else(|| number_after(console, "must be "))?;
+    assert_eq!(
+        line, pin,
+        "{test}: the device's INTx is routed to IRQ line {line}, but {system} has <irq id=\"0\" pin=\"{pin}\">: set pin=\"{line}\""
+    );
+    Some(line)
+}

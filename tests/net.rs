@@ -1,38 +1,53 @@
 //! The network system answers real traffic from the host (needs
-//! MICROKIT_SDK): `tunnelkit run --net` boots it with QEMU user networking and
-//! hostfwd; datagrams of varied sizes sent to 127.0.0.1:5007 come back byte
-//! for byte, and sealed-echo answers from 127.0.0.1:5008 decrypt on the host
-//! to what was sent.
+//! MICROKIT_SDK), on both boards (qemu_virt_aarch64: virtio-mmio;
+//! x86_64_generic: legacy virtio-pci): `tunnelkit run --net` boots it with
+//! QEMU user networking and hostfwd; datagrams of varied sizes sent to
+//! 127.0.0.1:5007 come back byte for byte, and sealed-echo answers from
+//! 127.0.0.1:5008 decrypt on the host to what was sent.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use demo_services::cipher::Keystream;
+use tunnelkit::board::Board;
 use tunnelkit::net::exchange;
 use tunnelkit_tests::{cargo, qemu_lock, say, sdk_or_skip};
 
 #[test]
 fn udp_echo_answers_the_host_byte_for_byte() {
-    answers_the_host("udp_echo_answers_the_host_byte_for_byte", "net.xml");
+    answers_the_host("udp_echo_answers_the_host_byte_for_byte", Board::QemuVirtAarch64, false);
 }
 
 #[test]
 fn the_async_pipeline_answers_the_host_byte_for_byte() {
-    answers_the_host("the_async_pipeline_answers_the_host_byte_for_byte", "net-async.xml");
+    answers_the_host("the_async_pipeline_answers_the_host_byte_for_byte", Board::QemuVirtAarch64, true);
 }
 
-fn answers_the_host(test: &str, system: &str) {
+#[test]
+fn udp_echo_answers_the_host_byte_for_byte_on_x86_64_generic() {
+    answers_the_host("udp_echo_answers_the_host_byte_for_byte_on_x86_64_generic", Board::X86_64Generic, false);
+}
+
+#[test]
+fn the_async_pipeline_answers_the_host_byte_for_byte_on_x86_64_generic() {
+    answers_the_host("the_async_pipeline_answers_the_host_byte_for_byte_on_x86_64_generic", Board::X86_64Generic, true);
+}
+
+fn answers_the_host(test: &str, board: Board, async_transport: bool) {
     let Some(_sdk) = sdk_or_skip(test) else { return };
     let _guard = qemu_lock();
+    let system = tunnelkit::net::system_file(board, async_transport);
     // Build first so that the boot below is quick.
-    let built = cargo().args(["run", "-q", "-p", "tunnelkit", "--", "build", "--system", system]).output().unwrap();
+    let built =
+        cargo().args(["run", "-q", "-p", "tunnelkit", "--", "build", "--board", board.name(), "--system", system]).output().unwrap();
     assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let (console_path, console) = tunnelkit_tests::console_file(test);
     let mut run = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     run.current_dir(tunnelkit_tests::repo_root())
-        .args(["run", "-q", "-p", "tunnelkit", "--", "run", "--net", "--system", system, "--timeout", "120"])
+        .args(["run", "-q", "-p", "tunnelkit", "--", "run", "--net", "--board", board.name(), "--system", system, "--timeout", "120"])
         .env_remove("RUSTFLAGS")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(console)
         .stderr(Stdio::piped());
     let mut child = tunnelkit_tests::spawn_group(&mut run);
 
@@ -97,10 +112,21 @@ fn answers_the_host(test: &str, system: &str) {
     tunnelkit_tests::kill_group(&mut child);
     let mut log = String::new();
     let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+    let console_log = std::fs::read_to_string(&console_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&console_path);
+    log = format!("{console_log}{log}");
+    // On x86 the device's IRQ line must be the SDF's IOAPIC pin (else nothing would answer).
+    let irq = match board {
+        Board::X86_64Generic => match tunnelkit_tests::assert_nic_irq_matches_sdf(test, &console_log, system) {
+            Some(line) => format!(", IRQ line {line} = the SDF's pin"),
+            None => ", IRQ line unreadable on the interleaved console".to_string(),
+        },
+        Board::QemuVirtAarch64 => String::new(),
+    };
     assert!(ready, "the network system never answered on 127.0.0.1:5007:\n{log}");
     assert!(failures.is_empty(), "echo failures: {failures:?}\n{log}");
     assert!(sealed_failures.is_empty(), "sealed-echo failures: {sealed_failures:?}\n{log}");
-    say(&format!("{test}: 10 sizes (1 to 1472 bytes) echoed exactly; 4 sealed echoes decrypt on the host ({system})"));
+    say(&format!("{test}: 10 sizes (1 to 1472 bytes) echoed exactly; 4 sealed echoes decrypt on the host ({system}{irq})"));
 }
 
 /// SIGTERM, SIGINT and SIGHUP sent to `tunnelkit run --net` alone (not to

@@ -273,7 +273,7 @@ impl LegacyPci {
         };
         debug_println!(
             "virtio-net: pci {function} {VIRTIO_VENDOR:04x}:{LEGACY_NET_DEVICE:04x} (legacy), I/O BAR0 {base:#x} ({size} ports, {moved}), \
-             INT{} -> IRQ line {line}: the SDF's <irq id=\"0\" pin=\"{line}\"> must name it",
+             INT{} -> IRQ line {line} (the SDF's <irq id=\"0\" pin=…> must be {line})",
             char::from(b'A' + pin.saturating_sub(1).min(3))
         );
         if pin == 0 {

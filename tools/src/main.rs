@@ -83,8 +83,9 @@ enum Cmd {
         /// (with smp-benchmark: the text between the multicore results markers).
         #[arg(long)]
         update_readme: bool,
-        /// Measure the network system from the host instead (both transports):
-        /// writes net.json and net.md.
+        /// Measure the network systems from the host instead (release config):
+        /// the floor (net-floor.xml), the tunnel and the async pipeline, under
+        /// UDP load up to 20 000 datagrams/s; writes net.json, net.md and net.svg.
         #[arg(long)]
         net: bool,
     },
@@ -263,18 +264,31 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Bench { board, config, out, net: true, update_readme, .. } => {
             if config != KernelConfig::Benchmark {
-                bail!("--net measures the network system in the release config; --config does not apply to it");
+                bail!("--net measures the network systems in the release config; --config does not apply to it");
             }
+            use tunnelkit::bench::net;
             let (ws, sdk) = setup()?;
-            let results = tunnelkit::bench::net::run(&ws, &sdk, board, KernelConfig::Release)?;
+            let default_out = out.is_none();
+            let results = net::run(&ws, &sdk, board, KernelConfig::Release)?;
             let out = out.unwrap_or_else(|| PathBuf::from("bench-results").join(board.name()));
-            let (json, md) = tunnelkit::bench::net::write(&results, &out)?;
-            println!("{}", tunnelkit::bench::net::markdown(&results));
-            eprintln!("tunnelkit: wrote {} and {}", json.display(), md.display());
+            let (json, md) = net::write(&results, &out)?;
+            println!("{}", net::markdown(&results));
+            if let Some(w) = results.budget_warning() {
+                eprintln!("tunnelkit: {w}");
+            }
+            eprintln!("tunnelkit: wrote {}, {} and net.svg", json.display(), md.display());
             if update_readme {
+                if !default_out {
+                    bail!("--update-readme takes results from bench-results/<board>/; run without --out to put them there");
+                }
+                // Every board measured into bench-results/ so far, this one included.
+                let boards = net::measured_boards(&ws.root);
+                if !boards.iter().any(|r| r.board == board.name()) {
+                    bail!("--update-readme takes results from bench-results/<board>/ of the workspace root; run there");
+                }
                 let readme = ws.root.join("README.md");
-                let text = std::fs::read_to_string(&readme)?;
-                std::fs::write(&readme, tunnelkit::bench::net::update_readme(&text, &results))?;
+                let text = std::fs::read_to_string(&readme).with_context(|| format!("reading {}", readme.display()))?;
+                std::fs::write(&readme, net::update_readme(&text, &boards)).with_context(|| format!("writing {}", readme.display()))?;
                 eprintln!("tunnelkit: updated the network results in {}", readme.display());
             }
             Ok(())

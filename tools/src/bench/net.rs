@@ -649,9 +649,9 @@ pub fn plot(r: &NetResults, path: &Path) -> Result<()> {
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(55)
-        .build_cartesian_2d(0.0..max_x * 1.05, 0.0..max_y * 1.2)?;
+        .build_cartesian_2d(0.0..max_x * 1.05, 0.0..max_y * 1.45)?;
     chart.configure_mesh().x_desc("offered").y_desc("answered").x_label_formatter(&whole).y_label_formatter(&whole).draw()?;
-    let diagonal = max_x.min(max_y * 1.2);
+    let diagonal = max_x.min(max_y * 1.45);
     chart
         .draw_series(LineSeries::new([(0.0, 0.0), (diagonal, diagonal)], BLACK.mix(0.3)))?
         .label("answered = offered")

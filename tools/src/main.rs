@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use tunnelkit::board::{Board, KernelConfig, parse_board, parse_config};
-use tunnelkit::build::{BuildRequest, build};
+use tunnelkit::build::{BuildRequest, build_adding_console};
 use tunnelkit::console::Judge;
 use tunnelkit::sdk::Sdk;
 use tunnelkit::workspace::Workspace;
@@ -168,23 +168,16 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("--cores is for run: the image does not depend on it");
             }
             let (ws, sdk) = setup()?;
-            build(&ws, &sdk, &request(&t, false))?;
+            build_adding_console(&ws, &sdk, &request(&t, false))?;
             Ok(())
         }
         Cmd::Run { target: t, timeout, pass_line, net, netdev, allow_pd_panics } => {
             let system = t.system(net);
+            // Without a kernel console (release, benchmark, smp-release,
+            // smp-benchmark) the build adds the console pod if the system has none.
             let sdf = tunnelkit::sdf::SystemFile::read(&system)?;
-            let has_console_pd = sdf.images.iter().any(|i| i.path == "serial.elf");
-            if !t.config.has_printing() && !has_console_pd {
-                bail!(
-                    "config '{}' has no kernel console and {} has no console PD (serial.elf), so nothing the \
-                     system prints would be seen; use --config debug, or add the serial driver PD",
-                    t.config.name(),
-                    system.display()
-                );
-            }
             let (ws, sdk) = setup()?;
-            let built = build(&ws, &sdk, &request(&t, net))?;
+            let built = build_adding_console(&ws, &sdk, &request(&t, net))?;
             let cores = tunnelkit::board::qemu_cores(t.board, t.config, t.cores, built.highest_cpu).map_err(anyhow::Error::msg)?;
             let kernel32 = match t.board {
                 Board::X86_64Generic => sdk.kernel32(t.board, t.config)?,

@@ -75,7 +75,12 @@ impl fmt::Display for Ports {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Ports::Config => write!(f, "<ioport id=\"0\" addr=\"0xcf8\" size=\"8\" setvar_addr=\"pci_config_port\">"),
-            Ports::Device => write!(f, "<ioport id=\"1\" setvar_addr=\"virtio_port\"> (size at least {REGISTER_PORTS})"),
+            Ports::Device => {
+                write!(
+                    f,
+                    "<ioport id=\"1\" setvar_addr=\"virtio_port\"> (give it BAR0's size, 32 ports on QEMU; the registers need {REGISTER_PORTS})"
+                )
+            }
         }
     }
 }

@@ -42,8 +42,10 @@ pub const RATES: [u64; 9] = [500, 1000, 2000, 5000, 8000, 10_000, 12_000, 15_000
 pub const RATE_SECONDS: f64 = 2.5;
 /// Wait for late answers after a load stops.
 const DRAIN: Duration = Duration::from_millis(500);
-/// Pause between loads, so that queues empty.
+/// Pause between loads, once the echo port answers again.
 const SETTLE: Duration = Duration::from_millis(300);
+/// Longest wait after a load for the echo port to answer again.
+const RECOVERY_LIMIT: Duration = Duration::from_secs(10);
 /// Sequential round trips of the echo-latency figure.
 const ROUND_TRIPS: u32 = 300;
 /// The echo flood of the isolation case (datagrams per second offered).
@@ -177,6 +179,10 @@ pub struct Rate {
     /// UDP datagrams the host dropped meanwhile for a full receive buffer,
     /// system-wide (mostly QEMU's forwarding socket), if known.
     pub host_rcvbuf_drops: Option<u64>,
+    /// Seconds after the load and its drain until the echo port answered
+    /// within 200 ms again (None: not within 10 s).
+    #[serde(default)]
+    pub recovery_seconds: Option<f64>,
 }
 
 impl Rate {
@@ -396,16 +402,17 @@ fn measure(
     let log = built.dir.join(format!("{}-bench-net.log", file.trim_end_matches(".xml")));
     let _qemu = boot(board, &built.image, kernel32, extra, &log)?;
     wait_ready(&log)?;
+    // Asked before any load: the floor has no sealed echo.
+    let has_sealed = (0..3).any(|i| matches!(super::net_load::exchange(SEALED, Request::Sealed, 1000 + i, PROBE_WAIT), Ok(Some(_))));
     step.detail("echo round trips");
     let echo_rtt_us = probes(&[(ECHO, Request::Echo)], ROUND_TRIPS, PROBE_WAIT)?[0].rtt_us;
     let mut rates = Vec::new();
     for offered_pps in RATES {
         step.detail(&format!("offering {offered_pps} datagrams/s"));
         rates.push(rate(offered_pps)?);
-        std::thread::sleep(SETTLE);
     }
     step.detail(&format!("sealed echo and stats, quiet and under a {FLOOD_PPS}/s echo flood"));
-    let isolation = isolation()?;
+    let isolation = isolation(has_sealed)?;
     let peak = rates.iter().map(|r| r.answered_pps).fold(0.0, f64::max);
     step.finish(&format!("echo median {:.0} µs, peak {peak:.0} answered/s", echo_rtt_us.median));
     Ok(NetSystem { kind, system: file, budget, echo_rtt_us, rates, isolation })
@@ -436,6 +443,7 @@ fn rate(offered_pps: u64) -> Result<Rate> {
     let (guest_before, drops_before) = (guest_counters(STATS, wait), host_udp_rcvbuf_errors());
     let out = offered(ECHO, 64, offered_pps, RATE_SECONDS, DRAIN)?;
     let drops_after = host_udp_rcvbuf_errors();
+    let recovery_seconds = recover();
     let guest_after = guest_counters(STATS, wait);
     let delta = |f: fn((u64, u64)) -> u64| Some(f(guest_after?).saturating_sub(f(guest_before?)));
     Ok(Rate {
@@ -449,12 +457,31 @@ fn rate(offered_pps: u64) -> Result<Rate> {
         guest_rx: delta(|c| c.0),
         guest_tx: delta(|c| c.1),
         host_rcvbuf_drops: drops_after.zip(drops_before).map(|(a, b)| a.saturating_sub(b)),
+        recovery_seconds,
     })
 }
 
+/// Waits until an echo request is answered within 200 ms again (at most
+/// [`RECOVERY_LIMIT`]), then [`SETTLE`]: how long the first took, None if
+/// never.
+fn recover() -> Option<f64> {
+    let start = Instant::now();
+    let mut i = 0;
+    let recovered = loop {
+        if matches!(super::net_load::exchange(ECHO, Request::Echo, 1 << 40 | i, Duration::from_millis(200)), Ok(Some(_))) {
+            break Some(start.elapsed().as_secs_f64());
+        }
+        if start.elapsed() >= RECOVERY_LIMIT {
+            break None;
+        }
+        i += 1;
+    };
+    std::thread::sleep(SETTLE);
+    recovered
+}
+
 /// Sealed echo (if the system has it) and stats, quiet and under the flood.
-fn isolation() -> Result<Isolation> {
-    let has_sealed = (0..3).any(|i| matches!(super::net_load::exchange(SEALED, Request::Sealed, 1000 + i, PROBE_WAIT), Ok(Some(_))));
+fn isolation(has_sealed: bool) -> Result<Isolation> {
     let kinds: Vec<(u16, Request)> =
         if has_sealed { vec![(SEALED, Request::Sealed), (STATS, Request::Stats)] } else { vec![(STATS, Request::Stats)] };
     let quiet = probes(&kinds, PROBES, PROBE_WAIT)?;
@@ -463,7 +490,7 @@ fn isolation() -> Result<Isolation> {
     let flooded = probes(&kinds, PROBES, PROBE_WAIT);
     let load = flood.stop(DRAIN)?;
     let flooded = flooded?;
-    std::thread::sleep(SETTLE);
+    recover();
     let (sealed_quiet, sealed_flooded) = if has_sealed { (Some(quiet[0]), Some(flooded[0])) } else { (None, None) };
     Ok(Isolation {
         flood_offered_pps: FLOOD_PPS,
@@ -595,6 +622,22 @@ pub fn markdown(r: &NetResults) -> String {
         s.push_str(&format!("**The host could not reach every offered rate:** {}.\n\n", list.join("; ")));
     }
 
+    let slow: Vec<String> = r
+        .systems
+        .iter()
+        .flat_map(|sys| sys.rates.iter().map(move |x| (sys.kind, x)))
+        .filter_map(|(k, x)| match x.recovery_seconds {
+            Some(t) if t < 1.0 => None,
+            Some(t) => Some(format!("{} after {}/s in {t:.1} s", k.name(), x.offered_pps)),
+            None => Some(format!("{} after {}/s not within {} s", k.name(), x.offered_pps, RECOVERY_LIMIT.as_secs())),
+        })
+        .collect();
+    if !slow.is_empty() {
+        s.push_str(&format!(
+            "Slow to answer echo again once a load had stopped (and its answers had 0.5 s to arrive): {}.\n\n",
+            slow.join("; ")
+        ));
+    }
     s.push_str(&format!(
         "Isolation under overload: UDP echo flooded at {FLOOD_PPS}/s offered; meanwhile sealed-echo (port 8, 12-byte nonce and 52 bytes) \
          and stats (port 9) requests, interleaved one at a time, {PROBES} of each, answered if within {} ms; quiet = the same without the flood.\n\n",
@@ -793,6 +836,7 @@ mod tests {
                     guest_rx: Some(o),
                     guest_tx: None,
                     host_rcvbuf_drops: Some(0),
+                    recovery_seconds: if kind == Kind::Async && o == 20_000 { None } else { Some(0.1) },
                 })
                 .collect(),
             isolation: Isolation {
@@ -892,6 +936,7 @@ mod tests {
         assert!(md.contains("| 10000/s | 9000/s | **8500/s** | 900/s |"), "{md}");
         assert!(md.contains("**The host could not reach every offered rate:** floor at 20000/s offered sent 15000/s"), "{md}");
         assert!(md.contains("**Warning: the systems' total budgets differ"), "{md}");
+        assert!(md.contains("Slow to answer echo again once a load had stopped (and its answers had 0.5 s to arrive): async after 20000/s not within 10 s."), "{md}");
         assert!(md.contains("| floor | 19900/s | 9500/s | — / — | — / — | 60/60 / 0/60 | 150 / none answered |"), "{md}");
         assert!(md.contains("| tunnel | 19900/s | 4250/s | 60/60 / 30/60 | 200 / 900 |"), "{md}");
     }

@@ -290,3 +290,18 @@ fn a_panic_in_release_fails_the_run_through_the_added_console_pod() {
     assert!(log.contains("PD 'panicker' panicked"), "{test}: the failure must name the PD:\n{log}");
     say(&format!("{test}: the panic was seen in release"));
 }
+
+/// A PD the console pod cannot serve is reported at its position when the
+/// pod is added (the containment system's tick PD runs at 254, the pod's priority).
+#[test]
+fn a_pd_the_added_console_pod_cannot_serve_is_reported_at_its_position() {
+    let test = "a_pd_the_added_console_pod_cannot_serve_is_reported_at_its_position";
+    let Some(_sdk) = sdk_or_skip(test) else { return };
+    let out = tunnelkit(&["build", "--system", "tests/systems/containment.xml", "--config", "release"]);
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("tests/systems/containment.xml:38:36: error: console pod: PD 'tick' has priority 254, but it would print by calling the console pod"),
+        "{log}"
+    );
+}

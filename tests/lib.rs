@@ -120,3 +120,75 @@ pub fn kill_group(child: &mut std::process::Child) {
     let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
     let _ = child.wait();
 }
+
+/// Builds the `tunnelkit` binary (`cargo build -p tunnelkit`) and returns
+/// its path, for tests that must signal the tool itself rather than cargo.
+pub fn tunnelkit_binary() -> PathBuf {
+    let out = cargo()
+        .args(["build", "-q", "-p", "tunnelkit", "--bin", "tunnelkit", "--message-format=json-render-diagnostics"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("running cargo build -p tunnelkit");
+    assert!(out.status.success(), "cargo build -p tunnelkit failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "tunnelkit")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo build named no tunnelkit executable")
+}
+
+/// The children of process `pid` (from /proc): (pid, command name).
+pub fn children_of(pid: u32) -> Vec<(u32, String)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            // pid (comm) state ppid …; comm may contain spaces and parentheses.
+            let (head, rest) = stat.rsplit_once(") ")?;
+            let comm = head.split_once(" (")?.1.to_string();
+            let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == pid).then_some((p, comm))
+        })
+        .collect()
+}
+
+/// Whether process `pid` exists and is not a zombie.
+pub fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").and_then(|(_, rest)| rest.split_whitespace().next().map(|st| st != "Z")))
+        .unwrap_or(false)
+}
+
+/// A file in the system's temporary directory for the console of `test`
+/// (a QEMU run's stdout), created empty: its path and the open file.
+pub fn console_file(test: &str) -> (PathBuf, std::fs::File) {
+    let path = std::env::temp_dir().join(format!("tunnelkit-{test}-{}.console", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+    (path, file)
+}
+
+/// On x86_64_generic: the IRQ line the NIC driver read from the device's PCI
+/// configuration (printed on its start line as `IRQ line N` and `must be N`)
+/// must be the IOAPIC pin the `<irq id="0" pin=…>` of `system` (relative to
+/// the repository root) names. A PD cannot read that attribute, so the test
+/// compares them; `Some(line)` if they agree. PDs print one byte per system
+/// call, so another PD's output can split the line: if neither number can be
+/// read, `None` (the answers the caller checked already show that the
+/// interrupt arrives: the driver receives only on it).
+pub fn assert_nic_irq_matches_sdf(test: &str, console: &str, system: &str) -> Option<u32> {
+    let number_after = |text: &str, marker: &str| -> Option<u32> {
+        text.match_indices(marker)
+            .filter_map(|(at, _)| text[at + marker.len()..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok())
+            .next()
+    };
+    let sdf = std::fs::read_to_string(repo_root().join(system)).unwrap_or_else(|e| panic!("{test}: reading {system}: {e}"));
+    let pin = number_after(&sdf, "<irq id=\"0\" pin=\"").unwrap_or_else(|| panic!("{test}: {system} has no <irq id=\"0\" pin=…>"));
+    let line = number_after(console, "IRQ line ").or_else(|| number_after(console, "must be "))?;
+    assert_eq!(
+        line, pin,
+        "{test}: the device's INTx is routed to IRQ line {line}, but {system} has <irq id=\"0\" pin=\"{pin}\">: set pin=\"{line}\""
+    );
+    Some(line)
+}

@@ -1,15 +1,19 @@
-//! Raw frames injected through `-netdev dgram` (needs MICROKIT_SDK): the
-//! guest answers ARP, ICMP echo and UDP echo sent to it, drops each kind of
-//! malformed frame and counts it under the right reason (read back from the
-//! stats port), and after a flood every buffer is free again.
+//! Raw frames injected through `-netdev dgram` (needs MICROKIT_SDK), on both
+//! boards (qemu_virt_aarch64: virtio-mmio; x86_64_generic: legacy
+//! virtio-pci): the guest answers ARP, ICMP echo and UDP echo sent to it,
+//! drops each kind of malformed frame and counts it under the right reason
+//! (read back from the stats port), after a flood every buffer is free
+//! again, and no PD faulted or panicked meanwhile.
 
 use std::collections::BTreeMap;
 use std::net::UdpSocket;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use netstack::{build, checksum};
 use serde_json::Value;
+use tunnelkit::board::Board;
 use tunnelkit_tests::{qemu_lock, repo_root, say, sdk_or_skip};
 
 const GUEST_MAC: [u8; 6] = [0x52, 0x54, 0, 0x12, 0x34, 0x56];
@@ -41,25 +45,34 @@ struct Guest {
     child: Child,
     socket: UdpSocket,
     qemu_port: u16,
+    /// The run's console and messages (stdout and stderr).
+    log: PathBuf,
 }
 
 impl Guest {
-    fn boot(system: &str) -> Guest {
+    fn boot(test: &str, board: Board, system: &str) -> Guest {
         let (mine, qemu) = (free_port(), free_port());
         let socket = UdpSocket::bind(("127.0.0.1", mine)).unwrap();
         let netdev = format!(
             "dgram,local.type=inet,local.host=127.0.0.1,local.port={qemu},remote.type=inet,remote.host=127.0.0.1,remote.port={mine}"
         );
+        let (log, file) = tunnelkit_tests::console_file(test);
         let child = tunnelkit_tests::spawn_group(
             Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
                 .current_dir(repo_root())
-                .args(["run", "-q", "-p", "tunnelkit", "--", "run", "--net", "--system", system, "--netdev", &netdev, "--timeout", "300"])
+                .args(["run", "-q", "-p", "tunnelkit", "--", "run", "--net", "--board", board.name(), "--system", system])
+                .args(["--netdev", &netdev, "--timeout", "300"])
                 .env_remove("RUSTFLAGS")
                 .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
+                .stdout(file.try_clone().unwrap())
+                .stderr(file),
         );
-        Guest { child, socket, qemu_port: qemu }
+        Guest { child, socket, qemu_port: qemu, log }
+    }
+
+    /// What the run printed so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     fn send(&self, frame: &[u8]) {
@@ -95,25 +108,37 @@ impl Guest {
 impl Drop for Guest {
     fn drop(&mut self) {
         tunnelkit_tests::kill_group(&mut self.child);
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
 #[test]
 fn injected_frames_are_answered_or_dropped_by_reason() {
-    injected_frames("injected_frames_are_answered_or_dropped_by_reason", "net.xml");
+    injected_frames("injected_frames_are_answered_or_dropped_by_reason", Board::QemuVirtAarch64, false);
 }
 
 #[test]
 fn injected_frames_through_the_async_pipeline() {
-    injected_frames("injected_frames_through_the_async_pipeline", "net-async.xml");
+    injected_frames("injected_frames_through_the_async_pipeline", Board::QemuVirtAarch64, true);
 }
 
-fn injected_frames(test: &str, system: &str) {
+#[test]
+fn injected_frames_are_answered_or_dropped_by_reason_on_x86_64_generic() {
+    injected_frames("injected_frames_are_answered_or_dropped_by_reason_on_x86_64_generic", Board::X86_64Generic, false);
+}
+
+#[test]
+fn injected_frames_through_the_async_pipeline_on_x86_64_generic() {
+    injected_frames("injected_frames_through_the_async_pipeline_on_x86_64_generic", Board::X86_64Generic, true);
+}
+
+fn injected_frames(test: &str, board: Board, async_transport: bool) {
     let Some(_sdk) = sdk_or_skip(test) else { return };
     let _guard = qemu_lock();
-    let built = tunnelkit_tests::tunnelkit(&["build", "--system", system]);
+    let system = tunnelkit::net::system_file(board, async_transport);
+    let built = tunnelkit_tests::tunnelkit(&["build", "--board", board.name(), "--system", system]);
     assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
-    let guest = Guest::boot(system);
+    let mut guest = Guest::boot(test, board, system);
 
     // ARP for the guest's address: a reply with its MAC, retried while it boots.
     let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 1];
@@ -122,7 +147,9 @@ fn injected_frames(test: &str, system: &str) {
     arp.extend_from_slice(&[0; 6]);
     arp.extend_from_slice(&GUEST_IP);
     let start = Instant::now();
-    let reply = guest.exchange(&eth([0xff; 6], 0x0806, &arp), 120).expect("no ARP reply within a minute");
+    let Some(reply) = guest.exchange(&eth([0xff; 6], 0x0806, &arp), 120) else {
+        panic!("{test}: no ARP reply within a minute:\n{}", guest.log());
+    };
     assert_eq!(&reply[0..6], &ME_MAC);
     assert_eq!(&reply[12..14], &[8, 6]);
     assert_eq!(&reply[20..22], &[0, 2]);
@@ -201,10 +228,23 @@ fn injected_frames(test: &str, system: &str) {
     while guest.receive(Duration::from_millis(200)).is_some() {}
     let stats = guest.stats();
     assert_eq!(stats["free_buffers"], stats["total_buffers"], "{stats}");
+    // No PD faulted or panicked (either would also have ended the run).
+    let log = guest.log();
+    assert!(guest.child.try_wait().unwrap().is_none(), "{test}: tunnelkit run ended:\n{log}");
+    for bad in ["MON|ERROR", "panicked"] {
+        assert!(!log.contains(bad), "{test}: '{bad}' on the console:\n{log}");
+    }
+    let irq = match board {
+        Board::X86_64Generic => match tunnelkit_tests::assert_nic_irq_matches_sdf(test, &log, system) {
+            Some(line) => format!(", IRQ line {line} = the SDF's pin"),
+            None => ", IRQ line unreadable on the interleaved console".to_string(),
+        },
+        Board::QemuVirtAarch64 => String::new(),
+    };
     let delivered = stats["rx"].as_u64().unwrap() - after["rx"].as_u64().unwrap();
     assert!(stats["completed"]["echo"].as_u64().unwrap() > after["completed"]["echo"].as_u64().unwrap(), "the flood was echoed: {stats}");
     say(&format!(
-        "{test}: 10 malformed kinds counted exactly; flood of 100000 frames: {delivered} reached the guest (QEMU drops the rest), all {} buffers free ({system})",
+        "{test}: 10 malformed kinds counted exactly; flood of 100000 frames: {delivered} reached the guest (QEMU drops the rest), all {} buffers free, no PD fault ({system}{irq})",
         stats["total_buffers"]
     ));
 }

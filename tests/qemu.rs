@@ -242,3 +242,66 @@ fn an_unbounded_endless_call_fails_the_run() {
     assert!(log.contains("supervisor: 5 children in its table, 0 with a call bound"), "{log}");
     say(&format!("{test}: run failed at its timeout, as it must"));
 }
+
+/// The demo in the release config: the kernel has no console, so `run` adds
+/// the console pod and the PDs' lines (and the pass line) come through it.
+fn demo_passes_in_release(board: &str) {
+    let test = format!("the_demo_prints_through_the_added_console_pod_in_release_on_{board}");
+    let Some(_sdk) = sdk_or_skip(&test) else { return };
+    let _guard = qemu_lock();
+    let out = tunnelkit(&["run", "--board", board, "--config", "release", "--timeout", "300"]);
+    let log = text(&out);
+    assert!(out.status.success(), "{test}: tunnelkit run failed:\n{log}");
+    for line in [
+        "tunnelkit: added the console pod 'serial' (serial.elf, priority 254, passive) for 6 PDs",
+        "tunnelkit: console channel at each PD: client_a 61, client_b 61, crypt 61, crypt_ipc 61, checksum 61, report 61",
+        &format!("target/tunnelkit/{board}/release/system.xml (the system with the console pod)"),
+        "crypt: ready (passive pod), ChaCha20 known-answer test ok",
+        "client_a: pass",
+        "client_b: pass",
+        "tunnelkit: demo passed",
+    ] {
+        assert!(log.contains(line), "{test}: output lacks '{line}':\n{log}");
+    }
+    say(&format!("{test}: demo passed in release, printed through the console pod"));
+}
+
+#[test]
+fn the_demo_prints_through_the_added_console_pod_in_release_on_qemu_virt_aarch64() {
+    demo_passes_in_release("qemu_virt_aarch64");
+}
+
+#[test]
+fn the_demo_prints_through_the_added_console_pod_in_release_on_x86_64_generic() {
+    demo_passes_in_release("x86_64_generic");
+}
+
+/// A panic in release reaches the host through the added console pod, and
+/// fails the run naming the PD.
+#[test]
+fn a_panic_in_release_fails_the_run_through_the_added_console_pod() {
+    let test = "a_panic_in_release_fails_the_run_through_the_added_console_pod";
+    let Some(_sdk) = sdk_or_skip(test) else { return };
+    let _guard = qemu_lock();
+    let out = tunnelkit(&["run", "--system", "tests/systems/panic.xml", "--config", "release", "--timeout", "120"]);
+    let log = text(&out);
+    assert!(!out.status.success(), "{test}: a panicking PD must fail the run:\n{log}");
+    assert!(log.contains("tunnelkit: added the console pod 'serial'"), "{log}");
+    assert!(log.contains("PD 'panicker' panicked"), "{test}: the failure must name the PD:\n{log}");
+    say(&format!("{test}: the panic was seen in release"));
+}
+
+/// A PD the console pod cannot serve is reported at its position when the
+/// pod is added (the containment system's tick PD runs at 254, the pod's priority).
+#[test]
+fn a_pd_the_added_console_pod_cannot_serve_is_reported_at_its_position() {
+    let test = "a_pd_the_added_console_pod_cannot_serve_is_reported_at_its_position";
+    let Some(_sdk) = sdk_or_skip(test) else { return };
+    let out = tunnelkit(&["build", "--system", "tests/systems/containment.xml", "--config", "release"]);
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("tests/systems/containment.xml:38:36: error: console pod: PD 'tick' has priority 254, but it would print by calling the console pod"),
+        "{log}"
+    );
+}

@@ -9,12 +9,12 @@ use anyhow::{Context, Result, bail};
 
 use crate::board::{Board, KernelConfig, rust_target};
 use crate::check::{self, Target};
-use crate::percore;
 use crate::progress::Step;
 use crate::sdf::SystemFile;
 use crate::sdk::Sdk;
 use crate::supervision;
 use crate::workspace::Workspace;
+use crate::{console_pod, percore};
 
 /// What to build.
 #[derive(Clone, Debug)]
@@ -44,6 +44,8 @@ pub struct Built {
     pub system: PathBuf,
     /// The highest `cpu` of any PD in it (QEMU needs that many cores + 1).
     pub highest_cpu: u64,
+    /// The console pod the build added (see [`build_adding_console`]).
+    pub console_pod: Option<console_pod::Added>,
 }
 
 /// Output directory for a board and config: `target/tunnelkit/<board>/<config>/`.
@@ -51,13 +53,39 @@ pub fn output_dir(ws: &Workspace, board: Board, config: KernelConfig) -> PathBuf
     ws.target_dir.join("tunnelkit").join(board.name()).join(config.name())
 }
 
-/// Builds every PD image the system names, then the bootable image.
+/// Builds every PD image the system names, then the bootable image; the
+/// system is built as written (the benchmarks measure exactly that).
 pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
+    build_with(ws, sdk, req, false)
+}
+
+/// [`build`], but a system with no console pod, built for a config with no
+/// kernel console, first gets one (see [`crate::console_pod`]), so that what
+/// it prints is seen: what `tunnelkit run` and `tunnelkit build` do. The
+/// system built is then `<output dir>/<stem>.xml`.
+pub fn build_adding_console(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
+    build_with(ws, sdk, req, true)
+}
+
+fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool) -> Result<Built> {
     sdk.board_dir(req.board, req.config)?;
     let system = SystemFile::read(&req.system)?;
     check_before_build(req)?;
+    let dir = output_dir(ws, req.board, req.config);
+    let stem = req.system.file_stem().and_then(|s| s.to_str()).unwrap_or("system");
+    let text = fs::read_to_string(&req.system).with_context(|| format!("reading {}", req.system.display()))?;
+    let mut source = Source { path: req.system.clone(), text };
+    let mut images = system.images.clone();
+    let mut console = None;
+    if add_console && console_pod::needed(req.config, &system.images) {
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let added = add_console_pod(req, &source, &dir, stem)?;
+        images.push(crate::sdf::ProgramImage { pd: added.pod.clone(), path: console_pod::IMAGE.into(), position: String::new() });
+        source = Source { path: dir.join(format!("{stem}.xml")), text: added.text.clone() };
+        console = Some(added);
+    }
     let mut binaries = BTreeSet::new();
-    for img in &system.images {
+    for img in &images {
         match ws.binary_for_image(&img.path) {
             Some(b) => {
                 binaries.insert(b.clone().name);
@@ -78,7 +106,6 @@ pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
     }
     let packages: BTreeSet<_> = ws.pd_binaries.iter().filter(|b| binaries.contains(&b.name)).map(|b| b.package.clone()).collect();
 
-    let dir = output_dir(ws, req.board, req.config);
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let cargo_dir = ws.target_dir.join("tunnelkit").join("cargo").join(format!("{}-{}", req.board.name(), req.config.name()));
     compile(ws, req, &packages, &cargo_dir)?;
@@ -89,8 +116,7 @@ pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
         fs::copy(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
     }
 
-    let stem = req.system.file_stem().and_then(|s| s.to_str()).unwrap_or("system");
-    let final_system = expand_per_core(req, &dir, stem)?;
+    let final_system = expand_per_core(req, &source, &dir, stem)?;
     let supervised = patch_supervisors(&final_system, &dir)?;
 
     // Prefill files are looked up relative to the system description and
@@ -109,7 +135,54 @@ pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
     let report = dir.join(format!("{stem}-report.txt"));
     run_microkit(sdk, req, &final_system, &dir, &image, &report)?;
     let highest_cpu = highest_cpu(&final_system)?;
-    Ok(Built { dir, image, report, supervised, system: final_system, highest_cpu })
+    Ok(Built { dir, image, report, supervised, system: final_system, highest_cpu, console_pod: console })
+}
+
+/// A system description's path and text (the given file, or a transformation of it).
+struct Source {
+    path: PathBuf,
+    text: String,
+}
+
+/// Adds the console pod to `source` into `<dir>/<stem>.xml` and checks the result.
+fn add_console_pod(req: &BuildRequest, source: &Source, dir: &Path, stem: &str) -> Result<console_pod::Added> {
+    let added = console_pod::add(&source.text, req.board, req.config).map_err(|errors| {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| {
+                format!("{}:{}:{}: error: console pod: {}\n  hint: {}", source.path.display(), e.pos.line, e.pos.col, e.message, e.hint)
+            })
+            .collect();
+        anyhow::anyhow!(
+            "config '{}' has no kernel console, so tunnelkit adds the console pod to {}, but cannot:\n{}",
+            req.config.name(),
+            source.path.display(),
+            lines.join("\n")
+        )
+    })?;
+    let out = dir.join(format!("{stem}.xml"));
+    fs::write(&out, &added.text).with_context(|| format!("writing {}", out.display()))?;
+    for line in console_pod::describe(&added) {
+        eprintln!("tunnelkit: {line}");
+    }
+    eprintln!(
+        "tunnelkit: config '{}' has no kernel console: building {} (the system with the console pod)",
+        req.config.name(),
+        out.display()
+    );
+    // The result must itself be a valid system (an internal check).
+    let target = Target { board: Some(req.board), config: Some(req.config) };
+    let report = check::check_file(&out, None, target);
+    let errors: Vec<String> = report.errors().filter(|d| !ADVISORY_WHEN_BUILDING.contains(&d.rule)).map(ToString::to_string).collect();
+    if !errors.is_empty() {
+        bail!(
+            "internal error: adding the console pod to {} gave an invalid system ({}):\n{}",
+            source.path.display(),
+            out.display(),
+            errors.join("\n")
+        );
+    }
+    Ok(added)
 }
 
 /// Rules whose errors `build` reports as warnings: an over-committed core
@@ -146,16 +219,15 @@ fn check_before_build(req: &BuildRequest) -> Result<()> {
 
 /// Expands the per-core pods of the system (see [`crate::percore`]) into
 /// `<dir>/<stem>.xml`; returns the system description to build.
-fn expand_per_core(req: &BuildRequest, dir: &Path, stem: &str) -> Result<PathBuf> {
-    let text = fs::read_to_string(&req.system).with_context(|| format!("reading {}", req.system.display()))?;
-    let expanded = match percore::expand(&text) {
-        Ok(None) => return Ok(req.system.clone()),
+fn expand_per_core(req: &BuildRequest, source: &Source, dir: &Path, stem: &str) -> Result<PathBuf> {
+    let expanded = match percore::expand(&source.text) {
+        Ok(None) => return Ok(source.path.clone()),
         Ok(Some(e)) => e,
         Err(errors) => {
             let lines: Vec<String> = errors
                 .iter()
                 .map(|e| {
-                    format!("{}:{}:{}: error: per-core: {}\n  hint: {}", req.system.display(), e.pos.line, e.pos.col, e.message, e.hint)
+                    format!("{}:{}:{}: error: per-core: {}\n  hint: {}", source.path.display(), e.pos.line, e.pos.col, e.message, e.hint)
                 })
                 .collect();
             bail!("{}", lines.join("\n"));

@@ -10,6 +10,7 @@ pub mod board;
 pub mod build;
 pub mod check;
 pub mod console;
+pub mod console_pod;
 pub mod net;
 pub mod percore;
 pub mod progress;

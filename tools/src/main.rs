@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use tunnelkit::board::{Board, KernelConfig, parse_board, parse_config};
-use tunnelkit::build::{BuildRequest, build};
+use tunnelkit::build::{BuildRequest, build_adding_console};
 use tunnelkit::console::Judge;
 use tunnelkit::sdk::Sdk;
 use tunnelkit::workspace::Workspace;
@@ -36,11 +36,13 @@ enum Cmd {
         /// `tunnelkit: <what> passed`, which every tunnelkit system prints).
         #[arg(long)]
         pass_line: Option<String>,
-        /// Boot the network system (net.xml unless --system is given) with a
+        /// Boot the board's network system (net.xml, on x86_64_generic
+        /// net.x86_64_generic.xml, unless --system is given) with a
         /// virtio-net device on QEMU user networking, forwarding
         /// 127.0.0.1:5007/5008/5009 to the guest's UDP ports 7/8/9; prints
-        /// `tunnelkit: net ready` once it answers, then runs until killed or
-        /// the timeout (exit 0 if it became ready).
+        /// `tunnelkit: net ready` once the guest prints `net: pipeline up`
+        /// (and, with user networking, 127.0.0.1:5007 answers), then runs
+        /// until killed or the timeout (exit 0 if it became ready).
         #[arg(long)]
         net: bool,
         /// With --net: a QEMU `-netdev` spec without `id=` replacing user
@@ -81,8 +83,9 @@ enum Cmd {
         /// (with smp-benchmark: the text between the multicore results markers).
         #[arg(long)]
         update_readme: bool,
-        /// Measure the network system from the host instead (both transports):
-        /// writes net.json and net.md.
+        /// Measure the network systems from the host instead (release config):
+        /// the floor (net-floor.xml), the tunnel and the async pipeline, under
+        /// UDP load up to 20 000 datagrams/s; writes net.json, net.md and net.svg.
         #[arg(long)]
         net: bool,
     },
@@ -130,14 +133,17 @@ struct Target {
     /// kernel always takes its 4.
     #[arg(long)]
     cores: Option<u32>,
-    /// The system description (default: system.xml, or net.xml with --net).
+    /// The system description (default: system.xml, or with --net the
+    /// board's network system: net.xml, net.x86_64_generic.xml).
     #[arg(long)]
     system: Option<PathBuf>,
 }
 
 impl Target {
     fn system(&self, net: bool) -> PathBuf {
-        self.system.clone().unwrap_or_else(|| PathBuf::from(if net { "net.xml" } else { "system.xml" }))
+        self.system
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(if net { tunnelkit::net::system_file(self.board, false) } else { "system.xml" }))
     }
 }
 
@@ -162,26 +168,16 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("--cores is for run: the image does not depend on it");
             }
             let (ws, sdk) = setup()?;
-            build(&ws, &sdk, &request(&t, false))?;
+            build_adding_console(&ws, &sdk, &request(&t, false))?;
             Ok(())
         }
         Cmd::Run { target: t, timeout, pass_line, net, netdev, allow_pd_panics } => {
             let system = t.system(net);
+            // Without a kernel console (release, benchmark, smp-release,
+            // smp-benchmark) the build adds the console pod if the system has none.
             let sdf = tunnelkit::sdf::SystemFile::read(&system)?;
-            let has_console_pd = sdf.images.iter().any(|i| i.path == "serial.elf");
-            if !t.config.has_printing() && !has_console_pd {
-                bail!(
-                    "config '{}' has no kernel console and {} has no console PD (serial.elf), so nothing the \
-                     system prints would be seen; use --config debug, or add the serial driver PD",
-                    t.config.name(),
-                    system.display()
-                );
-            }
             let (ws, sdk) = setup()?;
-            if net && t.board != Board::QemuVirtAarch64 {
-                bail!("--net needs --board qemu_virt_aarch64 (the virtio-net driver is virtio-mmio on the AArch64 virt machine)");
-            }
-            let built = build(&ws, &sdk, &request(&t, net))?;
+            let built = build_adding_console(&ws, &sdk, &request(&t, net))?;
             let cores = tunnelkit::board::qemu_cores(t.board, t.config, t.cores, built.highest_cpu).map_err(anyhow::Error::msg)?;
             let kernel32 = match t.board {
                 Board::X86_64Generic => sdk.kernel32(t.board, t.config)?,
@@ -193,8 +189,11 @@ fn run(cli: Cli) -> Result<()> {
                 if cores > 1 { format!(" with -smp {cores}") } else { String::new() }
             );
             let timeout = Duration::from_secs(timeout);
-            let mut extra =
-                if net { tunnelkit::net::qemu_args(netdev.as_deref().unwrap_or(&tunnelkit::net::default_netdev())) } else { Vec::new() };
+            let mut extra = if net {
+                tunnelkit::net::qemu_args(t.board, netdev.as_deref().unwrap_or(&tunnelkit::net::default_netdev()))
+            } else {
+                Vec::new()
+            };
             if sdf.icount {
                 if cores > 1 {
                     eprintln!(
@@ -220,10 +219,9 @@ fn run(cli: Cli) -> Result<()> {
             if net && netdev.is_none() {
                 tunnelkit::net::ensure_echo_port_free()?;
             }
-            let ready = (net && netdev.is_none()).then(|| tunnelkit::net::probe_until_ready(timeout));
-            if net && netdev.is_some() {
-                eprintln!("tunnelkit: custom -netdev: no readiness probe; the guest is 10.0.2.15/24");
-            }
+            // Ready once the guest prints its pipeline up (and, with user
+            // networking, 127.0.0.1:5007 answers).
+            let mut ready = net.then(|| tunnelkit::net::Readiness::new(netdev.is_none(), timeout));
             let mut judge = match &pass_line {
                 Some(line) => Judge::new(line),
                 None => Judge::any_system_passed(),
@@ -232,17 +230,26 @@ fn run(cli: Cli) -> Result<()> {
             if allow_pd_panics {
                 judge = judge.allowing_panics();
             }
-            let run = qemu::run(t.board, cores, &built.image, &kernel32, &extra, &mut judge, timeout, &mut std::io::stdout())?;
-            if net && run.outcome == qemu::Outcome::TimedOut {
-                return match ready {
-                    Some(r) if !r.load(std::sync::atomic::Ordering::SeqCst) => {
-                        bail!("the network system never answered on 127.0.0.1:5007 within {}s", timeout.as_secs())
-                    }
-                    _ => {
-                        eprintln!("tunnelkit: timeout reached, QEMU stopped");
-                        Ok(())
-                    }
-                };
+            let mut watch = |line: &str| ready.iter_mut().for_each(|r| r.line(line));
+            let run = qemu::run_watching(
+                t.board,
+                cores,
+                &built.image,
+                &kernel32,
+                &extra,
+                &mut judge,
+                timeout,
+                &mut std::io::stdout(),
+                &mut watch,
+            )?;
+            if let Some(r) = &ready
+                && run.outcome == qemu::Outcome::TimedOut
+            {
+                if let Some(why) = r.failure(timeout) {
+                    bail!("{why}");
+                }
+                eprintln!("tunnelkit: timeout reached, QEMU stopped");
+                return Ok(());
             }
             qemu::require_pass(&run, judge.pass_line(), timeout)?;
             eprintln!("tunnelkit: passed in {:.1}s", run.elapsed.as_secs_f64());
@@ -250,18 +257,31 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Bench { board, config, out, net: true, update_readme, .. } => {
             if config != KernelConfig::Benchmark {
-                bail!("--net measures the network system in the release config; --config does not apply to it");
+                bail!("--net measures the network systems in the release config; --config does not apply to it");
             }
+            use tunnelkit::bench::net;
             let (ws, sdk) = setup()?;
-            let results = tunnelkit::bench::net::run(&ws, &sdk, board, KernelConfig::Release)?;
+            let default_out = out.is_none();
+            let results = net::run(&ws, &sdk, board, KernelConfig::Release)?;
             let out = out.unwrap_or_else(|| PathBuf::from("bench-results").join(board.name()));
-            let (json, md) = tunnelkit::bench::net::write(&results, &out)?;
-            println!("{}", tunnelkit::bench::net::markdown(&results));
-            eprintln!("tunnelkit: wrote {} and {}", json.display(), md.display());
+            let (json, md) = net::write(&results, &out)?;
+            println!("{}", net::markdown(&results));
+            if let Some(w) = results.budget_warning() {
+                eprintln!("tunnelkit: {w}");
+            }
+            eprintln!("tunnelkit: wrote {}, {} and net.svg", json.display(), md.display());
             if update_readme {
+                if !default_out {
+                    bail!("--update-readme takes results from bench-results/<board>/; run without --out to put them there");
+                }
+                // Every board measured into bench-results/ so far, this one included.
+                let boards = net::measured_boards(&ws.root);
+                if !boards.iter().any(|r| r.board == board.name()) {
+                    bail!("--update-readme takes results from bench-results/<board>/ of the workspace root; run there");
+                }
                 let readme = ws.root.join("README.md");
-                let text = std::fs::read_to_string(&readme)?;
-                std::fs::write(&readme, tunnelkit::bench::net::update_readme(&text, &results))?;
+                let text = std::fs::read_to_string(&readme).with_context(|| format!("reading {}", readme.display()))?;
+                std::fs::write(&readme, net::update_readme(&text, &boards)).with_context(|| format!("writing {}", readme.display()))?;
                 eprintln!("tunnelkit: updated the network results in {}", readme.display());
             }
             Ok(())

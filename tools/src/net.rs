@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::board::Board;
+
 /// The guest's address (QEMU user networking's default).
 pub const GUEST_IP: &str = "10.0.2.15";
 /// Host ports forwarded to the guest (loopback only): (host port, guest port, what).
@@ -20,17 +22,39 @@ pub fn default_netdev() -> String {
     spec
 }
 
-/// QEMU arguments adding a modern virtio-net device on `netdev` (a spec
-/// without `id=`; tunnelkit adds it).
-pub fn qemu_args(netdev: &str) -> Vec<String> {
-    vec![
-        "-global".into(),
-        "virtio-mmio.force-legacy=false".into(),
-        "-netdev".into(),
-        format!("{netdev},id=net0"),
-        "-device".into(),
-        "virtio-net-device,netdev=net0".into(),
-    ]
+/// The PCI slot of the NIC on x86_64_generic (i440fx `pc`): fixed, so that
+/// the IRQ line the firmware routes its INTA# to (11) is known in advance and
+/// the x86 network systems name the matching IOAPIC pin.
+pub const X86_NIC_SLOT: u8 = 3;
+
+/// QEMU arguments adding the virtio-net device the driver expects on `board`,
+/// on `netdev` (a spec without `id=`; tunnelkit adds it): on
+/// qemu_virt_aarch64 a modern virtio-mmio device, on x86_64_generic a legacy
+/// virtio-pci device (I/O BAR, INTx) at slot [`X86_NIC_SLOT`].
+pub fn qemu_args(board: Board, netdev: &str) -> Vec<String> {
+    let device = match board {
+        Board::QemuVirtAarch64 => "virtio-net-device,netdev=net0".to_string(),
+        Board::X86_64Generic => format!("virtio-net-pci,netdev=net0,disable-modern=on,addr={X86_NIC_SLOT:02x}.0"),
+    };
+    let mut args: Vec<String> = Vec::new();
+    if board == Board::QemuVirtAarch64 {
+        args.extend(["-global".into(), "virtio-mmio.force-legacy=false".into()]);
+    }
+    args.extend(["-netdev".into(), format!("{netdev},id=net0"), "-device".into(), device]);
+    args
+}
+
+/// The network system on `board`: the tunnel pipeline, or with
+/// `async_transport` the async one (net.xml / net-async.xml on
+/// qemu_virt_aarch64, net.x86_64_generic.xml / net-async.x86_64_generic.xml
+/// on x86_64_generic). Relative to the repository root.
+pub fn system_file(board: Board, async_transport: bool) -> &'static str {
+    match (board, async_transport) {
+        (Board::QemuVirtAarch64, false) => "net.xml",
+        (Board::QemuVirtAarch64, true) => "net-async.xml",
+        (Board::X86_64Generic, false) => "net.x86_64_generic.xml",
+        (Board::X86_64Generic, true) => "net-async.x86_64_generic.xml",
+    }
 }
 
 /// Sends `payload` to 127.0.0.1:`port` and waits up to `wait` for an answer.
@@ -53,29 +77,108 @@ pub fn ensure_echo_port_free() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Probes the UDP echo port in the background until it answers (or `limit`
-/// passes); prints `tunnelkit: net ready` and how to reach the system, and
-/// sets the returned flag.
-pub fn probe_until_ready(limit: Duration) -> Arc<AtomicBool> {
-    let ready = Arc::new(AtomicBool::new(false));
-    let flag = ready.clone();
-    std::thread::spawn(move || {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if exchange(FORWARDS[0].0, b"tunnelkit readiness probe", Duration::from_millis(300))
-                .is_ok_and(|a| a == b"tunnelkit readiness probe")
-            {
-                flag.store(true, Ordering::SeqCst);
-                eprintln!("tunnelkit: net ready");
-                for (host, guest, what) in FORWARDS {
-                    eprintln!(
-                        "tunnelkit:   {what}: udp 127.0.0.1:{host} -> {GUEST_IP}:{guest}  (e.g. `echo hi | nc -u -w1 127.0.0.1 {host}`)"
-                    );
-                }
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
+/// The console line the NIC driver prints once every path of the pipeline
+/// has started.
+pub const PIPELINE_UP: &str = "net: pipeline up";
+
+/// When `run --net` is ready: the guest printed [`PIPELINE_UP`] and, with
+/// the default user netdev, 127.0.0.1:5007 answers. Then it prints
+/// `tunnelkit: net ready` (and, with user networking, the forwards).
+#[derive(Debug)]
+pub struct Readiness {
+    /// Also wait for the echo port to answer (user networking's forwards).
+    probe: bool,
+    deadline: Instant,
+    pipeline_up: bool,
+    ready: Arc<AtomicBool>,
+}
+
+impl Readiness {
+    /// `probe`: the default user netdev, whose forwards can be probed from the host.
+    pub fn new(probe: bool, timeout: Duration) -> Self {
+        Readiness { probe, deadline: Instant::now() + timeout, pipeline_up: false, ready: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// Shows one console line; on the first [`PIPELINE_UP`] line either
+    /// reports readiness (custom netdev) or starts probing the echo port in
+    /// the background and reports readiness when it answers.
+    pub fn line(&mut self, line: &str) {
+        if self.pipeline_up || !line.contains(PIPELINE_UP) {
+            return;
         }
-    });
-    ready
+        self.pipeline_up = true;
+        if !self.probe {
+            self.ready.store(true, Ordering::SeqCst);
+            eprintln!("tunnelkit: net ready");
+            eprintln!("tunnelkit:   custom -netdev: the guest is {GUEST_IP}/24 (no host forwards)");
+            return;
+        }
+        let (ready, deadline) = (self.ready.clone(), self.deadline);
+        std::thread::spawn(move || {
+            while Instant::now() < deadline {
+                if exchange(FORWARDS[0].0, b"tunnelkit readiness probe", Duration::from_millis(300))
+                    .is_ok_and(|a| a == b"tunnelkit readiness probe")
+                {
+                    ready.store(true, Ordering::SeqCst);
+                    eprintln!("tunnelkit: net ready");
+                    for (host, guest, what) in FORWARDS {
+                        eprintln!(
+                            "tunnelkit:   {what}: udp 127.0.0.1:{host} -> {GUEST_IP}:{guest}  (e.g. `echo hi | nc -u -w1 127.0.0.1 {host}`)"
+                        );
+                    }
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+    }
+
+    /// Whether `tunnelkit: net ready` was printed.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Why the system never became ready within `timeout` (`None` if it did).
+    pub fn failure(&self, timeout: Duration) -> Option<String> {
+        let secs = timeout.as_secs();
+        if self.is_ready() {
+            None
+        } else if !self.pipeline_up {
+            Some(format!(
+                "the network system never reported its pipeline up: no console line '{PIPELINE_UP}' within {secs}s \
+                 (the NIC driver prints it once every path has started)"
+            ))
+        } else {
+            Some(format!("the guest printed '{PIPELINE_UP}', but 127.0.0.1:{} never answered within {secs}s", FORWARDS[0].0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_custom_netdev_is_ready_on_the_pipeline_line_alone() {
+        let mut r = Readiness::new(false, Duration::from_secs(5));
+        r.line("virtio-net: slot 31 mac 52:54:00:12:34:56 ip 10.0.2.15");
+        assert!(!r.is_ready());
+        let why = r.failure(Duration::from_secs(5)).unwrap();
+        assert!(why.contains("no console line 'net: pipeline up' within 5s"), "{why}");
+        r.line("net: pipeline up (3 paths)\r");
+        assert!(r.is_ready());
+        assert_eq!(r.failure(Duration::from_secs(5)), None);
+    }
+
+    #[test]
+    fn user_networking_also_needs_the_echo_port_to_answer() {
+        // Nothing answers on a port no QEMU forwards within this short deadline.
+        let mut r = Readiness::new(true, Duration::from_millis(50));
+        r.line("net: pipeline up");
+        std::thread::sleep(Duration::from_millis(100));
+        if !r.is_ready() {
+            let why = r.failure(Duration::from_millis(50)).unwrap();
+            assert!(why.contains("printed 'net: pipeline up', but 127.0.0.1:5007 never answered"), "{why}");
+        }
+    }
 }

@@ -55,6 +55,16 @@ setvar!(
     static dma_paddr
 );
 setvar!(
+    /// x86 legacy virtio-pci: base of the PCI configuration ports
+    /// (`<ioport id="0" addr="0xcf8" size="8" setvar_addr="pci_config_port">`).
+    static pci_config_port
+);
+setvar!(
+    /// x86 legacy virtio-pci: base of the device's I/O BAR0 range
+    /// (`<ioport id="1" … setvar_addr="virtio_port">`).
+    static virtio_port
+);
+setvar!(
     /// Frame queue to the control path.
     static to_control_vaddr
 );
@@ -192,9 +202,14 @@ fn pipeline(mac: &[u8; 6]) -> Option<Pipeline> {
 }
 
 fn init() -> Driver {
-    let mmio = DeviceMemory::from_setvars(&mmio_vaddr, &mmio_size).expect("the virtio-mmio window must be mapped");
+    // The transport is whatever the SDF gives: a virtio-mmio window or PCI I/O ports.
+    let mmio = DeviceMemory::from_setvars(&mmio_vaddr, &mmio_size);
+    let location = match virtio::Location::from_sdf(mmio, pci_config_port.get(), virtio_port.get()) {
+        Ok(l) => l,
+        Err(e) => panic!("virtio-net: {e}"),
+    };
     let dma = SharedMemory::from_setvars(&dma_vaddr, &dma_size).expect("the DMA region must be mapped");
-    let device = match Device::probe_and_start(mmio, Dma::new(dma, dma_paddr.get())) {
+    let device = match Device::probe_and_start(location, Dma::new(dma, dma_paddr.get())) {
         Ok(d) => d,
         Err(e) => panic!("virtio-net: {e}"),
     };

@@ -4,6 +4,7 @@
 
 pub mod model;
 pub mod net;
+pub mod net_load;
 pub mod report;
 pub mod run;
 pub mod smp;

@@ -110,9 +110,22 @@ mod target {
         }
     }
 
-    /// An x86 I/O port range of this PD (`<ioport id=…>`).
+    /// An x86 I/O port range of this PD (`<ioport id=…>`). Every access is an
+    /// invocation of the range's IOPort capability; the kernel refuses ports
+    /// outside the range. On AArch64 every access fails with
+    /// seL4_IllegalOperation (3).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct IoPort(u8);
+
+    /// The `X86IOPort{In,Out}{8,16,32}` labels of this config: (in, out) per width.
+    struct PortLabels {
+        in8: u64,
+        in16: u64,
+        in32: u64,
+        out8: u64,
+        out16: u64,
+        out32: u64,
+    }
 
     impl IoPort {
         /// The range with SDF id `id`.
@@ -120,28 +133,68 @@ mod target {
             Self(id)
         }
 
-        fn labels() -> Result<(u64, u64), u64> {
+        /// The SDF id of the range.
+        pub const fn id(self) -> u8 {
+            self.0
+        }
+
+        fn labels() -> Result<PortLabels, u64> {
             match LABELS.arch {
-                tunnelkit_sys::labels::ArchLabels::X86_64 { ioport_in8, ioport_out8, .. } => Ok((ioport_in8, ioport_out8)),
+                tunnelkit_sys::labels::ArchLabels::X86_64 {
+                    ioport_in8: in8,
+                    ioport_in16: in16,
+                    ioport_in32: in32,
+                    ioport_out8: out8,
+                    ioport_out16: out16,
+                    ioport_out32: out32,
+                } => Ok(PortLabels { in8, in16, in32, out8, out16, out32 }),
                 _ => Err(3), // seL4_IllegalOperation: no I/O ports on this architecture
             }
         }
 
-        /// Writes a byte to `port` (inside the range). Err: the kernel's error code.
-        pub fn out8(self, port: u16, value: u8) -> Result<(), u64> {
-            let (_, out8) = Self::labels()?;
+        /// `X86IOPortOut*`: MR0 = port, MR1 = value.
+        fn write(self, label: u64, port: u16, value: u32) -> Result<(), u64> {
             tunnelkit_sys::ipc_buffer::set_mr(0, u64::from(port));
             tunnelkit_sys::ipc_buffer::set_mr(1, u64::from(value));
-            let r = syscall::call(cap::ioport(self.0), MessageInfo::with_label(out8, 2));
+            let r = syscall::call(cap::ioport(self.0), MessageInfo::with_label(label, 2));
             if r.label() == 0 { Ok(()) } else { Err(r.label()) }
+        }
+
+        /// `X86IOPortIn*`: MR0 = port; the value comes back in MR0.
+        fn read(self, label: u64, port: u16) -> Result<u64, u64> {
+            tunnelkit_sys::ipc_buffer::set_mr(0, u64::from(port));
+            let r = syscall::call(cap::ioport(self.0), MessageInfo::with_label(label, 1));
+            if r.label() == 0 { Ok(tunnelkit_sys::ipc_buffer::get_mr(0)) } else { Err(r.label()) }
+        }
+
+        /// Writes a byte to `port` (inside the range). Err: the kernel's error code.
+        pub fn out8(self, port: u16, value: u8) -> Result<(), u64> {
+            self.write(Self::labels()?.out8, port, u32::from(value))
+        }
+
+        /// Writes 16 bits to `port` (inside the range). Err: the kernel's error code.
+        pub fn out16(self, port: u16, value: u16) -> Result<(), u64> {
+            self.write(Self::labels()?.out16, port, u32::from(value))
+        }
+
+        /// Writes 32 bits to `port` (inside the range). Err: the kernel's error code.
+        pub fn out32(self, port: u16, value: u32) -> Result<(), u64> {
+            self.write(Self::labels()?.out32, port, value)
         }
 
         /// Reads a byte from `port` (inside the range). Err: the kernel's error code.
         pub fn in8(self, port: u16) -> Result<u8, u64> {
-            let (in8, _) = Self::labels()?;
-            tunnelkit_sys::ipc_buffer::set_mr(0, u64::from(port));
-            let r = syscall::call(cap::ioport(self.0), MessageInfo::with_label(in8, 1));
-            if r.label() == 0 { Ok(tunnelkit_sys::ipc_buffer::get_mr(0) as u8) } else { Err(r.label()) }
+            self.read(Self::labels()?.in8, port).map(|v| v as u8)
+        }
+
+        /// Reads 16 bits from `port` (inside the range). Err: the kernel's error code.
+        pub fn in16(self, port: u16) -> Result<u16, u64> {
+            self.read(Self::labels()?.in16, port).map(|v| v as u16)
+        }
+
+        /// Reads 32 bits from `port` (inside the range). Err: the kernel's error code.
+        pub fn in32(self, port: u16) -> Result<u32, u64> {
+            self.read(Self::labels()?.in32, port).map(|v| v as u32)
         }
     }
 

@@ -159,6 +159,56 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_board_gets_its_nic_and_its_network_systems() {
+        let arm = qemu_args(Board::QemuVirtAarch64, "user");
+        assert_eq!(
+            arm,
+            ["-global", "virtio-mmio.force-legacy=false", "-netdev", "user,id=net0", "-device", "virtio-net-device,netdev=net0"]
+        );
+        let x86 = qemu_args(Board::X86_64Generic, "dgram,local.type=inet");
+        assert_eq!(x86, ["-netdev", "dgram,local.type=inet,id=net0", "-device", "virtio-net-pci,netdev=net0,disable-modern=on,addr=03.0"]);
+        assert_eq!((system_file(Board::QemuVirtAarch64, false), system_file(Board::QemuVirtAarch64, true)), ("net.xml", "net-async.xml"));
+        assert_eq!(
+            (system_file(Board::X86_64Generic, false), system_file(Board::X86_64Generic, true)),
+            ("net.x86_64_generic.xml", "net-async.x86_64_generic.xml")
+        );
+        // The x86 systems name the IOAPIC pin of the slot's IRQ line (SeaBIOS: slot 3 INTA# -> PIRQC -> 11).
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        for b in Board::ALL {
+            for a in [false, true] {
+                let text = std::fs::read_to_string(root.join(system_file(b, a))).unwrap();
+                let x86 = b == Board::X86_64Generic;
+                assert_eq!(text.contains(r#"<irq id="0" pin="11" trigger="level" polarity="high""#), x86, "{}", system_file(b, a));
+                assert_eq!(text.contains(r#"setvar_addr="virtio_port""#), x86, "{}", system_file(b, a));
+                assert_eq!(text.contains(r#"setvar_vaddr="mmio_vaddr""#), !x86, "{}", system_file(b, a));
+            }
+        }
+    }
+
+    /// The x86 network systems mirror the AArch64 ones: the same text once
+    /// the header comment, the NIC's device parts (virtio-mmio region and
+    /// map, I/O ports, IRQ) and the DMA region's fixed address are left out.
+    #[test]
+    fn the_x86_network_systems_mirror_the_aarch64_ones() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let common = |file: &str| -> String {
+            let text = std::fs::read_to_string(root.join(file)).unwrap();
+            let body = &text[text.find("-->").expect("a header comment") + 3..];
+            body.lines()
+                .filter(|l| !["virtio_mmio", "<ioport", "<irq "].iter().any(|device| l.contains(device)))
+                .map(|l| {
+                    if l.contains(r#"<memory_region name="net_dma""#) { l.replace(r#" phys_addr="0x30000000""#, "") } else { l.to_string() }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        for a in [false, true] {
+            let (arm, x86) = (system_file(Board::QemuVirtAarch64, a), system_file(Board::X86_64Generic, a));
+            assert_eq!(common(arm), common(x86), "{x86} must mirror {arm} except for the NIC's device parts");
+        }
+    }
+
+    #[test]
     fn a_custom_netdev_is_ready_on_the_pipeline_line_alone() {
         let mut r = Readiness::new(false, Duration::from_secs(5));
         r.line("virtio-net: slot 31 mac 52:54:00:12:34:56 ip 10.0.2.15");

@@ -161,8 +161,7 @@ fn a_signal_to_run_net_stops_its_qemu_and_frees_the_ports() {
             });
             rx
         };
-        // Running with the ports taken: `tunnelkit: net ready`, or (with a
-        // driver that does not print its pipeline line) the echo port answers.
+        // Running with the ports taken: `tunnelkit: net ready`.
         let mut log = String::new();
         let start = Instant::now();
         let ready = 'wait: loop {
@@ -173,16 +172,13 @@ fn a_signal_to_run_net_stops_its_qemu_and_frees_the_ports() {
                     break 'wait Some("net ready");
                 }
             }
-            if exchange(5007, b"probe", Duration::from_millis(300)).is_ok_and(|a| a == b"probe") {
-                break Some("echo answered");
-            }
             if start.elapsed() > Duration::from_secs(90) || child.try_wait().unwrap().is_some() {
                 break None;
             }
         };
         let Some(ready) = ready else {
             tunnelkit_tests::kill_group(&mut child);
-            panic!("{test}: SIG{signal}: neither 'tunnelkit: net ready' nor an echo answer within 90 s:\n{log}");
+            panic!("{test}: SIG{signal}: no 'tunnelkit: net ready' within 90 s:\n{log}");
         };
         let qemus: Vec<u32> =
             tunnelkit_tests::children_of(pid).into_iter().filter(|(_, c)| c.starts_with("qemu-system")).map(|(p, _)| p).collect();
@@ -280,11 +276,6 @@ fn a_release_net_run_prints_through_the_added_console_pod() {
                 break 'wait true;
             }
         }
-        // A driver without its pipeline line: the echo port answering is
-        // as far as this test can wait.
-        if !console.contains("net: pipeline up") && exchange(5007, b"probe", Duration::from_millis(300)).is_ok_and(|a| a == b"probe") {
-            break true;
-        }
         if start.elapsed() > Duration::from_secs(90) || child.try_wait().unwrap().is_some() {
             break false;
         }
@@ -301,15 +292,7 @@ fn a_release_net_run_prints_through_the_added_console_pod() {
     {
         assert!(console.contains(line), "{test}: the console lacks '{line}' (printed through the console pod in release):\n{console}");
     }
-    if console.contains("net: pipeline up") {
-        assert!(log.contains("tunnelkit: net ready"), "{test}: the pipeline came up but the tool never said so:\n{log}");
-    }
-    say(&format!(
-        "{test}: the PDs printed through the added console pod in release{}",
-        if log.contains("tunnelkit: net ready") {
-            "; tunnelkit: net ready"
-        } else {
-            " (no 'net: pipeline up' from this driver yet: ready by the echo port)"
-        }
-    ));
+    assert!(console.contains("net: pipeline up"), "{test}: the driver never said 'net: pipeline up':\n{console}");
+    assert!(log.contains("tunnelkit: net ready"), "{test}: the pipeline came up but the tool never said so:\n{log}");
+    say(&format!("{test}: the PDs printed through the added console pod in release; net: pipeline up; tunnelkit: net ready"));
 }

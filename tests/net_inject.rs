@@ -156,6 +156,14 @@ fn injected_frames(test: &str, board: Board, async_transport: bool) {
     assert_eq!(&reply[22..28], &GUEST_MAC);
     assert_eq!(&reply[28..32], &GUEST_IP);
     say(&format!("{test}: ARP answered after {:.1}s", start.elapsed().as_secs_f64()));
+    // With a custom -netdev the tool cannot probe the guest; it says ready when the driver reports its pipeline up.
+    let said = Instant::now();
+    while !guest.log().contains("tunnelkit: net ready") && said.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = guest.log();
+    assert!(log.contains("net: pipeline up"), "{test}: the driver never said 'net: pipeline up':\n{log}");
+    assert!(log.contains("tunnelkit: net ready"), "{test}: with --netdev the tool never said 'tunnelkit: net ready':\n{log}");
 
     // ICMP echo (host-to-guest ICMP cannot pass user networking; here it is injected).
     let mut icmp = vec![8, 0, 0, 0, 0xbe, 0xef, 0, 7];

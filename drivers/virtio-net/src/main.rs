@@ -1,5 +1,7 @@
-//! NIC driver PD for QEMU's virtio-net (virtio-mmio, modern interface) on
-//! the AArch64 virt machine, and the head of the network pipeline:
+//! NIC driver PD for QEMU's virtio-net — virtio-mmio (modern interface) on
+//! the AArch64 virt machine, legacy virtio-pci over I/O ports on x86_64 (the
+//! transport is whatever the system description gives; see [`virtio`]) —
+//! and the head of the network pipeline:
 //!
 //! 1. IRQ → receive frames (virtqueues and buffers in a DMA region);
 //! 2. steer each frame by a glance at its headers and drop it at once if its
@@ -150,6 +152,8 @@ struct Pipeline {
 }
 
 /// What answers the frames: the pipeline, or the driver itself (floor).
+// One per PD, built once and never moved: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Mode {
     Pipeline(Pipeline),
     Floor,

@@ -85,7 +85,7 @@ enum Cmd {
         update_readme: bool,
         /// Measure the network systems from the host instead (release config):
         /// the floor (net-floor.xml), the tunnel and the async pipeline, under
-        /// UDP load up to 20 000 datagrams/s; writes net.json, net.md and net.svg.
+        /// UDP load up to 50 000 datagrams/s; writes net.json, net.md and net.svg.
         #[arg(long)]
         net: bool,
     },

@@ -5,7 +5,7 @@
 //! (`net.xml`) and through **async** queues (`net-async.xml`).
 //!
 //! Measured per system: the UDP-echo round trip (sequential requests); the
-//! answered rate while UDP echo is offered 500 to 20 000 datagrams/s (with
+//! answered rate while UDP echo is offered 500 to 50 000 datagrams/s (with
 //! the rate the host actually sent), its peak and what is left of it at the
 //! highest offered rate (a receive livelock would show as a collapse); and
 //! isolation under overload: sealed echo and stats, quiet and while UDP
@@ -36,8 +36,9 @@ const ECHO: u16 = net::FORWARDS[0].0;
 const SEALED: u16 = net::FORWARDS[1].0;
 const STATS: u16 = net::FORWARDS[2].0;
 
-/// Offered rates of the sweep (64-byte UDP echo datagrams per second).
-pub const RATES: [u64; 9] = [500, 1000, 2000, 5000, 8000, 10_000, 12_000, 15_000, 20_000];
+/// Offered rates of the sweep (64-byte UDP echo datagrams per second): past
+/// 20 000/s so that the floor, too, is driven past what it can answer.
+pub const RATES: [u64; 12] = [500, 1000, 2000, 5000, 8000, 10_000, 12_000, 15_000, 20_000, 30_000, 40_000, 50_000];
 /// Seconds per offered rate.
 pub const RATE_SECONDS: f64 = 2.5;
 /// Wait for late answers after a load stops.
@@ -245,6 +246,13 @@ impl NetSystem {
     pub fn held(&self) -> Option<f64> {
         let (peak, highest) = (self.peak()?, self.highest()?);
         (peak.answered_pps > 0.0).then(|| highest.answered_pps / peak.answered_pps)
+    }
+
+    /// Whether it answered (at least [`REACHED`] of) all the host sent at
+    /// the highest offered rate: then its peak is only a lower bound of what
+    /// it can answer.
+    pub fn unsaturated(&self) -> bool {
+        self.highest().is_some_and(|h| h.sent_pps > 0.0 && h.answered_pps >= REACHED * h.sent_pps)
     }
 }
 
@@ -551,7 +559,9 @@ pub fn markdown(r: &NetResults) -> String {
         r.rate_seconds,
         percent(HELD_GOAL)
     ));
-    s.push_str("| system | CPU share | echo RTT min / median / max (µs) | peak answered (offered) | held at highest | peak vs floor | median RTT vs floor |\n");
+    s.push_str(&format!(
+        "| system | CPU share | echo RTT min / median / max (µs) | peak answered (offered) | held at {highest}/s | peak vs floor | median RTT vs floor |\n"
+    ));
     s.push_str("|---|--:|--:|--:|--:|--:|--:|\n");
     for sys in &r.systems {
         let peak = sys.peak().map(|p| format!("{} ({}/s)", per_second(p.answered_pps), p.offered_pps)).unwrap_or_default();
@@ -579,6 +589,13 @@ pub fn markdown(r: &NetResults) -> String {
     }
     if r.system(Kind::Floor).is_none() {
         s.push_str("**No floor system was measured: the pipelines are not compared with it.**\n\n");
+    }
+    for sys in r.systems.iter().filter(|s| s.unsaturated()) {
+        s.push_str(&format!(
+            "**{} answered all the host sent at the highest offered rate ({highest}/s): its peak is only a lower bound{}.**\n\n",
+            sys.kind.name(),
+            if sys.kind == Kind::Floor { ", and the pipelines' ratios to it are upper bounds" } else { "" }
+        ));
     }
 
     // The sweep: offered rates as rows, systems as columns.
@@ -727,7 +744,7 @@ pub fn plot(r: &NetResults, path: &Path) -> Result<()> {
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(45)
-        .build_cartesian_2d(0.0..n as f64, 0.0..110.0)?;
+        .build_cartesian_2d(0.0..n as f64, 0.0..130.0)?;
     bars.configure_mesh()
         .disable_x_mesh()
         .x_labels(2 * n + 1)
@@ -739,7 +756,7 @@ pub fn plot(r: &NetResults, path: &Path) -> Result<()> {
             }
         })
         .y_desc("answered (%)")
-        .y_label_formatter(&whole)
+        .y_label_formatter(&|v| if *v <= 100.0 { format!("{v:.0}") } else { String::new() })
         .draw()?;
     type Bar = (&'static str, RGBAColor, fn(&Isolation) -> Option<Probe>);
     let kinds: [Bar; 2] = [
@@ -936,6 +953,14 @@ mod tests {
         assert!(md.contains("| 10000/s | 9000/s | **8500/s** | 900/s |"), "{md}");
         assert!(md.contains("**The host could not reach every offered rate:** floor at 20000/s offered sent 15000/s"), "{md}");
         assert!(md.contains("**Warning: the systems' total budgets differ"), "{md}");
+        assert!(!md.contains("lower bound"), "{md}");
+        let mut capped = sample();
+        for x in &mut capped.systems[0].rates {
+            x.answered_pps = x.sent_pps;
+        }
+        assert!(capped.systems[0].unsaturated() && !capped.systems[1].unsaturated());
+        let capped = markdown(&capped);
+        assert!(capped.contains("**floor answered all the host sent at the highest offered rate (20000/s): its peak is only a lower bound, and the pipelines' ratios to it are upper bounds.**"), "{capped}");
         assert!(md.contains("Slow to answer echo again once a load had stopped (and its answers had 0.5 s to arrive): async after 20000/s not within 10 s."), "{md}");
         assert!(md.contains("| floor | 19900/s | 9500/s | — / — | — / — | 60/60 / 0/60 | 150 / none answered |"), "{md}");
         assert!(md.contains("| tunnel | 19900/s | 4250/s | 60/60 / 30/60 | 200 / 900 |"), "{md}");

@@ -36,9 +36,12 @@ const ECHO: u16 = net::FORWARDS[0].0;
 const SEALED: u16 = net::FORWARDS[1].0;
 const STATS: u16 = net::FORWARDS[2].0;
 
-/// Offered rates of the sweep (64-byte UDP echo datagrams per second): past
-/// 20 000/s so that the floor, too, is driven past what it can answer.
+/// Offered rates of the sweep (64-byte UDP echo datagrams per second).
 pub const RATES: [u64; 12] = [500, 1000, 2000, 5000, 8000, 10_000, 12_000, 15_000, 20_000, 30_000, 40_000, 50_000];
+/// Offered next, one after the other, to a system that still answered all
+/// it was sent (the floor): until it no longer does, so that its peak is
+/// what it can answer rather than what it was offered.
+pub const EXTRA_RATES: [u64; 2] = [75_000, 100_000];
 /// Seconds per offered rate.
 pub const RATE_SECONDS: f64 = 2.5;
 /// Wait for late answers after a load stops.
@@ -252,8 +255,13 @@ impl NetSystem {
     /// the highest offered rate: then its peak is only a lower bound of what
     /// it can answer.
     pub fn unsaturated(&self) -> bool {
-        self.highest().is_some_and(|h| h.sent_pps > 0.0 && h.answered_pps >= REACHED * h.sent_pps)
+        self.highest().is_some_and(answered_all)
     }
+}
+
+/// Whether (at least [`REACHED`] of) all that was sent was answered.
+fn answered_all(r: &Rate) -> bool {
+    r.sent_pps > 0.0 && r.answered_pps >= REACHED * r.sent_pps
 }
 
 /// The host the figures were taken on.
@@ -419,6 +427,13 @@ fn measure(
         step.detail(&format!("offering {offered_pps} datagrams/s"));
         rates.push(rate(offered_pps)?);
     }
+    for offered_pps in EXTRA_RATES {
+        if !rates.last().is_some_and(answered_all) {
+            break;
+        }
+        step.detail(&format!("still answering all: offering {offered_pps} datagrams/s"));
+        rates.push(rate(offered_pps)?);
+    }
     step.detail(&format!("sealed echo and stats, quiet and under a {FLOOD_PPS}/s echo flood"));
     let isolation = isolation(has_sealed)?;
     let peak = rates.iter().map(|r| r.answered_pps).fold(0.0, f64::max);
@@ -549,23 +564,28 @@ pub fn markdown(r: &NetResults) -> String {
         load(r.host.load_before),
         load(r.host.load_after)
     );
-    let highest = r.systems.iter().filter_map(|s| s.highest()).map(|h| h.offered_pps).max().unwrap_or(0);
     s.push_str(&format!(
-        "64-byte UDP echo datagrams to 127.0.0.1:{ECHO}, offered for {} s per rate, paced by host threads (one socket each). \
-         The peak is the most answered per second at any offered rate. \"Held\" is what is answered at the highest \
-         offered rate ({highest}/s) as a fraction of the peak (goal ≥ {}: no receive livelock); \"vs floor\" divides a \
+        "64-byte UDP echo datagrams to 127.0.0.1:{ECHO}, offered for {} s per rate, paced by host threads (one socket each), \
+         up to {}/s; a system that still answered all it was sent is offered {} too, one after the other, until it no \
+         longer does. The peak is the most answered per second at any offered rate. \"Held\" is what is answered at the \
+         system's highest offered rate as a fraction of its peak (goal ≥ {}: no receive livelock); \"vs floor\" divides a \
          pipeline's figure by the floor's (goal for the peak ≥ {FLOOR_GOAL}×). The CPU share is Σ budget/period of the \
          system's active (not passive) PDs, from its description.\n\n",
         r.rate_seconds,
+        RATES[RATES.len() - 1],
+        EXTRA_RATES.map(|x| format!("{x}/s")).join(" and "),
         percent(HELD_GOAL)
     ));
-    s.push_str(&format!(
-        "| system | CPU share | echo RTT min / median / max (µs) | peak answered (offered) | held at {highest}/s | peak vs floor | median RTT vs floor |\n"
-    ));
+    s.push_str(
+        "| system | CPU share | echo RTT min / median / max (µs) | peak answered (offered) | held at the highest offered | peak vs floor | median RTT vs floor |\n",
+    );
     s.push_str("|---|--:|--:|--:|--:|--:|--:|\n");
     for sys in &r.systems {
         let peak = sys.peak().map(|p| format!("{} ({}/s)", per_second(p.answered_pps), p.offered_pps)).unwrap_or_default();
-        let held = sys.held().map(|h| format!("{} {}", percent(h), mark(h >= HELD_GOAL))).unwrap_or_default();
+        let held = match (sys.held(), sys.highest()) {
+            (Some(h), Some(at)) => format!("{} {} ({}/s)", percent(h), mark(h >= HELD_GOAL), at.offered_pps),
+            _ => String::new(),
+        };
         let (vs_peak, vs_rtt) = match (sys.kind, r.vs_floor(sys.kind)) {
             (Kind::Floor, _) => ("—".to_string(), "—".to_string()),
             (_, Some(v)) => (format!("{:.2}× {}", v.peak, mark(v.peak >= FLOOR_GOAL)), format!("{:.2}×", v.echo_rtt)),
@@ -592,8 +612,9 @@ pub fn markdown(r: &NetResults) -> String {
     }
     for sys in r.systems.iter().filter(|s| s.unsaturated()) {
         s.push_str(&format!(
-            "**{} answered all the host sent at the highest offered rate ({highest}/s): its peak is only a lower bound{}.**\n\n",
+            "**{} answered all the host sent at the highest offered rate ({}/s): its peak is only a lower bound{}.**\n\n",
             sys.kind.name(),
+            sys.highest().map_or(0, |h| h.offered_pps),
             if sys.kind == Kind::Floor { ", and the pipelines' ratios to it are upper bounds" } else { "" }
         ));
     }
@@ -617,7 +638,7 @@ pub fn markdown(r: &NetResults) -> String {
             let cell = match sys.rates.iter().find(|x| x.offered_pps == o) {
                 Some(x) if x.reached() => per_second(x.answered_pps),
                 Some(x) => format!("{} (sent {})", per_second(x.answered_pps), per_second(x.sent_pps)),
-                None => String::new(),
+                None => "—".into(),
             };
             let is_peak = sys.peak().is_some_and(|p| p.offered_pps == o);
             s.push_str(&format!(" {} |", if is_peak { format!("**{cell}**") } else { cell }));
@@ -941,29 +962,41 @@ mod tests {
     #[test]
     fn the_report_shows_goals_shortfalls_and_isolation() {
         let md = markdown(&sample());
-        assert!(
-            md.contains("| tunnel (`net.xml`) | 100 % over 1 PD | 75 / 150 / 1500 | 8500/s (10000/s) | 50 % ✗ | 0.85× ✓ | 1.50× |"),
-            "{md}"
+        let has = |line: &str| assert!(md.contains(line), "{line}\nnot in\n{md}");
+        has("| peak answered (offered) | held at the highest offered |");
+        has("| tunnel (`net.xml`) | 100 % over 1 PD | 75 / 150 / 1500 | 8500/s (10000/s) | 50 % ✗ (20000/s) | 0.85× ✓ | 1.50× |");
+        has("| floor (`net-floor.xml`) | 100 % over 1 PD | 50 / 100 / 1000 | 10000/s (12000/s) | 95 % ✓ (20000/s) | — | — |");
+        has("| 20000/s | 9500/s (sent 15000/s) | 4250/s (sent 15000/s) |");
+        has("| 10000/s | 9000/s | **8500/s** | 900/s |");
+        has("**The host could not reach every offered rate:** floor at 20000/s offered sent 15000/s");
+        has("**Warning: the systems' total budgets differ");
+        has(
+            "Slow to answer echo again once a load had stopped (and its answers had 0.5 s to arrive): async after 20000/s not within 10 s.",
         );
-        assert!(
-            md.contains("| floor (`net-floor.xml`) | 100 % over 1 PD | 50 / 100 / 1000 | 10000/s (12000/s) | 95 % ✓ | — | — |"),
-            "{md}"
-        );
-        assert!(md.contains("| 20000/s | 9500/s (sent 15000/s) | 4250/s (sent 15000/s) |"), "{md}");
-        assert!(md.contains("| 10000/s | 9000/s | **8500/s** | 900/s |"), "{md}");
-        assert!(md.contains("**The host could not reach every offered rate:** floor at 20000/s offered sent 15000/s"), "{md}");
-        assert!(md.contains("**Warning: the systems' total budgets differ"), "{md}");
+        has("| floor | 19900/s | 9500/s | — / — | — / — | 60/60 / 0/60 | 150 / none answered |");
+        has("| tunnel | 19900/s | 4250/s | 60/60 / 30/60 | 200 / 900 |");
         assert!(!md.contains("lower bound"), "{md}");
+
+        // A floor that answered all it was sent, also at an extra rate the others were not offered.
         let mut capped = sample();
         for x in &mut capped.systems[0].rates {
             x.answered_pps = x.sent_pps;
         }
+        let mut extra = capped.systems[0].rates[0];
+        (extra.offered_pps, extra.sent_pps, extra.answered_pps) = (EXTRA_RATES[0], EXTRA_RATES[0] as f64, EXTRA_RATES[0] as f64);
+        capped.systems[0].rates.push(extra);
         assert!(capped.systems[0].unsaturated() && !capped.systems[1].unsaturated());
-        let capped = markdown(&capped);
-        assert!(capped.contains("**floor answered all the host sent at the highest offered rate (20000/s): its peak is only a lower bound, and the pipelines' ratios to it are upper bounds.**"), "{capped}");
-        assert!(md.contains("Slow to answer echo again once a load had stopped (and its answers had 0.5 s to arrive): async after 20000/s not within 10 s."), "{md}");
-        assert!(md.contains("| floor | 19900/s | 9500/s | — / — | — / — | 60/60 / 0/60 | 150 / none answered |"), "{md}");
-        assert!(md.contains("| tunnel | 19900/s | 4250/s | 60/60 / 30/60 | 200 / 900 |"), "{md}");
+        assert_eq!(capped.systems[0].highest().unwrap().offered_pps, EXTRA_RATES[0]);
+        let md = markdown(&capped);
+        assert!(
+            md.contains(&format!(
+                "**floor answered all the host sent at the highest offered rate ({}/s): its peak is only a lower bound, \
+                 and the pipelines' ratios to it are upper bounds.**",
+                EXTRA_RATES[0]
+            )),
+            "{md}"
+        );
+        assert!(md.contains(&format!("| {}/s | **{}/s** | — | — |", EXTRA_RATES[0], EXTRA_RATES[0])), "{md}");
     }
 
     #[test]

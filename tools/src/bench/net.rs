@@ -62,6 +62,8 @@ pub const PROBE_WAIT: Duration = Duration::from_millis(500);
 pub const REACHED: f64 = 0.97;
 /// Goal: answered at the highest offered rate, as a fraction of the peak (no receive livelock).
 pub const HELD_GOAL: f64 = 0.9;
+/// The offered rate up to which the answered rate must hold (the issue's range).
+pub const HELD_UP_TO: u64 = 20_000;
 /// Goal: a pipeline's peak as a fraction of the floor's.
 pub const FLOOR_GOAL: f64 = 0.8;
 
@@ -243,6 +245,16 @@ impl NetSystem {
     /// The highest offered rate.
     pub fn highest(&self) -> Option<&Rate> {
         self.rates.iter().max_by_key(|r| r.offered_pps)
+    }
+
+    /// The issue's livelock criterion: among the offered rates up to
+    /// `limit`, the least answered at or past the peak (of those rates), as
+    /// a fraction of that peak.
+    pub fn held_up_to(&self, limit: u64) -> Option<f64> {
+        let within = || self.rates.iter().filter(|r| r.offered_pps <= limit);
+        let peak = within().reduce(|best, r| if r.answered_pps > best.answered_pps { r } else { best })?;
+        let least = within().filter(|r| r.offered_pps >= peak.offered_pps).map(|r| r.answered_pps).fold(f64::INFINITY, f64::min);
+        (peak.answered_pps > 0.0).then(|| least / peak.answered_pps)
     }
 
     /// Answered at the highest offered rate as a fraction of the peak.
@@ -568,7 +580,8 @@ pub fn markdown(r: &NetResults) -> String {
         "64-byte UDP echo datagrams to 127.0.0.1:{ECHO}, offered for {} s per rate, paced by host threads (one socket each), \
          up to {}/s; a system that still answered all it was sent is offered {} too, one after the other, until it no \
          longer does. The peak is the most answered per second at any offered rate. \"Held\" is what is answered at the \
-         system's highest offered rate as a fraction of its peak (goal ≥ {}: no receive livelock); \"vs floor\" divides a \
+         system's highest offered rate as a fraction of its peak; \"held to {HELD_UP_TO}/s\" is the least answered at or past \
+         the peak among the rates up to {HELD_UP_TO}/s, as a fraction of that peak (goal ≥ {}: no receive livelock); \"vs floor\" divides a \
          pipeline's figure by the floor's (goal for the peak ≥ {FLOOR_GOAL}×). The CPU share is Σ budget/period of the \
          system's active (not passive) PDs, from its description.\n\n",
         r.rate_seconds,
@@ -577,13 +590,14 @@ pub fn markdown(r: &NetResults) -> String {
         percent(HELD_GOAL)
     ));
     s.push_str(
-        "| system | CPU share | echo RTT min / median / max (µs) | peak answered (offered) | held at the highest offered | peak vs floor | median RTT vs floor |\n",
+        "| system | CPU share | echo RTT min / median / max (µs) | peak answered (offered) | held to 20000/s | held at the highest offered | peak vs floor | median RTT vs floor |\n",
     );
-    s.push_str("|---|--:|--:|--:|--:|--:|--:|\n");
+    s.push_str("|---|--:|--:|--:|--:|--:|--:|--:|\n");
     for sys in &r.systems {
         let peak = sys.peak().map(|p| format!("{} ({}/s)", per_second(p.answered_pps), p.offered_pps)).unwrap_or_default();
+        let held_to = sys.held_up_to(HELD_UP_TO).map(|h| format!("{} {}", percent(h), mark(h >= HELD_GOAL))).unwrap_or_default();
         let held = match (sys.held(), sys.highest()) {
-            (Some(h), Some(at)) => format!("{} {} ({}/s)", percent(h), mark(h >= HELD_GOAL), at.offered_pps),
+            (Some(h), Some(at)) => format!("{} ({}/s)", percent(h), at.offered_pps),
             _ => String::new(),
         };
         let (vs_peak, vs_rtt) = match (sys.kind, r.vs_floor(sys.kind)) {
@@ -592,7 +606,7 @@ pub fn markdown(r: &NetResults) -> String {
             (_, None) => ("no floor".into(), "no floor".into()),
         };
         s.push_str(&format!(
-            "| {} (`{}`) | {} over {} PD{} | {:.0} / {:.0} / {:.0} | {peak} | {held} | {vs_peak} | {vs_rtt} |\n",
+            "| {} (`{}`) | {} over {} PD{} | {:.0} / {:.0} / {:.0} | {peak} | {held_to} | {held} | {vs_peak} | {vs_rtt} |\n",
             sys.kind.name(),
             sys.system,
             percent(sys.budget.share),
@@ -911,6 +925,9 @@ mod tests {
         assert_eq!(tunnel.peak().unwrap().offered_pps, 10_000);
         assert_eq!(tunnel.highest().unwrap().offered_pps, 20_000);
         assert_eq!(tunnel.held(), Some(0.5));
+        assert_eq!(tunnel.held_up_to(20_000), Some(0.5));
+        // Below the peak's offered rate nothing counts; past the limit neither.
+        assert_eq!(tunnel.held_up_to(10_000), Some(1.0));
         // A flat curve keeps its first peak and holds all of it.
         assert_eq!(r.system(Kind::Async).unwrap().peak().unwrap().offered_pps, 1000);
         assert_eq!(r.system(Kind::Async).unwrap().held(), Some(1.0));
@@ -963,9 +980,9 @@ mod tests {
     fn the_report_shows_goals_shortfalls_and_isolation() {
         let md = markdown(&sample());
         let has = |line: &str| assert!(md.contains(line), "{line}\nnot in\n{md}");
-        has("| peak answered (offered) | held at the highest offered |");
-        has("| tunnel (`net.xml`) | 100 % over 1 PD | 75 / 150 / 1500 | 8500/s (10000/s) | 50 % ✗ (20000/s) | 0.85× ✓ | 1.50× |");
-        has("| floor (`net-floor.xml`) | 100 % over 1 PD | 50 / 100 / 1000 | 10000/s (12000/s) | 95 % ✓ (20000/s) | — | — |");
+        has("| peak answered (offered) | held to 20000/s | held at the highest offered |");
+        has("| tunnel (`net.xml`) | 100 % over 1 PD | 75 / 150 / 1500 | 8500/s (10000/s) | 50 % ✗ | 50 % (20000/s) | 0.85× ✓ | 1.50× |");
+        has("| floor (`net-floor.xml`) | 100 % over 1 PD | 50 / 100 / 1000 | 10000/s (12000/s) | 95 % ✓ | 95 % (20000/s) | — | — |");
         has("| 20000/s | 9500/s (sent 15000/s) | 4250/s (sent 15000/s) |");
         has("| 10000/s | 9000/s | **8500/s** | 900/s |");
         has("**The host could not reach every offered rate:** floor at 20000/s offered sent 15000/s");

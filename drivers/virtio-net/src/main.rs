@@ -14,9 +14,9 @@
 //!
 //! No receive livelock: each round transmits first, then takes at most
 //! [`RX_QUOTA`] frames. While a path holds frames (it will notify when it
-//! answers) the driver polls on those notifications and the device
-//! interrupts only when half its receive buffers are full; when every path
-//! is idle and the ring is empty, the next frame interrupts again (NAPI).
+//! answers) the driver polls on those notifications with the receive
+//! interrupt off; when every path is idle and the ring is empty, the next
+//! frame interrupts again (NAPI).
 //!
 //! Without a classifier channel and path queues the driver is the *floor*
 //! configuration: it answers ARP, ICMP echo, UDP echo (7) and stats (9)
@@ -556,8 +556,8 @@ impl Driver {
             self.device.kick();
             if self.paths_busy() {
                 // A path will notify when it answers, and the driver polls then;
-                // meanwhile only a half-full ring interrupts.
-                self.device.set_rx_wakeup(RxWakeup::HalfFull);
+                // meanwhile no receive interrupt (frames beyond the ring drop in the device, for free).
+                self.device.set_rx_wakeup(RxWakeup::Off);
                 break;
             }
             if taken == RX_QUOTA {

@@ -16,11 +16,10 @@
 //! then the available ring, the used ring at the next 4 KiB); 128 receive
 //! buffers from 0x6000 and 64 transmit buffers after them, 2 KiB each.
 //!
-//! Interrupts are moderated NAPI style: the driver asks for a receive
-//! interrupt on the next frame when it is idle, and only once half the
-//! receive buffers hold frames while it is busy (VIRTIO_RING_F_EVENT_IDX;
-//! without it, no receive interrupt while busy); a transmit interrupt only
-//! when something waits for a transmit buffer.
+//! Interrupts are switched NAPI style: the driver asks for a receive
+//! interrupt on the next frame when it is idle and for none while it is busy
+//! (VIRTIO_RING_F_EVENT_IDX's used_event, else the no-interrupt flag); a
+//! transmit interrupt only when something waits for a transmit buffer.
 
 mod mmio;
 mod pci;
@@ -225,9 +224,10 @@ pub struct Device {
 pub enum RxWakeup {
     /// On the next frame (the driver is idle).
     NextFrame,
-    /// Only once half the receive buffers hold frames (the driver is busy
-    /// and polls anyway; this keeps the ring from overflowing).
-    HalfFull,
+    /// Not at all: the driver is busy and polls when a path it fed
+    /// notifies; a ring that fills meanwhile drops in the device, which costs
+    /// the guest nothing.
+    Off,
 }
 
 impl Device {
@@ -324,9 +324,10 @@ impl Device {
     /// before the device saw the change.
     pub fn set_rx_wakeup(&mut self, wakeup: RxWakeup) {
         let _ = if self.event_idx {
+            // An event index just behind the consumed one is not reached again until the index wraps.
             let ahead = match wakeup {
                 RxWakeup::NextFrame => 0,
-                RxWakeup::HalfFull => RX_BUFFERS / 2 - 1,
+                RxWakeup::Off => u16::MAX,
             };
             self.rx.interrupt_after(&self.dma.mem, ahead)
         } else {

@@ -304,8 +304,11 @@ impl Driver {
         let mut taken = 0;
         while taken < quota {
             if self.device.tx_free() == 0 {
+                // As in transmit_all: arm, then look again.
                 self.device.set_tx_wakeup(true);
-                break;
+                if self.device.tx_free() == 0 {
+                    break;
+                }
             }
             let Some(len) = self.device.receive(&mut self.frame) else { break };
             taken += 1;
@@ -486,7 +489,24 @@ impl Driver {
     /// the path, whose own queue then fills and frames for it are dropped
     /// early), and the driver asks the device to interrupt when one frees.
     fn transmit_all(&mut self) {
-        let Mode::Pipeline(p) = &mut self.mode else { return };
+        loop {
+            if !self.transmit_round() {
+                self.device.set_tx_wakeup(false);
+                return;
+            }
+            // Ask for an interrupt when a buffer frees, then look again: one
+            // may have freed before the device saw the request.
+            self.device.set_tx_wakeup(true);
+            if self.device.tx_free() <= TX_RESERVED {
+                return;
+            }
+        }
+    }
+
+    /// One pass over the paths' answer queues; whether answers still wait
+    /// for a transmit buffer.
+    fn transmit_round(&mut self) -> bool {
+        let Mode::Pipeline(p) = &mut self.mode else { return false };
         let mut waiting = false;
         for path in &mut p.paths {
             let mut drained = false;
@@ -518,7 +538,7 @@ impl Driver {
                 let _ = path.channel.notify();
             }
         }
-        self.device.set_tx_wakeup(waiting);
+        waiting
     }
 
     /// Whether some path holds frames: it will notify when it has answered,

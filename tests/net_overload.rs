@@ -1,4 +1,5 @@
-//! No receive livelock, in the release config on both boards (needs
+//! The floor configuration answers by itself, and no receive livelock, in
+//! the release config on both boards (needs
 //! MICROKIT_SDK): `tunnelkit run --net --config release` is offered 64-byte
 //! UDP echo requests at rising rates up to 20 000/s; the answered rate at
 //! 20 000/s stays at least 90 % of the most the system answered at any rate.
@@ -8,12 +9,12 @@
 //! and no PD has faulted or panicked.
 
 use std::io::Read;
-use std::net::UdpSocket;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tunnelkit::bench::net::Kind;
+use tunnelkit::bench::net_load::{self, Request};
 use tunnelkit::board::Board;
 use tunnelkit::net::exchange;
 use tunnelkit_tests::{qemu_lock, say, sdk_or_skip};
@@ -26,6 +27,38 @@ const SECONDS: f64 = 2.0;
 const HELD: f64 = 0.9;
 /// The fraction of sealed-echo and stats requests answered during the flood.
 const ANSWERED: f64 = 0.9;
+/// Sealed-echo and stats requests each, one at a time, during the flood.
+const PROBES: u32 = 40;
+
+/// The floor (`bench --net`'s baseline: the NIC driver alone) answers UDP
+/// echo and stats itself, and the sealed-echo port is closed there.
+#[test]
+fn the_floor_answers_echo_and_stats_itself() {
+    floor("the_floor_answers_echo_and_stats_itself", Board::QemuVirtAarch64);
+}
+
+#[test]
+fn the_floor_answers_echo_and_stats_itself_on_x86_64_generic() {
+    floor("the_floor_answers_echo_and_stats_itself_on_x86_64_generic", Board::X86_64Generic);
+}
+
+fn floor(test: &str, board: Board) {
+    let Some(_sdk) = sdk_or_skip(test) else { return };
+    let _guard = qemu_lock();
+    let system = tunnelkit::bench::net::system_file(board, Kind::Floor);
+    let run = Run::start(test, board, system);
+    assert!(run.wait_ready(Duration::from_secs(240)), "{test}: {system} never became ready:\n{}", run.log());
+    let probes = net_load::probes(&[(5007, Request::Echo), (5009, Request::Stats)], 20, Duration::from_secs(1)).expect("probes");
+    let sealed = net_load::exchange(5008, Request::Sealed, 0, Duration::from_millis(500)).expect("a sealed-echo request");
+    let after = stats();
+    let log = run.log();
+    assert!(log.contains("net: pipeline up (floor)"), "{test}: the driver did not say it is the floor:\n{log}");
+    assert_eq!((probes[0].answered, probes[1].answered), (20, 20), "{test}: echo and stats answered of 20 each\n{log}");
+    assert_eq!(sealed, None, "{test}: the floor has no sealed-echo path, yet port 8 answered");
+    assert!(after["drops"]["closed_port"].as_u64().unwrap_or(0) >= 1, "{test}: the sealed request was not counted as closed_port: {after}");
+    assert_eq!(after["free_buffers"], after["total_buffers"], "{test}: {after}");
+    say(&format!("{test}: {system}: 20/20 echoes and 20/20 stats answered by the driver alone; port 8 closed (counted); all buffers free"));
+}
 
 #[test]
 fn no_livelock_and_other_ports_answer_under_a_flood() {
@@ -37,7 +70,7 @@ fn no_livelock_and_other_ports_answer_under_a_flood_on_x86_64_generic() {
     overload("no_livelock_and_other_ports_answer_under_a_flood_on_x86_64_generic", Board::X86_64Generic);
 }
 
-/// `tunnelkit run --net --config release`, its stderr collected in the background.
+/// `tunnelkit run --net --config release` of `system`, its stderr collected in the background.
 struct Run {
     child: Child,
     stderr: Arc<Mutex<String>>,
@@ -45,11 +78,11 @@ struct Run {
 }
 
 impl Run {
-    fn start(test: &str, board: Board) -> Run {
+    fn start(test: &str, board: Board, system: &str) -> Run {
         let (console, file) = tunnelkit_tests::console_file(test);
         let mut cmd = Command::new(tunnelkit_tests::tunnelkit_binary());
         cmd.current_dir(tunnelkit_tests::repo_root())
-            .args(["run", "--net", "--config", "release", "--board", board.name(), "--timeout", "300"])
+            .args(["run", "--net", "--config", "release", "--board", board.name(), "--system", system, "--timeout", "300"])
             .stdin(Stdio::null())
             .stdout(file)
             .stderr(Stdio::piped());
@@ -93,45 +126,11 @@ impl Drop for Run {
     }
 }
 
-/// Sends 64-byte datagrams to `port` at `pps` until `stop` (or `seconds`);
-/// returns how many.
-fn pace(socket: &UdpSocket, port: u16, pps: u64, seconds: f64, stop: &AtomicBool) -> u64 {
-    let payload = [0x42u8; 64];
-    let start = Instant::now();
-    let mut sent = 0u64;
-    while start.elapsed().as_secs_f64() < seconds && !stop.load(Ordering::SeqCst) {
-        let due = (start.elapsed().as_secs_f64() * pps as f64) as u64;
-        while sent < due {
-            let _ = socket.send_to(&payload, ("127.0.0.1", port));
-            sent += 1;
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    sent
-}
-
-/// Offers `pps` for [`SECONDS`]: (sent, answered per second).
-fn offer(pps: u64) -> (u64, f64) {
-    let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
-    socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    let answered = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-    let receiver = {
-        let (socket, answered, done) = (socket.clone(), answered.clone(), done.clone());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 2048];
-            while !done.load(Ordering::SeqCst) {
-                if socket.recv_from(&mut buf).is_ok() {
-                    answered.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        })
-    };
-    let sent = pace(&socket, 5007, pps, SECONDS, &AtomicBool::new(false));
-    std::thread::sleep(Duration::from_millis(500));
-    done.store(true, Ordering::SeqCst);
-    receiver.join().unwrap();
-    (sent, answered.load(Ordering::SeqCst) as f64 / SECONDS)
+/// Offers 64-byte UDP echo at `pps` for [`SECONDS`] (the bench's paced
+/// load): (sent per second, answered per second).
+fn offer(pps: u64) -> (f64, f64) {
+    let outcome = net_load::offered(5007, 64, pps, SECONDS, Duration::from_millis(500)).expect("a paced load");
+    (outcome.sent_pps(), outcome.answered_pps())
 }
 
 /// Waits until echo answers again after a load step.
@@ -144,33 +143,6 @@ fn settle() {
     }
 }
 
-/// Sequential requests to `port` (500 ms each); returns how many were answered by `ok`.
-fn requests(port: u16, count: usize, make: impl Fn(usize) -> Vec<u8>, ok: impl Fn(&[u8], &[u8]) -> bool) -> usize {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
-    let mut buf = [0u8; 2048];
-    let mut answered = 0;
-    for i in 0..count {
-        let request = make(i);
-        socket.send_to(&request, ("127.0.0.1", port)).unwrap();
-        // Skip late answers to earlier requests.
-        while let Ok((n, _)) = socket.recv_from(&mut buf) {
-            if ok(&request, &buf[..n]) {
-                answered += 1;
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    answered
-}
-
-fn sealed_request(i: usize) -> Vec<u8> {
-    let mut r = vec![0u8; 12 + 32];
-    r[..8].copy_from_slice(&(i as u64).to_le_bytes());
-    r
-}
-
 fn stats() -> serde_json::Value {
     let answer = exchange(5009, b"stats", Duration::from_secs(2)).expect("stats answer");
     serde_json::from_slice(&answer).expect("stats JSON")
@@ -179,13 +151,13 @@ fn stats() -> serde_json::Value {
 fn overload(test: &str, board: Board) {
     let Some(_sdk) = sdk_or_skip(test) else { return };
     let _guard = qemu_lock();
-    let run = Run::start(test, board);
+    let run = Run::start(test, board, tunnelkit::net::system_file(board, false));
     assert!(run.wait_ready(Duration::from_secs(240)), "{test}: the network system never became ready:\n{}", run.log());
 
     let mut sweep = Vec::new();
     for pps in RATES {
         let (sent, answered) = offer(pps);
-        sweep.push((pps, sent as f64 / SECONDS, answered));
+        sweep.push((pps, sent, answered));
         settle();
     }
     let peak = sweep.iter().map(|s| s.2).fold(0.0, f64::max);
@@ -201,37 +173,34 @@ fn overload(test: &str, board: Board) {
 
     // A flood on echo; sealed echo and stats must still answer.
     let before = stats();
-    let stop = Arc::new(AtomicBool::new(false));
-    let flood = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-            pace(&socket, 5007, 20_000, 60.0, &stop)
-        })
-    };
+    let flood = net_load::Load::start(5007, 64, 20_000).expect("the flood");
     std::thread::sleep(Duration::from_millis(300));
-    let sealed = requests(5008, 40, sealed_request, |req, ans| ans.len() == req.len() && ans[..12] == req[..12]);
-    let stats_answered = requests(5009, 20, |_| b"stats".to_vec(), |_, ans| ans.starts_with(b"{\"rx\""));
-    stop.store(true, Ordering::SeqCst);
-    let flooded = flood.join().unwrap();
+    let probes = net_load::probes(&[(5008, Request::Sealed), (5009, Request::Stats)], PROBES, Duration::from_millis(500))
+        .expect("sealed-echo and stats probes");
+    let flooded = flood.stop(Duration::from_millis(100)).expect("the flood").sent;
+    let (sealed, stats_answered) = (probes[0].answered, probes[1].answered);
     settle();
     std::thread::sleep(Duration::from_millis(500));
     let after = stats();
     let log = run.log();
     assert!(
-        sealed as f64 >= ANSWERED * 40.0 && stats_answered as f64 >= ANSWERED * 20.0,
-        "{test}: under a 20000/s echo flood ({flooded} sent) sealed echo answered {sealed}/40 and stats {stats_answered}/20\n{after}\n{log}"
+        probes.iter().all(|p| p.ratio() >= ANSWERED),
+        "{test}: under a 20000/s echo flood ({flooded} sent) sealed echo answered {sealed}/{PROBES} and stats {stats_answered}/{PROBES}\n{after}\n{log}"
     );
     let early = |s: &serde_json::Value, p: &str| s["paths"][p]["dropped_early"].as_u64().unwrap_or(0);
     for other in ["control", "sealed"] {
-        assert_eq!(early(&after, other), early(&before, other), "{test}: the flood's early drops were charged to the {other} path: {after}");
+        assert_eq!(
+            early(&after, other),
+            early(&before, other),
+            "{test}: the flood's early drops were charged to the {other} path: {after}"
+        );
     }
     assert_eq!(after["free_buffers"], after["total_buffers"], "{test}: buffers still in use after the flood: {after}");
     for bad in ["panicked", "VM fault", "cap fault", "unknown syscall", "user exception", "MON|ERROR"] {
         assert!(!log.contains(bad), "{test}: the console says '{bad}':\n{log}");
     }
     say(&format!(
-        "{test}: {}; held {:.0} % of the peak {peak:.0}/s; during a 20000/s echo flood sealed echo {sealed}/40 and stats {stats_answered}/20 answered, \
+        "{test}: {}; held {:.0} % of the peak {peak:.0}/s; during a 20000/s echo flood sealed echo {sealed}/{PROBES} and stats {stats_answered}/{PROBES} answered, \
          {} echo frames dropped early (charged to the echo path only); {} of {} buffers free afterwards",
         table.join(", "),
         100.0 * held / peak,

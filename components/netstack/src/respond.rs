@@ -121,6 +121,23 @@ impl<F: FnMut(u16, &[u8], &mut [u8]) -> Option<usize>> UdpApp for F {
     }
 }
 
+/// UDP echo on one port: the reply is the payload (if it fits).
+#[derive(Clone, Copy, Debug)]
+pub struct Echo {
+    /// The port it listens on.
+    pub port: u16,
+}
+
+impl UdpApp for Echo {
+    fn datagram(&mut self, port: u16, payload: &[u8], reply: &mut [u8]) -> Option<usize> {
+        if port != self.port || payload.len() > reply.len() {
+            return None;
+        }
+        reply[..payload.len()].copy_from_slice(payload);
+        Some(payload.len())
+    }
+}
+
 const ETH: usize = size_of::<Ethernet>();
 const IP: usize = size_of::<Ipv4>();
 

@@ -35,7 +35,7 @@ mod virtio;
 use core::convert::Infallible;
 
 use net_pods::{BATCH, FrameBatch, GUEST_IP, Verdict, classifier, tx_tag};
-use netstack::respond::{Action, Drop, Host, MAX_FRAME, UdpApp, respond};
+use netstack::respond::{Action, Drop, Echo, Host, MAX_FRAME, respond};
 use netstack::steer::{Flow, steer};
 use stats::{Counters, PathCounters, StatsApp};
 use tunnelkit_runtime::{
@@ -241,7 +241,14 @@ fn init() -> Driver {
     if matches!(mode, Mode::Floor) {
         debug_println!("net: pipeline up (floor)");
     }
-    Driver { device, host: Host { mac, ip: GUEST_IP }, counters: Counters::default(), mode, frame: [0; MAX_FRAME + 16], out: [0; MAX_FRAME] }
+    Driver {
+        device,
+        host: Host { mac, ip: GUEST_IP },
+        counters: Counters::default(),
+        mode,
+        frame: [0; MAX_FRAME + 16],
+        out: [0; MAX_FRAME],
+    }
 }
 
 /// The path a steered frame would go to.
@@ -261,23 +268,6 @@ fn route(v: Verdict) -> Option<usize> {
         (Verdict::UDP, 7) => Some(1),
         (Verdict::UDP, 8) => Some(2),
         _ => None,
-    }
-}
-
-/// What the floor configuration answers on UDP.
-struct FloorApp<'a> {
-    stats: StatsApp<'a>,
-}
-
-impl UdpApp for FloorApp<'_> {
-    fn datagram(&mut self, port: u16, payload: &[u8], reply: &mut [u8]) -> Option<usize> {
-        match port {
-            ECHO_PORT if payload.len() <= reply.len() => {
-                reply[..payload.len()].copy_from_slice(payload);
-                Some(payload.len())
-            }
-            _ => self.stats.datagram(port, payload, reply),
-        }
     }
 }
 
@@ -330,7 +320,8 @@ impl Driver {
         let mut taken = 0;
         while taken < quota {
             let Mode::Pipeline(p) = &mut self.mode else { return taken };
-            let mut batch = FrameBatch { count: 0, reserved: 0, mac: self.host.mac, reserved_mac: [0; 2], windows: [Window::default(); BATCH] };
+            let mut batch =
+                FrameBatch { count: 0, reserved: 0, mac: self.host.mac, reserved_mac: [0; 2], windows: [Window::default(); BATCH] };
             // Frames this batch already gives each path.
             let mut claimed = [0u32; 3];
             let mut offset = 0u64;
@@ -447,39 +438,31 @@ impl Driver {
         }
     }
 
+    /// Answers the stats request in `self.frame[..len]`.
     fn answer_stats(&mut self, len: usize) {
         self.counters.stats += 1;
         let buffers = self.buffers();
         let paths = self.path_counters();
         let mut app = StatsApp { counters: &self.counters, buffers, completed: self.completed(), paths, port: STATS_PORT };
-        if let Ok(Action::Reply(n)) = respond(&self.host, &self.frame[..len], &mut self.out, &mut app) {
-            if self.device.transmit(&self.out[..n]) {
-                self.counters.tx += 1;
-            } else {
-                self.counters.tx_full += 1;
-            }
-        }
+        let answer = respond(&self.host, &self.frame[..len], &mut self.out, &mut app);
+        self.send_answer(answer);
     }
 
-    /// Floor configuration: answers the frame here.
+    /// Floor configuration: answers the frame here (stats, or ARP, ICMP
+    /// echo and UDP echo); the counters are gathered only for stats.
     fn answer_locally(&mut self, len: usize) {
-        let buffers = self.buffers();
-        let paths = self.path_counters();
-        let stats = StatsApp { counters: &self.counters, buffers, completed: [0; 3], paths, port: STATS_PORT };
-        let mut app = FloorApp { stats };
-        let answer = respond(&self.host, &self.frame[..len], &mut self.out, &mut app);
+        if steer(&self.frame[..len]) == Some(Flow::Udp(STATS_PORT)) {
+            return self.answer_stats(len);
+        }
+        let answer = respond(&self.host, &self.frame[..len], &mut self.out, &mut Echo { port: ECHO_PORT });
+        self.send_answer(answer);
+    }
+
+    /// Transmits the answer the driver made itself, or counts why there is none.
+    fn send_answer(&mut self, answer: Result<Action, Drop>) {
         match answer {
-            Ok(Action::Reply(n)) => {
-                let is_stats = steer(&self.frame[..len]) == Some(Flow::Udp(STATS_PORT));
-                if self.device.transmit(&self.out[..n]) {
-                    self.counters.tx += 1;
-                    if is_stats {
-                        self.counters.stats += 1;
-                    }
-                } else {
-                    self.counters.tx_full += 1;
-                }
-            }
+            Ok(Action::Reply(n)) if self.device.transmit(&self.out[..n]) => self.counters.tx += 1,
+            Ok(Action::Reply(_)) => self.counters.tx_full += 1,
             Err(d) => self.counters.drops[d.index()] += 1,
         }
     }

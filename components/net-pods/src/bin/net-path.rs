@@ -18,7 +18,7 @@ use core::convert::Infallible;
 
 use demo_services::{CryptRequest, crypt};
 use net_pods::{BATCH, GUEST_IP, Verdict, Verdicts, filter, tx_tag};
-use netstack::respond::{Action, Host, MAX_FRAME, UdpApp, respond};
+use netstack::respond::{Action, Echo, Host, MAX_FRAME, UdpApp, respond};
 use tunnelkit_runtime::{Channel, ChannelSet, Handler, SharedMemory, protection_domain, region_setvars};
 use tunnelkit_tunnel::{Connection, LentRegion, Window, frames};
 
@@ -64,10 +64,7 @@ struct Sealer {
 impl UdpApp for Apps {
     fn datagram(&mut self, port: u16, payload: &[u8], reply: &mut [u8]) -> Option<usize> {
         match port {
-            ECHO_PORT if payload.len() <= reply.len() => {
-                reply[..payload.len()].copy_from_slice(payload);
-                Some(payload.len())
-            }
+            ECHO_PORT => Echo { port: ECHO_PORT }.datagram(port, payload, reply),
             SEALED_PORT => self.sealer.as_mut()?.seal(payload, reply),
             _ => None,
         }

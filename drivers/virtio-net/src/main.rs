@@ -261,12 +261,12 @@ fn path_of(flow: Flow) -> Option<usize> {
     }
 }
 
-/// The path a classified frame goes to; `None` for local or closed ports.
+/// The path a classified frame goes to (as [`path_of`] its flow); `None`
+/// for local or closed ports and drops.
 fn route(v: Verdict) -> Option<usize> {
-    match (v.kind, v.port) {
-        (Verdict::ARP, _) | (Verdict::ICMP, _) => Some(0),
-        (Verdict::UDP, 7) => Some(1),
-        (Verdict::UDP, 8) => Some(2),
+    match v.kind {
+        Verdict::ARP | Verdict::ICMP => path_of(Flow::Control),
+        Verdict::UDP => path_of(Flow::Udp(v.port)),
         _ => None,
     }
 }
@@ -409,14 +409,6 @@ impl Driver {
         }
     }
 
-    /// The counters' view for the stats port.
-    fn completed(&self) -> [u64; 3] {
-        match &self.mode {
-            Mode::Pipeline(p) => [p.paths[0].counters.completed, p.paths[1].counters.completed, p.paths[2].counters.completed],
-            Mode::Floor => [0; 3],
-        }
-    }
-
     /// (free, total) buffers: the NIC's, plus every slot of the frame queues to and from the paths.
     fn buffers(&mut self) -> (u16, u16) {
         let (mut free, mut total) = self.device.buffers();
@@ -443,7 +435,7 @@ impl Driver {
         self.counters.stats += 1;
         let buffers = self.buffers();
         let paths = self.path_counters();
-        let mut app = StatsApp { counters: &self.counters, buffers, completed: self.completed(), paths, port: STATS_PORT };
+        let mut app = StatsApp { counters: &self.counters, buffers, paths, port: STATS_PORT };
         let answer = respond(&self.host, &self.frame[..len], &mut self.out, &mut app);
         self.send_answer(answer);
     }

@@ -48,8 +48,6 @@ pub struct StatsApp<'a> {
     pub counters: &'a Counters,
     /// (free, total) packet buffers.
     pub buffers: (u16, u16),
-    /// Answers completed per path: control, echo, sealed.
-    pub completed: [u64; 3],
     /// Per path: control, echo, sealed.
     pub paths: [PathCounters; 3],
     /// The stats port.
@@ -79,7 +77,7 @@ impl StatsApp<'_> {
         let _ = write!(
             w,
             "\"free_buffers\":{},\"total_buffers\":{},\"completed\":{{\"control\":{},\"echo\":{},\"sealed\":{},\"stats\":{}}}",
-            self.buffers.0, self.buffers.1, self.completed[0], self.completed[1], self.completed[2], c.stats
+            self.buffers.0, self.buffers.1, self.paths[0].completed, self.paths[1].completed, self.paths[2].completed, c.stats
         );
         let _ = write!(w, ",\"paths\":{{");
         for (i, (name, p)) in ["control", "echo", "sealed"].iter().zip(&self.paths).enumerate() {

@@ -85,11 +85,15 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool) 
         console = Some(added);
     }
     let mut binaries = BTreeSet::new();
+    // The console pod the tool added, when this workspace has no crate for it
+    // (a user's own repository): built from tunnelkit's own workspace.
+    let mut console_from_tunnelkit = false;
     for img in &images {
         match ws.binary_for_image(&img.path) {
             Some(b) => {
                 binaries.insert(b.clone().name);
             }
+            None if console.is_some() && img.path == console_pod::IMAGE => console_from_tunnelkit = true,
             None => {
                 let known: Vec<_> = ws.pd_binaries.iter().map(|b| format!("{}.elf", b.name)).collect();
                 bail!(
@@ -114,6 +118,9 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool) 
         let from = built_dir.join(name);
         let to = dir.join(format!("{name}.elf"));
         fs::copy(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    }
+    if console_from_tunnelkit {
+        build_from_tunnelkit(ws, req, console_pod::IMAGE, &dir)?;
     }
 
     let final_system = expand_per_core(req, &source, &dir, stem)?;
@@ -283,6 +290,22 @@ fn patch_supervisors(system: &Path, dir: &Path) -> Result<Vec<String>> {
         supervision::patch(&dir.join(&t.image), t)?;
     }
     Ok(tables.iter().flat_map(|t| t.children.iter().map(|c| c.name().to_string())).collect())
+}
+
+/// Builds `image`, a PD of tunnelkit's own workspace that the tool added to
+/// the system, into `dir` (for a system in another workspace).
+fn build_from_tunnelkit(ws: &Workspace, req: &BuildRequest, image: &str, dir: &Path) -> Result<()> {
+    let own = Workspace::tunnelkit_own()?;
+    let binary = own
+        .binary_for_image(image)
+        .with_context(|| format!("tunnelkit's own workspace at {} builds no {image}", own.root.display()))?
+        .clone();
+    let cargo_dir = ws.target_dir.join("tunnelkit").join("cargo-tunnelkit").join(format!("{}-{}", req.board.name(), req.config.name()));
+    compile(&own, req, &BTreeSet::from([binary.package.clone()]), &cargo_dir)?;
+    let from = cargo_dir.join(rust_target(req.board)).join("pd").join(&binary.name);
+    let to = dir.join(image);
+    fs::copy(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    Ok(())
 }
 
 fn compile(ws: &Workspace, req: &BuildRequest, packages: &BTreeSet<String>, cargo_dir: &Path) -> Result<()> {

@@ -1,6 +1,6 @@
 //! The cargo workspace: its root and the PD binaries it builds.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -27,10 +27,20 @@ pub struct Workspace {
 impl Workspace {
     /// The workspace containing the current directory.
     pub fn current() -> Result<Workspace> {
-        let meta = cargo_metadata::MetadataCommand::new()
-            .no_deps()
-            .exec()
-            .context("reading the cargo workspace (run tunnelkit inside the tunnelkit repository)")?;
+        Self::read(cargo_metadata::MetadataCommand::new().no_deps())
+            .context("reading the cargo workspace (run tunnelkit inside a cargo workspace: tunnelkit's or your own)")
+    }
+
+    /// tunnelkit's own workspace (the one this tool was built from), which
+    /// builds the PDs the tool adds to a system, such as the console pod.
+    pub fn tunnelkit_own() -> Result<Workspace> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(env!("CARGO_MANIFEST_DIR")));
+        Self::read(cargo_metadata::MetadataCommand::new().manifest_path(root.join("Cargo.toml")).no_deps())
+            .with_context(|| format!("reading tunnelkit's own workspace at {} (this tool was built from it)", root.display()))
+    }
+
+    fn read(cmd: &cargo_metadata::MetadataCommand) -> Result<Workspace> {
+        let meta = cmd.exec()?;
         let mut pd_binaries = Vec::new();
         for pkg in meta.workspace_packages() {
             let is_pd = pkg.metadata.get("tunnelkit").and_then(|t| t.get("pd")).and_then(|v| v.as_bool()).unwrap_or(false);

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use crate::board::{Board, KernelConfig, rust_target};
 use crate::check::{self, Target};
 use crate::progress::Step;
-use crate::sdf::SystemFile;
+use crate::sdf::{Parsed, System};
 use crate::sdk::Sdk;
 use crate::supervision;
 use crate::workspace::Workspace;
@@ -69,18 +69,24 @@ pub fn build_adding_console(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Re
 
 fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool) -> Result<Built> {
     sdk.board_dir(req.board, req.config)?;
-    let system = SystemFile::read(&req.system)?;
-    check_before_build(req)?;
+    let text = fs::read_to_string(&req.system).with_context(|| format!("reading {}", req.system.display()))?;
+    let file = req.system.display().to_string();
+    let parsed = Parsed::text(&file, &text);
+    // Every rule that needs no image, before anything is compiled.
+    let target = Target { board: Some(req.board), config: Some(req.config) };
+    stop_on_errors(req, &check::check_parsed(&text, parsed.clone(), target, None), "")?;
+    let system = parsed.into_valid()?;
     let dir = output_dir(ws, req.board, req.config);
     let stem = req.system.file_stem().and_then(|s| s.to_str()).unwrap_or("system");
-    let text = fs::read_to_string(&req.system).with_context(|| format!("reading {}", req.system.display()))?;
     let mut source = Source { path: req.system.clone(), text };
-    let mut images = system.images.clone();
+    // (PD, image) pairs to build.
+    let mut images: Vec<(String, String, String)> =
+        system.images().map(|(pd, img)| (pd.name.clone(), img.path.clone(), system.at(img.pos))).collect();
     let mut console = None;
-    if add_console && console_pod::needed(req.config, &system.images) {
+    if add_console && console_pod::needed(req.config, &system) {
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let added = add_console_pod(req, &source, &dir, stem)?;
-        images.push(crate::sdf::ProgramImage { pd: added.pod.clone(), path: console_pod::IMAGE.into(), position: String::new() });
+        images.push((added.pod.clone(), console_pod::IMAGE.into(), String::new()));
         source = Source { path: dir.join(format!("{stem}.xml")), text: added.text.clone() };
         console = Some(added);
     }
@@ -88,21 +94,17 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool) 
     // The console pod the tool added, when this workspace has no crate for it
     // (a user's own repository): built from tunnelkit's own workspace.
     let mut console_from_tunnelkit = false;
-    for img in &images {
-        match ws.binary_for_image(&img.path) {
+    for (pd, path, at) in &images {
+        match ws.binary_for_image(path) {
             Some(b) => {
                 binaries.insert(b.clone().name);
             }
-            None if console.is_some() && img.path == console_pod::IMAGE => console_from_tunnelkit = true,
+            None if console.is_some() && path == console_pod::IMAGE => console_from_tunnelkit = true,
             None => {
                 let known: Vec<_> = ws.pd_binaries.iter().map(|b| format!("{}.elf", b.name)).collect();
                 bail!(
-                    "{}:{}: error: PD '{}' runs '{}', which no PD crate in this workspace builds (PD images: {}); \
+                    "{at}: error: image-missing: PD '{pd}' runs '{path}', which no PD crate in this workspace builds (PD images: {}); \
                      add a crate with [package.metadata.tunnelkit] pd = true and a binary of that name",
-                    system.path.display(),
-                    img.position,
-                    img.pd,
-                    img.path,
                     known.join(", ")
                 );
             }
@@ -123,26 +125,35 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool) 
         build_from_tunnelkit(ws, req, console_pod::IMAGE, &dir)?;
     }
 
-    let final_system = expand_per_core(req, &source, &dir, stem)?;
-    let supervised = patch_supervisors(&final_system, &dir)?;
-
-    // Prefill files are looked up relative to the system description and
-    // copied beside the images, where the microkit tool searches.
-    let base = req.system.parent().unwrap_or(Path::new("."));
-    for (file, position) in &system.prefills {
-        let from = base.join(file);
-        let name = Path::new(file).file_name().with_context(|| format!("prefill_path '{file}' names no file"))?;
-        if !from.is_file() {
-            bail!("{}:{position}: error: prefill_path '{file}' does not exist (looked for {})", system.path.display(), from.display());
-        }
+    let final_path = expand_per_core(req, &source, &dir, stem)?;
+    // Prefill files are looked up as `tunnelkit check` and the microkit tool
+    // do (the system's directory, then the current one) and copied beside the
+    // images, where the microkit tool searches.
+    let search = check::search_path(&req.system, &[]);
+    for (path, pos) in system.prefills() {
+        let name = Path::new(path).file_name().with_context(|| format!("{}: error: prefill_path '{path}' names no file", system.at(pos)))?;
+        let Some(from) = check::images::find(path, &search) else {
+            bail!(
+                "{}: error: prefill-missing: prefill_path '{path}' is not in {}",
+                system.at(pos),
+                search.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+            );
+        };
         fs::copy(&from, dir.join(name)).with_context(|| format!("copying {}", from.display()))?;
     }
+    // The rules about images, now that they exist: the system the microkit
+    // tool will build, with its search path.
+    let final_text = fs::read_to_string(&final_path).with_context(|| format!("reading {}", final_path.display()))?;
+    let final_parsed = Parsed::text(&final_path.display().to_string(), &final_text);
+    let final_system = final_parsed.clone().into_valid()?;
+    stop_on_errors(req, &check::check_parsed(&final_text, final_parsed, target, Some(std::slice::from_ref(&dir))), " (its images)")?;
+    let supervised = patch_supervisors(&final_system, &dir)?;
 
     let image = dir.join(format!("{stem}.img"));
     let report = dir.join(format!("{stem}-report.txt"));
-    run_microkit(sdk, req, &final_system, &dir, &image, &report)?;
-    let highest_cpu = highest_cpu(&final_system)?;
-    Ok(Built { dir, image, report, supervised, system: final_system, highest_cpu, console_pod: console })
+    run_microkit(sdk, req, &final_path, &dir, &image, &report)?;
+    let highest_cpu = final_system.highest_cpu();
+    Ok(Built { dir, image, report, supervised, system: final_path, highest_cpu, console_pod: console })
 }
 
 /// A system description's path and text (the given file, or a transformation of it).
@@ -179,7 +190,7 @@ fn add_console_pod(req: &BuildRequest, source: &Source, dir: &Path, stem: &str) 
     );
     // The result must itself be a valid system (an internal check).
     let target = Target { board: Some(req.board), config: Some(req.config) };
-    let report = check::check_file(&out, None, target);
+    let report = check::check_file_with(&out, None, target, None);
     let errors: Vec<String> = report.errors().filter(|d| !ADVISORY_WHEN_BUILDING.contains(&d.rule)).map(ToString::to_string).collect();
     if !errors.is_empty() {
         bail!(
@@ -197,12 +208,11 @@ fn add_console_pod(req: &BuildRequest, source: &Source, dir: &Path, stem: &str) 
 /// purpose); the kernel then just cannot give every reservation its budget.
 const ADVISORY_WHEN_BUILDING: &[&str] = &["core-utilisation"];
 
-/// Runs `tunnelkit check` for the board and config: a system it finds
-/// wrong (a pod callers on two cores share, a `cpu` the kernel lacks, …)
-/// is not built.
-fn check_before_build(req: &BuildRequest) -> Result<()> {
-    let target = Target { board: Some(req.board), config: Some(req.config) };
-    let report = check::check_file(&req.system, None, target);
+/// Prints the report's warnings and stops on its errors, with the same
+/// diagnostics `tunnelkit check` prints: a system it finds wrong (a pod
+/// callers on two cores share, a `cpu` the kernel lacks, a map over the
+/// image, …) is not built. `what` qualifies what was checked.
+fn stop_on_errors(req: &BuildRequest, report: &check::Report, what: &str) -> Result<()> {
     for w in report.warnings() {
         eprintln!("{w}");
     }
@@ -213,7 +223,7 @@ fn check_before_build(req: &BuildRequest) -> Result<()> {
     let errors: Vec<String> = errors.into_iter().map(ToString::to_string).collect();
     if !errors.is_empty() {
         bail!(
-            "{} has {} error(s) for {} ({}), so it is not built:\n{}",
+            "{}{what} has {} error(s) for {} ({}), so it is not built:\n{}",
             req.system.display(),
             errors.len(),
             req.board.name(),
@@ -247,7 +257,7 @@ fn expand_per_core(req: &BuildRequest, source: &Source, dir: &Path, stem: &str) 
     }
     // The expansion must itself be a valid system (an internal check).
     let target = Target { board: Some(req.board), config: Some(req.config) };
-    let report = check::check_file(&out, None, target);
+    let report = check::check_file_with(&out, None, target, None);
     let errors: Vec<String> = report.errors().map(ToString::to_string).collect();
     if !errors.is_empty() {
         bail!(
@@ -260,23 +270,10 @@ fn expand_per_core(req: &BuildRequest, source: &Source, dir: &Path, stem: &str) 
     Ok(out)
 }
 
-/// The highest `cpu` any PD of `system` names.
-fn highest_cpu(system: &Path) -> Result<u64> {
-    let text = fs::read_to_string(system).with_context(|| format!("reading {}", system.display()))?;
-    let doc = roxmltree::Document::parse(&text).with_context(|| format!("parsing {}", system.display()))?;
-    Ok(doc
-        .descendants()
-        .filter(|n| n.has_tag_name("protection_domain"))
-        .filter_map(|n| n.attribute("cpu").and_then(check::parse::parse_num))
-        .max()
-        .unwrap_or(0))
-}
-
 /// Patches each supervisor's image with its table (children, names, call
 /// bounds; see [`crate::supervision`]); returns the supervised children.
-fn patch_supervisors(system: &Path, dir: &Path) -> Result<Vec<String>> {
-    let text = fs::read_to_string(system).with_context(|| format!("reading {}", system.display()))?;
-    let tables = supervision::tables(system, &text, |image| supervision::has_table(&dir.join(image)))?;
+fn patch_supervisors(system: &System, dir: &Path) -> Result<Vec<String>> {
+    let tables = supervision::tables(system, |image| supervision::has_table(&dir.join(image)))?;
     for (i, t) in tables.iter().enumerate() {
         if let Some(other) = tables[..i].iter().find(|o| o.image == t.image) {
             bail!(

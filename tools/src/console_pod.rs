@@ -38,7 +38,7 @@ use std::collections::{BTreeSet, HashMap};
 use roxmltree::{Document, ParsingOptions};
 
 use crate::board::{Arch, Board, KernelConfig};
-use crate::check::parse::{self, parse_num};
+use crate::sdf::{parse, parse_num};
 use crate::check::rules::{MAX_ID, MAX_PDS};
 use crate::check::{Pos, Sink, pos_at};
 
@@ -114,14 +114,14 @@ pub enum Kind {
 
 /// Whether a system needs the console pod in `config`: the kernel has no
 /// console and no PD of the system runs [`IMAGE`].
-pub fn needed(config: KernelConfig, images: &[crate::sdf::ProgramImage]) -> bool {
-    !config.has_printing() && !images.iter().any(|i| i.path == IMAGE)
+pub fn needed(config: KernelConfig, system: &crate::sdf::System) -> bool {
+    !config.has_printing() && !system.images().any(|(_, i)| i.path == IMAGE)
 }
 
 /// Adds the console pod for `board` and `config` to `text` (a valid system
 /// with no console pod).
 pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<AddError>> {
-    let mut sink = Sink { file: "", out: Vec::new() };
+    let mut sink = Sink::new("");
     let sys = parse::parse(text, &mut sink).ok_or_else(|| {
         vec![AddError {
             pos: sink.out.first().map(|d| d.pos).unwrap_or_default(),
@@ -512,13 +512,13 @@ mod tests {
         assert!(added.text.contains("<end pd=\"serial\" id=\"61\" pp=\"true\""));
         valid(&added.text, Board::QemuVirtAarch64, KernelConfig::Release);
 
-        let images = crate::sdf::SystemFile::parse(std::path::Path::new("s.xml"), text).unwrap().images;
+        let images = crate::sdf::System::from_text("s.xml", text).unwrap();
         assert!(needed(KernelConfig::Release, &images));
         assert!(needed(KernelConfig::SmpBenchmark, &images));
         assert!(!needed(KernelConfig::Debug, &images));
         assert!(!needed(KernelConfig::SmpDebug, &images));
         let with_pod = repo_file("tests/systems/runtime-console.qemu_virt_aarch64.xml");
-        let images = crate::sdf::SystemFile::parse(std::path::Path::new("s.xml"), &with_pod).unwrap().images;
+        let images = crate::sdf::System::from_text("s.xml", &with_pod).unwrap();
         assert!(!needed(KernelConfig::Release, &images));
     }
 

@@ -117,6 +117,14 @@ struct CheckArgs {
     /// count bounds every PD's `cpu` (without it, the board's largest).
     #[arg(long, value_parser = parse_config)]
     config: Option<KernelConfig>,
+    /// A directory program images and prefill files are looked for in, as the microkit tool looks
+    /// (repeatable, searched in order, then the current directory). Default: the system file's
+    /// directory, then the current directory.
+    #[arg(long = "search-path", value_name = "DIR")]
+    search_path: Vec<PathBuf>,
+    /// Do not look at program images or prefill files: the rules about them are skipped (and listed).
+    #[arg(long, conflicts_with = "search_path")]
+    no_images: bool,
 }
 
 #[derive(Args)]
@@ -175,7 +183,7 @@ fn run(cli: Cli) -> Result<()> {
             let system = t.system(net);
             // Without a kernel console (release, benchmark, smp-release,
             // smp-benchmark) the build adds the console pod if the system has none.
-            let sdf = tunnelkit::sdf::SystemFile::read(&system)?;
+            let sdf = tunnelkit::sdf::System::read(&system)?;
             let (ws, sdk) = setup()?;
             let built = build_adding_console(&ws, &sdk, &request(&t, net))?;
             let cores = tunnelkit::board::qemu_cores(t.board, t.config, t.cores, built.highest_cpu).map_err(anyhow::Error::msg)?;
@@ -315,8 +323,12 @@ fn run(cli: Cli) -> Result<()> {
 /// `tunnelkit check`: prints every finding; 0 = valid (warnings allowed), 1 = invalid.
 fn check(c: &CheckArgs) -> ExitCode {
     let target = tunnelkit::check::Target { board: c.board, config: c.config };
-    let report = tunnelkit::check::check_file(&c.file, c.policy.as_deref(), target);
+    let search = tunnelkit::check::search_path(&c.file, &c.search_path);
+    let report = tunnelkit::check::check_file_with(&c.file, c.policy.as_deref(), target, (!c.no_images).then_some(search.as_slice()));
     print!("{report}");
+    for s in &report.skipped {
+        eprintln!("tunnelkit: note: skipped {s} (--no-images)");
+    }
     let (errors, warnings) = (report.errors().count(), report.warnings().count());
     let mut ok = report.is_valid();
     if let (Some(out), Some(g)) = (&c.graph, &report.graph) {

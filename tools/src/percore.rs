@@ -19,8 +19,7 @@ use std::fmt::Write as _;
 use roxmltree::{Document, Node, ParsingOptions};
 
 use crate::check::cores;
-use crate::check::parse::{self, System};
-use crate::check::{Pos, Sink};
+use crate::sdf::{Pos, System, parse_num};
 
 /// A mistake that prevents expansion, at its position.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,14 +58,21 @@ const MAX_CHILD_ID: u64 = 61;
 /// Expands the per-core pods of `text`. `Ok(None)` when it declares none
 /// (or does not parse: `check` reports that).
 pub fn expand(text: &str) -> Result<Option<Expanded>, Vec<ExpandError>> {
-    let mut sink = Sink { file: "", out: Vec::new() };
-    let Some(sys) = parse::parse(text, &mut sink) else { return Ok(None) };
+    match crate::sdf::Parsed::text("", text).system {
+        Some(sys) => expand_system(text, &sys),
+        None => Ok(None),
+    }
+}
+
+/// Expands the per-core pods of `sys`, the model of `text` (which the
+/// expansion rewrites). `Ok(None)` when it declares none.
+pub fn expand_system(text: &str, sys: &System) -> Result<Option<Expanded>, Vec<ExpandError>> {
     if !sys.pds.iter().any(|p| p.per_core.is_some() && p.passive) {
         return Ok(None);
     }
     let opts = ParsingOptions { allow_dtd: false, nodes_limit: 1_000_000 };
     let Ok(doc) = Document::parse_with_options(text, opts) else { return Ok(None) };
-    let plan = Plan::new(&sys)?;
+    let plan = Plan::new(sys)?;
     let pd_nodes: Vec<Node> = doc.descendants().filter(|n| n.has_tag_name("protection_domain")).collect();
     let channel_nodes: Vec<Node> = doc.root_element().children().filter(|n| n.has_tag_name("channel")).collect();
     let mut w = Writer { text, plan: &plan, pd_nodes: &pd_nodes, channel_nodes: &channel_nodes, out: String::new() };
@@ -259,13 +265,13 @@ impl Plan {
         }
         let mut split_regions = HashMap::new();
         for mr in &sys.mrs {
-            let mappers: Vec<(usize, &parse::Map)> =
+            let mappers: Vec<(usize, &crate::sdf::Map)> =
                 sys.pds.iter().enumerate().flat_map(|(i, p)| p.maps.iter().filter(|m| m.mr == mr.name).map(move |m| (i, m))).collect();
             let split: Vec<usize> = mappers.iter().map(|(i, _)| *i).filter(|&i| multi(i)).collect();
             if split.is_empty() || mr.phys_addr.is_some() {
                 continue;
             }
-            let others: Vec<&(usize, &parse::Map)> = mappers.iter().filter(|(i, _)| !multi(*i)).collect();
+            let others: Vec<&(usize, &crate::sdf::Map)> = mappers.iter().filter(|(i, _)| !multi(*i)).collect();
             if others.iter().any(|(o, _)| split.iter().any(|&s| callers_of[s].contains(o))) {
                 continue; // a caller's lent window: shared
             }
@@ -374,7 +380,7 @@ impl Writer<'_, '_> {
                     (Some(_), Some(x)) => self.element(n, &[("mr", format!("{mr}@{}", x.core))], inst),
                     (Some((cores, stride)), None) => {
                         // A non-caller (e.g. a supervisor) maps every copy.
-                        let base = n.attribute("vaddr").and_then(parse::parse_num).unwrap_or(0);
+                        let base = n.attribute("vaddr").and_then(parse_num).unwrap_or(0);
                         let sep = indentation(n);
                         for (k, core) in cores.iter().enumerate() {
                             if k > 0 {

@@ -16,62 +16,35 @@
 //! a `<cspace><cap_sc pd="…">` for every active PD whose calls can reach the
 //! pod. Every mistake is reported at the line and column it is about.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use roxmltree::{Document, Node};
 use tunnelkit_sys::supervision::{CALL_STATE_SYMBOL, CHANNELS, CallerSc, MAX_CHILDREN, SupervisedChild, TABLE_SYMBOL, TABLE_WORDS, encode};
 
-/// Returns an [`SdfError`] at a [`Position`], with a formatted message.
+use crate::sdf::{CapKind, Pd, Pos, System};
+
+/// Returns an [`SdfError`] at a [`Pos`] of the system, with a formatted message.
 macro_rules! fail {
-    ($at:expr, $($msg:tt)*) => {
-        return Err($at.error(format!($($msg)*)).into())
+    ($sys:expr, $at:expr, $($msg:tt)*) => {
+        return Err(SdfError { file: $sys.file.clone(), at: $at, message: format!($($msg)*) })
     };
 }
 
-/// Where something is in a system description file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Position {
-    /// The file, as given.
-    pub file: String,
-    /// 1-based line.
-    pub line: u32,
-    /// 1-based column.
-    pub col: u32,
-}
-
-impl Position {
-    fn of(path: &Path, doc: &Document, node: Node) -> Self {
-        let p = doc.text_pos_at(node.range().start);
-        Self { file: path.display().to_string(), line: p.row, col: p.col }
-    }
-
-    /// An error at this position.
-    pub fn error(&self, message: impl Into<String>) -> SdfError {
-        SdfError { at: self.clone(), message: message.into() }
-    }
-}
-
-impl std::fmt::Display for Position {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.col)
-    }
-}
-
-/// A mistake in a system description, at its position (displayed as
-/// `FILE:LINE:COL: error: message`).
+/// A mistake in a system description's supervision wiring, at its position
+/// (displayed as `FILE:LINE:COL: error: message`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SdfError {
+    /// The file, as given.
+    pub file: String,
     /// Where.
-    pub at: Position,
+    pub at: Pos,
     /// What.
     pub message: String,
 }
 
 impl std::fmt::Display for SdfError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: error: {}", self.at, self.message)
+        write!(f, "{}:{}:{}: error: {}", self.file, self.at.line, self.at.col, self.message)
     }
 }
 
@@ -84,102 +57,38 @@ pub struct Table {
     pub pd: String,
     /// Its program image as written.
     pub image: String,
-    /// `line:column` of the supervisor element.
+    /// `file:line:column` of the supervisor element.
     pub position: String,
     /// Its children, in document order.
     pub children: Vec<SupervisedChild>,
 }
 
-/// A PD as far as supervision cares.
-struct PdInfo<'a> {
-    node: Node<'a, 'a>,
-    name: String,
-    passive: bool,
-    parent: Option<usize>,
-}
-
-/// Reads the call bounds of `text` (read from `path`) and builds a table
-/// for every PD with children whose image `is_supervisor` accepts. Bounds
-/// under any other parent are an error.
-pub fn tables(path: &Path, text: &str, is_supervisor: impl Fn(&str) -> bool) -> Result<Vec<Table>> {
-    let doc = Document::parse(text).map_err(|e| {
-        Position { file: path.display().to_string(), line: e.pos().row, col: e.pos().col }.error(format!("not well-formed XML: {e}"))
-    })?;
-    let at = |node: Node| Position::of(path, &doc, node);
-
-    let pds: Vec<PdInfo> = doc
-        .descendants()
-        .filter(|n| n.has_tag_name("protection_domain"))
-        .map(|node| PdInfo {
-            node,
-            name: node.attribute("name").unwrap_or("?").to_string(),
-            passive: node.attribute("passive") == Some("true"),
-            parent: None,
-        })
-        .collect();
-    let pds: Vec<PdInfo> = pds
-        .iter()
-        .map(|p| PdInfo {
-            node: p.node,
-            name: p.name.clone(),
-            passive: p.passive,
-            parent: p.node.parent_element().and_then(|par| pds.iter().position(|q| q.node == par)),
-        })
-        .collect();
-    let index_of = |name: &str| pds.iter().position(|p| p.name == name);
-
-    // Bounds declared by processing instructions.
-    let mut bounds: BTreeMap<usize, (u64, Node)> = BTreeMap::new();
-    for pi_node in doc.descendants().filter(|n| n.is_pi()) {
-        let Some(pi) = pi_node.pi() else { continue };
-        if pi.target != "tunnelkit" {
-            continue;
-        }
-        let parent = pi_node.parent_element();
-        if parent.is_some_and(|p| p.has_tag_name("system")) {
-            continue; // run settings: crate::sdf reads them
-        }
-        let Some(pd) = parent.filter(|p| p.has_tag_name("protection_domain")) else {
-            fail!(
-                at(pi_node),
-                "a <?tunnelkit …?> instruction belongs inside <system> (run settings) or a pod's <protection_domain> (its call bound)"
-            );
-        };
-        let index = pds.iter().position(|p| p.node == pd).context("PD index")?;
-        for (key, value) in attributes(pi.value.unwrap_or("")).map_err(|e| at(pi_node).error(e))? {
-            match key {
-                "call_bound_us" => match value.parse::<u64>() {
-                    Ok(us) if us > 0 => {
-                        bounds.insert(index, (us, pi_node));
-                    }
-                    _ => {
-                        fail!(at(pi_node), "call_bound_us must be a whole number of microseconds above 0, not '{value}'");
-                    }
-                },
-                "per_core" | "cross_core" => {} // pod instances: crate::check and crate::percore read them
-                other => fail!(at(pi_node), "unknown tunnelkit setting '{other}' (known here: call_bound_us, per_core, cross_core)"),
-            }
-        }
-    }
-
-    if let Some((k, (_, pi))) = bounds.iter().find(|(k, _)| pds[**k].parent.is_none()) {
+/// Builds a table for every PD of `sys` with children whose image
+/// `is_supervisor` accepts. Bounds under any other parent are an error.
+pub fn tables(sys: &System, is_supervisor: impl Fn(&str) -> bool) -> Result<Vec<Table>, SdfError> {
+    let pds = &sys.pds;
+    if let Some(pd) = pds.iter().find(|p| p.call_bound.is_some() && p.parent.is_none()) {
         fail!(
-            at(*pi),
+            sys,
+            bound_pos(pd),
             "'{}' has a call bound but no parent: a bound is enforced by the supervisor PD whose child the pod is",
-            pds[*k].name
+            pd.name
         );
     }
     let mut out = Vec::new();
     for (s, sup) in pds.iter().enumerate() {
-        let kids: Vec<usize> = (0..pds.len()).filter(|&k| pds[k].parent == Some(s)).collect();
+        // Children with a valid id (a missing or out-of-range id is the checker's error).
+        let kids: Vec<usize> =
+            (0..pds.len()).filter(|&k| pds[k].parent == Some(s) && pds[k].id.is_some_and(|id| id <= 61)).collect();
         if kids.is_empty() {
             continue;
         }
-        let image = sup.node.children().find(|n| n.has_tag_name("program_image")).and_then(|n| n.attribute("path")).unwrap_or("");
+        let image = sup.image.as_ref().map(|i| i.path.as_str()).unwrap_or("");
         if !is_supervisor(image) {
-            if let Some((_, pi)) = kids.iter().find_map(|k| bounds.get(k)) {
+            if let Some(&k) = kids.iter().find(|&&k| pds[k].call_bound.is_some()) {
                 fail!(
-                    at(*pi),
+                    sys,
+                    bound_pos(&pds[k]),
                     "this call bound needs a supervisor, but the parent '{}' runs '{image}', which has no {TABLE_SYMBOL} table (run supervisor.elf there)",
                     sup.name
                 );
@@ -187,85 +96,86 @@ pub fn tables(path: &Path, text: &str, is_supervisor: impl Fn(&str) -> bool) -> 
             continue;
         }
         if kids.len() > MAX_CHILDREN {
-            fail!(at(sup.node), "supervisor '{}' has {} children; its table holds {MAX_CHILDREN}", sup.name, kids.len());
+            fail!(sys, sup.pos, "supervisor '{}' has {} children; its table holds {MAX_CHILDREN}", sup.name, kids.len());
         }
         let mut children: Vec<SupervisedChild> = Vec::new();
         for &k in &kids {
             let kid = &pds[k];
-            let id = kid.node.attribute("id").and_then(|v| v.parse::<u8>().ok()).unwrap_or(0);
+            let id = kid.id.and_then(|id| u8::try_from(id).ok()).unwrap_or_default();
             let mut c = SupervisedChild::new(id, &kid.name);
-            c.call_state_vaddr = call_state_vaddr(sup.node, kid.node).unwrap_or(0);
-            for (ch, caller) in callers(&doc, &kid.name) {
-                let Some(ci) = index_of(&caller) else { continue };
+            c.call_state_vaddr = call_state_vaddr(sys, sup, kid).unwrap_or(0);
+            for (ch, caller) in callers(sys, &kid.name) {
+                let Some(ci) = sys.pd_index(&caller) else { continue };
                 c.callers[usize::from(ch)] = if pds[ci].passive {
                     kids.iter().position(|&q| q == ci).map_or(CallerSc::Unknown, |pos| CallerSc::Child(pos as u8))
                 } else {
-                    sc_slot(sup.node, &caller).map_or(CallerSc::Unknown, CallerSc::Cap)
+                    sc_slot(sup, &caller).map_or(CallerSc::Unknown, CallerSc::Cap)
                 };
             }
             children.push(c);
         }
-        let number = |n: Node, a: &str| n.attribute(a).and_then(parse_number);
         // Bounded children: every caller chain must end at an SC the
         // supervisor can read, through pages it can see.
         for (pos, &k) in kids.iter().enumerate() {
-            let Some(&(us, pi)) = bounds.get(&k) else { continue };
+            let Some((us, at)) = pds[k].call_bound else { continue };
             if !pds[k].passive {
                 fail!(
-                    at(pi),
+                    sys,
+                    at,
                     "'{}' is not passive: a call bound applies to pods (passive PDs), which run on their callers' budgets",
                     pds[k].name
                 );
             }
             children[pos].bound_us = us;
-            let budget = number(sup.node, "budget").unwrap_or(1000);
-            if number(sup.node, "period").unwrap_or(budget) != budget {
+            if sup.period != sup.budget {
                 fail!(
-                    at(sup.node),
+                    sys,
+                    sup.pos,
                     "supervisor '{}' enforces call bounds, so it must never run out of budget between deciding that a call overran and restarting the pod (the pod could be serving its next call by then): give it budget equal to period",
                     sup.name
                 );
             }
-            let sup_priority = number(sup.node, "priority").unwrap_or(0);
-            if number(pds[k].node, "priority").unwrap_or(0) >= sup_priority {
+            if pds[k].priority >= sup.priority {
                 fail!(
-                    at(sup.node),
-                    "supervisor '{}' (priority {sup_priority}) must have a higher priority than the pod '{}' it bounds, or a pod that never ends its call would never let the watchdog run",
+                    sys,
+                    sup.pos,
+                    "supervisor '{}' (priority {}) must have a higher priority than the pod '{}' it bounds, or a pod that never ends its call would never let the watchdog run",
                     sup.name,
+                    sup.priority,
                     pds[k].name
                 );
             }
-            check_chain(&doc, &pds, &kids, &children, pos, sup, &at, pi)?;
+            check_chain(sys, &kids, &children, pos, sup, at)?;
         }
-        if let Some(top) = kids.iter().filter(|k| bounds.contains_key(k)).map(|&k| number(pds[k].node, "priority").unwrap_or(0)).max() {
-            check_tick(&doc, &pds, sup, top, &at)?;
+        if let Some(top) = kids.iter().filter(|&&k| pds[k].call_bound.is_some()).map(|&k| pds[k].priority).max() {
+            check_tick(sys, sup, top)?;
         }
-        out.push(Table { pd: sup.name.clone(), image: image.to_string(), position: at(sup.node).to_string(), children });
+        out.push(Table { pd: sup.name.clone(), image: image.to_string(), position: sys.at(sup.pos), children });
     }
     Ok(out)
+}
+
+/// Where a PD's call bound is declared (the PD itself if it has none).
+fn bound_pos(pd: &Pd) -> Pos {
+    pd.call_bound.map_or(pd.pos, |(_, p)| p)
 }
 
 /// Checks that a tick PD drives the watchdog of `sup`: some PD notifies it,
 /// with budget < period (so that it wakes once per period) and a priority
 /// above `top`, the highest bounded pod's (an endless call must not starve
 /// the tick).
-fn check_tick(doc: &Document, pds: &[PdInfo], sup: &PdInfo, top: u64, at: &dyn Fn(Node) -> Position) -> Result<()> {
-    let number = |n: Node, a: &str| n.attribute(a).and_then(parse_number);
-    let mut notifiers = Vec::new();
-    for ch in doc.descendants().filter(|n| n.has_tag_name("channel")) {
-        let ends: Vec<Node> = ch.children().filter(|n| n.has_tag_name("end")).collect();
-        if let [a, b] = ends.as_slice() {
+fn check_tick(sys: &System, sup: &Pd, top: u64) -> Result<(), SdfError> {
+    let mut notifiers: Vec<&Pd> = Vec::new();
+    for ch in &sys.channels {
+        if let [a, b] = ch.ends.as_slice() {
             for (me, other) in [(a, b), (b, a)] {
-                if me.attribute("pd") == Some(sup.name.as_str()) && other.attribute("notify") != Some("false") {
-                    notifiers.extend(pds.iter().filter(|p| Some(p.name.as_str()) == other.attribute("pd")));
+                if me.pd == sup.name && other.notify {
+                    notifiers.extend(sys.pds.iter().filter(|p| p.name == other.pd));
                 }
             }
         }
     }
-    let ticks = |p: &&PdInfo| {
-        let budget = number(p.node, "budget").unwrap_or(1000);
-        budget < number(p.node, "period").unwrap_or(budget) && number(p.node, "priority").unwrap_or(0) > top
-    };
+    let ticks = |p: &&Pd| p.budget < p.period && p.priority > top;
     if !notifiers.iter().any(ticks) {
         let listed = if notifiers.is_empty() {
             "none".to_string()
@@ -273,7 +183,8 @@ fn check_tick(doc: &Document, pds: &[PdInfo], sup: &PdInfo, top: u64, at: &dyn F
             notifiers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
         };
         fail!(
-            at(sup.node),
+            sys,
+            sup.pos,
             "supervisor '{}' enforces call bounds, so a tick PD (tick.elf) must notify it: a PD with budget < period (one wake-up per period) and a priority above {top}, the highest bounded pod's; none of its notifiers ({listed}) is one",
             sup.name
         );
@@ -282,43 +193,36 @@ fn check_tick(doc: &Document, pds: &[PdInfo], sup: &PdInfo, top: u64, at: &dyn F
 }
 
 /// Checks that calls reaching bounded child `pos` run on SCs the supervisor reads.
-#[allow(clippy::too_many_arguments)]
-fn check_chain(
-    doc: &Document,
-    pds: &[PdInfo],
-    kids: &[usize],
-    children: &[SupervisedChild],
-    pos: usize,
-    sup: &PdInfo,
-    at: &dyn Fn(Node) -> Position,
-    pi: Node,
-) -> Result<()> {
+fn check_chain(sys: &System, kids: &[usize], children: &[SupervisedChild], pos: usize, sup: &Pd, at: Pos) -> Result<(), SdfError> {
     let mut todo = vec![pos];
     let mut seen = vec![false; children.len()];
     while let Some(p) = todo.pop() {
         if std::mem::replace(&mut seen[p], true) {
             continue;
         }
-        let name = &pds[kids[p]].name;
+        let name = &sys.pds[kids[p]].name;
         if children[p].call_state_vaddr == 0 {
             fail!(
-                at(pi),
+                sys,
+                at,
                 "'{name}' must publish its call state for the watchdog: map a page into it with setvar_vaddr=\"{CALL_STATE_SYMBOL}\" and the same memory region into '{}'",
                 sup.name
             );
         }
-        for (ch, caller) in callers(doc, name) {
+        for (ch, caller) in callers(sys, name) {
             match children[p].callers[usize::from(ch)] {
                 CallerSc::Cap(_) => {}
                 CallerSc::Child(q) => todo.push(usize::from(q)),
-                CallerSc::Unknown if pds.iter().any(|q| q.name == caller && q.passive) => fail!(
-                    at(pi),
+                CallerSc::Unknown if sys.pds.iter().any(|q| q.name == caller && q.passive) => fail!(
+                    sys,
+                    at,
                     "'{caller}' calls '{name}' (its channel {ch}) but is a pod that '{}' does not supervise, so the watchdog cannot tell whose budget the call uses; make it a child of '{}'",
                     sup.name,
                     sup.name
                 ),
                 CallerSc::Unknown => fail!(
-                    at(pi),
+                    sys,
+                    at,
                     "calls from '{caller}' to '{name}' (its channel {ch}) run on the scheduling context of '{caller}': give '{}' <cspace><cap_sc pd=\"{caller}\" slot=\"…\"/></cspace> so its watchdog can read that CPU time",
                     sup.name
                 ),
@@ -329,17 +233,16 @@ fn check_chain(
 }
 
 /// `(channel id at pd, caller)` for every channel on which another PD may call `pd`.
-fn callers(doc: &Document, pd: &str) -> Vec<(u8, String)> {
+fn callers(sys: &System, pd: &str) -> Vec<(u8, String)> {
     let mut out = Vec::new();
-    for ch in doc.descendants().filter(|n| n.has_tag_name("channel")) {
-        let ends: Vec<Node> = ch.children().filter(|n| n.has_tag_name("end")).collect();
-        if let [a, b] = ends.as_slice() {
+    for ch in &sys.channels {
+        if let [a, b] = ch.ends.as_slice() {
             for (me, other) in [(a, b), (b, a)] {
-                if me.attribute("pd") == Some(pd)
-                    && other.attribute("pp") == Some("true")
-                    && let Some(id) = me.attribute("id").and_then(|v| v.parse::<u8>().ok()).filter(|&id| usize::from(id) < CHANNELS)
+                if me.pd == pd
+                    && other.pp
+                    && let Some(id) = me.id.and_then(|id| u8::try_from(id).ok()).filter(|&id| usize::from(id) < CHANNELS)
                 {
-                    out.push((id, other.attribute("pd").unwrap_or("?").to_string()));
+                    out.push((id, other.pd.clone()));
                 }
             }
         }
@@ -348,45 +251,19 @@ fn callers(doc: &Document, pd: &str) -> Vec<(u8, String)> {
 }
 
 /// The supervisor's vaddr of the region `kid` publishes its call state in.
-fn call_state_vaddr(sup: Node, kid: Node) -> Option<u64> {
-    let mr = kid.children().find(|m| m.has_tag_name("map") && m.attribute("setvar_vaddr") == Some(CALL_STATE_SYMBOL))?.attribute("mr")?;
-    let vaddr = sup.children().find(|m| m.has_tag_name("map") && m.attribute("mr") == Some(mr))?.attribute("vaddr")?;
-    parse_number(vaddr)
+fn call_state_vaddr(_sys: &System, sup: &Pd, kid: &Pd) -> Option<u64> {
+    let mr = &kid.maps.iter().find(|m| m.setvar_vaddr.as_deref() == Some(CALL_STATE_SYMBOL))?.mr;
+    sup.maps.iter().find(|m| &m.mr == mr)?.vaddr
 }
 
 /// The `<cspace>` slot of `caller`'s SC in the supervisor.
-fn sc_slot(sup: Node, caller: &str) -> Option<u8> {
-    sup.children()
-        .filter(|n| n.has_tag_name("cspace"))
-        .flat_map(|c| c.children())
-        .find(|n| n.has_tag_name("cap_sc") && n.attribute("pd") == Some(caller))
-        .and_then(|n| n.attribute("slot"))
-        .and_then(parse_number)
+fn sc_slot(sup: &Pd, caller: &str) -> Option<u8> {
+    sup.caps
+        .iter()
+        .find(|c| c.kind == CapKind::Sc && c.pd == caller)
+        .and_then(|c| c.slot)
         .and_then(|s| u8::try_from(s).ok())
         .filter(|s| (1..64).contains(s))
-}
-
-fn parse_number(v: &str) -> Option<u64> {
-    let v = v.replace('_', "");
-    match v.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => v.parse().ok(),
-    }
-}
-
-/// `key="value"` pairs of a processing instruction.
-pub(crate) fn attributes(text: &str) -> Result<Vec<(&str, &str)>, String> {
-    let mut out = Vec::new();
-    let mut rest = text.trim();
-    while !rest.is_empty() {
-        let (key, after) = rest.split_once('=').ok_or_else(|| format!("expected key=\"value\" in '{text}'"))?;
-        let after =
-            after.trim_start().strip_prefix('"').ok_or_else(|| format!("the value of '{}' must be in double quotes", key.trim()))?;
-        let (value, tail) = after.split_once('"').ok_or_else(|| format!("unterminated value of '{}'", key.trim()))?;
-        out.push((key.trim(), value));
-        rest = tail.trim_start();
-    }
-    Ok(out)
 }
 
 /// Writes `table` into the `tunnelkit_supervision` symbol of the ELF file
@@ -454,7 +331,8 @@ mod tests {
 </system>"#;
 
     fn run(text: &str) -> Result<Vec<Table>> {
-        tables(Path::new("s.xml"), text, |img| img == "supervisor.elf")
+        let sys = System::from_text("s.xml", text)?;
+        Ok(tables(&sys, |img| img == "supervisor.elf")?)
     }
 
     #[test]
@@ -508,7 +386,7 @@ mod tests {
     #[test]
     fn malformed_bounds_are_errors_at_their_position() {
         let e = run(&SYSTEM.replace("BTWEEN", "").replace("call_bound_us=\"1000\"", "call_bound_us=\"soon\"")).unwrap_err();
-        assert!(e.to_string().starts_with("s.xml:12:13: error: call_bound_us must be"), "{e}");
+        assert!(e.to_string().starts_with("s.xml:12:13: error: call-bound: call_bound_us must be"), "{e}");
         let e = run(&SYSTEM.replace("BTWEEN", "").replace("call_bound_us", "bound")).unwrap_err();
         assert!(e.to_string().contains("unknown tunnelkit setting 'bound'"), "{e}");
         let e = run(&SYSTEM.replace("BTWEEN", "").replace("period=\"500\"", "period=\"1000\"")).unwrap_err();

@@ -138,24 +138,13 @@ pub struct Budget {
 /// The budget of the system description `text`: the PDs that are not
 /// passive, with Microkit's defaults (budget 1000 µs, period = budget).
 pub fn budget(text: &str) -> Result<Budget> {
-    let doc = roxmltree::Document::parse(text).context("not well-formed XML")?;
+    let sys = crate::sdf::System::from_text("system", text)?;
     let mut active = Vec::new();
-    for pd in doc.descendants().filter(|n| n.has_tag_name("protection_domain")) {
-        if pd.attribute("passive") == Some("true") {
-            continue;
+    for pd in sys.pds.iter().filter(|p| !p.passive) {
+        if pd.period == 0 {
+            bail!("PD '{}' has period 0", pd.name);
         }
-        let name = pd.attribute("name").unwrap_or("?").to_string();
-        let num = |attr: &str| -> Result<Option<u64>> {
-            pd.attribute(attr)
-                .map(|v| crate::check::parse::parse_num(v).with_context(|| format!("PD '{name}': {attr}=\"{v}\" is not a number")))
-                .transpose()
-        };
-        let budget_us = num("budget")?.unwrap_or(1000);
-        let period_us = num("period")?.unwrap_or(budget_us);
-        if period_us == 0 {
-            bail!("PD '{name}' has period 0");
-        }
-        active.push(PdShare { name, budget_us, period_us });
+        active.push(PdShare { name: pd.name.clone(), budget_us: pd.budget, period_us: pd.period });
     }
     let share = active.iter().map(|p| p.budget_us as f64 / p.period_us as f64).sum();
     Ok(Budget { active, share })

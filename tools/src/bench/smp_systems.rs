@@ -196,14 +196,14 @@ pub fn throughput(board: Board) -> String {
 mod tests {
     use super::*;
     use crate::board::KernelConfig;
-    use crate::check::{Target, check_file};
+    use crate::check::Target;
 
     fn check(name: &str, text: &str, board: Board) -> crate::check::Report {
         let dir = std::env::temp_dir().join(format!("tunnelkit-smp-systems-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.xml"));
         std::fs::write(&path, text).unwrap();
-        let report = check_file(&path, None, Target { board: Some(board), config: Some(KernelConfig::SmpBenchmark) });
+        let report = crate::check::check_file_with(&path, None, Target { board: Some(board), config: Some(KernelConfig::SmpBenchmark) }, None);
         let _ = std::fs::remove_dir_all(&dir);
         report
     }
@@ -221,8 +221,8 @@ mod tests {
                 let report = check(&name, &text, board);
                 let errors: Vec<String> = report.errors().map(ToString::to_string).collect();
                 assert!(errors.is_empty(), "{name} on {}: {errors:?}\n{text}", board.name());
-                let s = crate::sdf::SystemFile::parse(std::path::Path::new("gen.xml"), &text).unwrap();
-                assert!(s.images.iter().all(|i| i.path.starts_with("bench-") || i.path == "serial.elf"));
+                let s = crate::sdf::System::from_text("gen.xml", &text).unwrap();
+                assert!(s.images().all(|(_, i)| i.path.starts_with("bench-") || i.path == "serial.elf"));
             }
         }
     }

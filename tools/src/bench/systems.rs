@@ -272,9 +272,9 @@ mod tests {
             let mut texts = vec![crossings(board)];
             texts.extend(Design::ALL.map(|d| crosstalk(board, d)));
             for t in texts {
-                let s = crate::sdf::SystemFile::parse(std::path::Path::new("gen.xml"), &t).unwrap();
-                assert!(s.images.iter().any(|i| i.path == "serial.elf"));
-                assert!(s.images.iter().all(|i| i.path.starts_with("bench-") || i.path == "serial.elf"));
+                let s = crate::sdf::System::from_text("gen.xml", &t).unwrap();
+                assert!(s.images().any(|(_, i)| i.path == "serial.elf"));
+                assert!(s.images().all(|(_, i)| i.path.starts_with("bench-") || i.path == "serial.elf"));
             }
         }
     }

@@ -6,50 +6,18 @@
 //! Every entry point takes arbitrary bytes and never panics.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use crate::board::{Board, KernelConfig};
 
 pub mod cores;
 pub mod graph;
-pub mod parse;
+pub mod images;
 pub mod policy;
 pub mod rules;
 
-/// A position in a file (1-based line and column).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Pos {
-    /// 1-based line.
-    pub line: u32,
-    /// 1-based column (in characters).
-    pub col: u32,
-}
-
-/// Error or warning.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Severity {
-    /// Makes the system invalid (exit 1).
-    Error,
-    /// Reported, but the system is still valid.
-    Warning,
-}
-
-/// One finding.
-#[derive(Clone, Debug)]
-pub struct Diagnostic {
-    /// Error or warning.
-    pub severity: Severity,
-    /// The file the position refers to (the SDF or the policy file).
-    pub file: String,
-    /// Where.
-    pub pos: Pos,
-    /// The rule id, e.g. `pp-priority` (listed in docs/check.md).
-    pub rule: &'static str,
-    /// What is wrong.
-    pub message: String,
-    /// How to fix it (may be empty).
-    pub hint: String,
-}
+pub use crate::sdf::parse;
+pub use crate::sdf::{Diagnostic, Pos, Severity, Sink, pos_at};
 
 /// The result of checking one system.
 #[derive(Clone, Debug, Default)]
@@ -58,6 +26,9 @@ pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
     /// The authority graph (present when the file parsed as XML with a `<system>` root).
     pub graph: Option<graph::AuthorityGraph>,
+    /// Rules that were not applied, each with the reason (e.g. no program
+    /// images to look at).
+    pub skipped: Vec<&'static str>,
 }
 
 impl Report {
@@ -79,20 +50,6 @@ impl Report {
     }
 }
 
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sev = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        write!(f, "{}:{}:{}: {sev}: {}: {}", self.file, self.pos.line, self.pos.col, self.rule, self.message)?;
-        if !self.hint.is_empty() {
-            write!(f, "\n  hint: {}", self.hint)?;
-        }
-        Ok(())
-    }
-}
-
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for d in &self.diagnostics {
@@ -100,39 +57,6 @@ impl fmt::Display for Report {
         }
         Ok(())
     }
-}
-
-/// Collects diagnostics for one file.
-pub(crate) struct Sink<'a> {
-    pub file: &'a str,
-    pub out: Vec<Diagnostic>,
-}
-
-impl Sink<'_> {
-    pub fn error(&mut self, pos: Pos, rule: &'static str, message: impl Into<String>, hint: impl Into<String>) {
-        self.push(Severity::Error, pos, rule, message.into(), hint.into());
-    }
-    pub fn warning(&mut self, pos: Pos, rule: &'static str, message: impl Into<String>, hint: impl Into<String>) {
-        self.push(Severity::Warning, pos, rule, message.into(), hint.into());
-    }
-    fn push(&mut self, severity: Severity, pos: Pos, rule: &'static str, message: String, hint: String) {
-        self.out.push(Diagnostic { severity, file: self.file.to_string(), pos, rule, message, hint });
-    }
-}
-
-/// Line/column of byte `offset` in `text` (columns count characters).
-pub fn pos_at(text: &str, offset: usize) -> Pos {
-    let offset = offset.min(text.len());
-    let mut line = 1u32;
-    let mut line_start = 0usize;
-    for (i, b) in text.as_bytes()[..offset].iter().enumerate() {
-        if *b == b'\n' {
-            line = line.saturating_add(1);
-            line_start = i + 1;
-        }
-    }
-    let prefix = text.get(line_start..offset).map(|s| s.chars().count()).unwrap_or(offset - line_start);
-    Pos { line, col: u32::try_from(prefix).unwrap_or(u32::MAX).saturating_add(1) }
 }
 
 /// What a system is checked for: board and kernel configuration, each
@@ -150,9 +74,17 @@ pub fn check_bytes(file: &str, bytes: &[u8], board: Option<Board>) -> Report {
     check_bytes_for(file, bytes, Target { board, config: None })
 }
 
-/// Checks the SDF `bytes` named `file` (no policy) for `target`.
+/// Checks the SDF `bytes` named `file` (no policy) for `target`, without
+/// program images (the image rules are skipped; see [`Report::skipped`]).
 pub fn check_bytes_for(file: &str, bytes: &[u8], target: Target) -> Report {
-    let mut sink = Sink { file, out: Vec::new() };
+    check_bytes_with(file, bytes, target, None)
+}
+
+/// Checks the SDF `bytes` named `file` (no policy) for `target`; with
+/// `search` (directories, in order), also its program images and prefill
+/// files, found as the microkit tool finds them.
+pub fn check_bytes_with(file: &str, bytes: &[u8], target: Target, search: Option<&[PathBuf]>) -> Report {
+    let mut sink = Sink::new(file);
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -163,22 +95,37 @@ pub fn check_bytes_for(file: &str, bytes: &[u8], target: Target) -> Report {
                 format!("the file is not valid UTF-8 (invalid byte 0x{:02x})", bytes.get(e.valid_up_to()).copied().unwrap_or(0)),
                 "save the system description as UTF-8",
             );
-            return Report { diagnostics: sink.out, graph: None };
+            return Report { diagnostics: sink.out, graph: None, skipped: Vec::new() };
         }
     };
-    let system = parse::parse(text, &mut sink);
-    let graph = system.map(|s| {
+    let parsed = crate::sdf::Parsed::text(file, text);
+    check_parsed(text, parsed, target, search)
+}
+
+/// Checks an already parsed system (`text` is what `parsed` was read from).
+pub fn check_parsed(text: &str, parsed: crate::sdf::Parsed, target: Target, search: Option<&[PathBuf]>) -> Report {
+    let file = parsed.system.as_ref().map(|s| s.file.clone()).or_else(|| parsed.diagnostics.first().map(|d| d.file.clone())).unwrap_or_default();
+    let mut sink = Sink { file: &file, out: parsed.diagnostics };
+    let mut skipped = Vec::new();
+    let graph = parsed.system.map(|s| {
         rules::check(&s, target, &mut sink);
-        per_core(text, &mut sink);
-        call_bounds(text, &mut sink);
+        per_core(text, &s, &mut sink);
+        let supervisors = match search {
+            Some(dirs) => images::check(&s, target, dirs, &mut sink),
+            None => {
+                skipped.push(images::SKIPPED_WITHOUT_IMAGES);
+                None
+            }
+        };
+        call_bounds(&s, supervisors.as_ref(), &mut sink);
         graph::AuthorityGraph::of(&s)
     });
-    Report { diagnostics: sink.out, graph }
+    Report { diagnostics: sink.out, graph, skipped }
 }
 
 /// Whether the per-core pods can be expanded, as `tunnelkit build` does it.
-fn per_core(text: &str, sink: &mut Sink) {
-    if let Err(errors) = crate::percore::expand(text) {
+fn per_core(text: &str, sys: &crate::sdf::System, sink: &mut Sink) {
+    if let Err(errors) = crate::percore::expand_system(text, sys) {
         for e in errors {
             sink.error(e.pos, "per-core", e.message, e.hint);
         }
@@ -186,32 +133,52 @@ fn per_core(text: &str, sink: &mut Sink) {
 }
 
 /// The wiring of call bounds (`<?tunnelkit call_bound_us?>`), as `tunnelkit
-/// build` checks it, assuming every parent of a bounded pod runs the
-/// supervisor image (which only the build can see).
-fn call_bounds(text: &str, sink: &mut Sink) {
-    if let Err(e) = crate::supervision::tables(Path::new(sink.file), text, |_| true) {
-        let (pos, message) = match e.downcast_ref::<crate::supervision::SdfError>() {
-            Some(e) => (Pos { line: e.at.line, col: e.at.col }, e.message.clone()),
-            None => (Pos { line: 1, col: 1 }, e.to_string()),
-        };
-        sink.error(pos, "call-bound", message, "see the README's Containment section for a bounded pod's wiring");
+/// build` checks it. `supervisors` are the images that carry a supervision
+/// table; without images, every parent of a bounded pod is assumed to run one.
+fn call_bounds(sys: &crate::sdf::System, supervisors: Option<&images::Supervisors>, sink: &mut Sink) {
+    let is_supervisor = |image: &str| supervisors.is_none_or(|s| s.contains(image));
+    if let Err(e) = crate::supervision::tables(sys, is_supervisor) {
+        sink.error(e.at, "call-bound", e.message, "see the README's Containment section for a bounded pod's wiring");
     }
 }
 
 /// Checks the SDF at `path`, and the policy at `policy` if given.
+/// Program images are looked for as the microkit tool does, on
+/// [`search_path`]`(path, &[])`.
 pub fn check_file(path: &Path, policy: Option<&Path>, target: Target) -> Report {
+    let search = search_path(path, &[]);
+    check_file_with(path, policy, target, Some(&search))
+}
+
+/// Where program images and prefill files are looked for: the directories
+/// `given` (`--search-path`), in order, then the current directory, as the
+/// microkit tool does; with none given, the system file's directory and then
+/// the current directory.
+pub fn search_path(system: &Path, given: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = given.to_vec();
+    if given.is_empty() {
+        let dir = system.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        out.push(dir.to_path_buf());
+    }
+    out.push(std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")));
+    out
+}
+
+/// Checks the SDF at `path` for `target`, its images on `search` (None:
+/// the image rules are skipped), and the policy at `policy` if given.
+pub fn check_file_with(path: &Path, policy: Option<&Path>, target: Target, search: Option<&[PathBuf]>) -> Report {
     let file = path.display().to_string();
     let mut report = match std::fs::read(path) {
-        Ok(bytes) => check_bytes_for(&file, &bytes, target),
+        Ok(bytes) => check_bytes_with(&file, &bytes, target, search),
         Err(e) => {
-            let mut sink = Sink { file: &file, out: Vec::new() };
+            let mut sink = Sink::new(&file);
             sink.error(Pos { line: 1, col: 1 }, "io", format!("cannot read the file: {e}"), "check the path");
-            return Report { diagnostics: sink.out, graph: None };
+            return Report { diagnostics: sink.out, graph: None, skipped: Vec::new() };
         }
     };
     if let Some(p) = policy {
         let pfile = p.display().to_string();
-        let mut sink = Sink { file: &pfile, out: Vec::new() };
+        let mut sink = Sink::new(&pfile);
         match std::fs::read(p) {
             Ok(bytes) => {
                 if let Some(pol) = policy::parse(&bytes, &mut sink)

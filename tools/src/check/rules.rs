@@ -24,6 +24,14 @@ pub(crate) fn check(sys: &System, target: Target, sink: &mut Sink) {
 }
 
 fn pds(sys: &System, board: Option<Board>, sink: &mut Sink) {
+    if sys.pds.is_empty() {
+        sink.error(
+            sys.pos,
+            "no-pd",
+            "the system has no protection domain",
+            "add at least one <protection_domain name=\"…\"><program_image path=\"….elf\" /></protection_domain>",
+        );
+    }
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, pd) in sys.pds.iter().enumerate() {
         if pd.name == "monitor" {
@@ -339,7 +347,31 @@ fn regions_and_maps(sys: &System, board: Option<Board>, sink: &mut Sink) {
             ),
         }
     }
+    for s in &sys.setvars {
+        if let crate::sdf::SetvarKind::PrefillSize(r) = &s.kind
+            && let Some(mr) = sys.mrs.iter().find(|m| &m.name == r)
+            && mr.prefill_path.is_none()
+        {
+            sink.error(
+                mr.pos,
+                "mr-prefill",
+                format!("setvar_prefill_size names '{r}', which has no prefill_path"),
+                "give the region a prefill_path, or use setvar_size",
+            );
+        }
+    }
     for (r, p) in &sys.setvar_regions {
+        if board.is_some_and(|b| b.arch() == Arch::X86_64)
+            && let Some(mr) = sys.mrs.iter().find(|m| &m.name == r)
+            && mr.phys_addr.is_none()
+        {
+            sink.error(
+                mr.pos,
+                "setvar-paddr-x86",
+                format!("region_paddr of '{r}', which has no phys_addr: the microkit tool cannot choose a physical address on x86_64"),
+                "give the region a fixed phys_addr",
+            );
+        }
         match names.get(r.as_str()) {
             Some(&mi) => used[mi] = true,
             None => sink.error(

@@ -1,10 +1,11 @@
-//! XML → SDF model with positions, plus the structural rules: well-formed
+//! XML → the system model, with positions, plus the structural rules: well-formed
 //! XML, root, known elements and attributes, text, required attributes,
-//! number and boolean syntax.
+//! number and boolean syntax, tunnelkit's processing instructions.
 
 use roxmltree::{Document, Node, ParsingOptions};
 
-use super::{Pos, Sink, pos_at};
+use super::diag::{Pos, Sink, pos_at};
+use super::number::{Syntax, parse_dec, parse_num, syntax};
 
 /// A `<map>`.
 #[derive(Clone, Debug)]
@@ -15,7 +16,76 @@ pub struct Map {
     pub vaddr: Option<u64>,
     /// Permissions as written (default `rw`).
     pub perms: String,
+    /// Cached (default true).
+    pub cached: bool,
+    /// `setvar_vaddr`: the symbol patched with the vaddr.
+    pub setvar_vaddr: Option<String>,
     /// Position of the element.
+    pub pos: Pos,
+}
+
+/// A PD's `<program_image>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    /// The image path as written.
+    pub path: String,
+    /// `path_for_symbols`: where the symbols are read from instead.
+    pub path_for_symbols: Option<String>,
+    /// Position of the element.
+    pub pos: Pos,
+}
+
+/// What a setvar patches into its symbol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SetvarKind {
+    /// The vaddr of a mapping (`<map setvar_vaddr>`).
+    Vaddr(u64),
+    /// The size of a region (`<map setvar_size>`).
+    Size(String),
+    /// The prefill size of a region (`<map setvar_prefill_size>`).
+    PrefillSize(String),
+    /// The physical address of a region (`<setvar region_paddr>`).
+    Paddr(String),
+    /// An id: channel end, IRQ, I/O port, child PD or vCPU (`setvar_id`).
+    Id(u64),
+    /// An I/O port's address (`<ioport setvar_addr>`).
+    IoPortAddr(u64),
+}
+
+/// One symbol the microkit tool patches into a PD's image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Setvar {
+    /// The symbol's name.
+    pub symbol: String,
+    /// Index of the PD whose image holds the symbol.
+    pub pd: usize,
+    /// What is written.
+    pub kind: SetvarKind,
+    /// Position of the element that asks for it.
+    pub pos: Pos,
+}
+
+/// Which capability a `<cspace>` entry grants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapKind {
+    /// `<cap_tcb>`.
+    Tcb,
+    /// `<cap_sc>`: the PD's scheduling context.
+    Sc,
+    /// `<cap_vspace>`.
+    Vspace,
+}
+
+/// A `<cspace>` entry: a capability to another PD's object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cap {
+    /// Which object.
+    pub kind: CapKind,
+    /// The PD it belongs to.
+    pub pd: String,
+    /// The cap slot (None if missing or malformed).
+    pub slot: Option<u64>,
+    /// Position of the `pd` attribute.
     pub pos: Pos,
 }
 
@@ -40,6 +110,12 @@ pub struct Pd {
     pub cpu: u64,
     /// Child id (children only).
     pub id: Option<u64>,
+    /// Its program image (None if missing: an error).
+    pub image: Option<Image>,
+    /// `<?tunnelkit call_bound_us="…"?>`: the bound in µs and its position.
+    pub call_bound: Option<(u64, Pos)>,
+    /// `<cspace>` entries.
+    pub caps: Vec<Cap>,
     /// Mappings.
     pub maps: Vec<Map>,
     /// IRQ ids with their positions.
@@ -87,6 +163,8 @@ pub struct Mr {
     pub phys_addr: Option<u64>,
     /// Position of `phys_addr`.
     pub phys_pos: Pos,
+    /// `prefill_path` as written.
+    pub prefill_path: Option<String>,
     /// Position of the element.
     pub pos: Pos,
 }
@@ -102,6 +180,8 @@ pub struct End {
     pub notify: bool,
     /// May pp-call the other end (default false).
     pub pp: bool,
+    /// `setvar_id`: symbol patched with the id in this end's PD.
+    pub setvar_id: Option<String>,
     /// Position of the element.
     pub pos: Pos,
 }
@@ -118,6 +198,16 @@ pub struct Channel {
 /// The parsed system.
 #[derive(Clone, Debug, Default)]
 pub struct System {
+    /// The file it was read from, as given.
+    pub file: String,
+    /// Position of the `<system>` element.
+    pub pos: Pos,
+    /// `<?tunnelkit qemu_icount="true"?>` under `<system>`: boot it with
+    /// QEMU's instruction counter as its clock (deterministic time, as the
+    /// benchmarks run), on boards where seL4's timer works that way.
+    pub icount: bool,
+    /// Every symbol the microkit tool patches into a PD image, in document order.
+    pub setvars: Vec<Setvar>,
     /// Every PD, children included, in document order.
     pub pds: Vec<Pd>,
     /// Every memory region.
@@ -204,53 +294,6 @@ fn required(parent: &str, elem: &str, node: Node) -> &'static [&'static str] {
     }
 }
 
-/// Attribute kinds for syntax checks.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Num,
-    Dec,
-    Bool,
-    Other,
-}
-
-fn kind(elem: &str, attr: &str) -> Kind {
-    match (elem, attr) {
-        ("protection_domain", "priority" | "budget" | "period" | "stack_size" | "cpu" | "id") => Kind::Num,
-        ("protection_domain", "passive" | "smc" | "fpu") => Kind::Bool,
-        ("memory_region", "size" | "page_size" | "phys_addr") => Kind::Num,
-        ("map", "vaddr") => Kind::Num,
-        ("map", "cached") => Kind::Bool,
-        ("end", "id") => Kind::Dec,
-        ("end", "notify" | "pp") => Kind::Bool,
-        ("irq", "irq" | "id" | "pin" | "vector" | "ioapic" | "handle") => Kind::Dec,
-        ("ioport", "id" | "size") => Kind::Dec,
-        ("ioport", "addr") => Kind::Num,
-        ("vcpu", "id") => Kind::Dec,
-        ("vcpu", "cpu") => Kind::Num,
-        ("virtual_machine", "priority" | "budget" | "period") => Kind::Num,
-        ("cap_tcb" | "cap_sc" | "cap_vspace", "slot") => Kind::Num,
-        ("io_address_space", "domain_id") => Kind::Num,
-        ("iomap", "iovaddr") => Kind::Num,
-        ("domain", "id") => Kind::Num,
-        ("domain_schedule", "start_index" | "index_shift") => Kind::Num,
-        _ => Kind::Other,
-    }
-}
-
-/// Microkit's "num" syntax: decimal or `0x` hex, `_` separators allowed.
-pub fn parse_num(s: &str) -> Option<u64> {
-    let t = s.replace('_', "");
-    match t.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => t.parse::<u64>().ok(),
-    }
-}
-
-/// Microkit's "dec" syntax: plain decimal.
-pub fn parse_dec(s: &str) -> Option<u64> {
-    s.parse::<u64>().ok()
-}
-
 struct Ctx<'a, 'b, 'f> {
     doc: &'a Document<'b>,
     text: &'b str,
@@ -294,20 +337,20 @@ impl<'b> Ctx<'_, 'b, '_> {
                 continue;
             }
             let v = a.value();
-            match kind(elem, a.name()) {
-                Kind::Num if parse_num(v).is_none() => self.sink.error(
+            match syntax(elem, a.name()) {
+                Syntax::Num if parse_num(v).is_none() => self.sink.error(
                     apos,
                     "number-syntax",
                     format!("{}=\"{v}\" is not a number", a.name()),
                     "write a decimal or 0x-prefixed hexadecimal number (`_` separators allowed) that fits in 64 bits",
                 ),
-                Kind::Dec if parse_dec(v).is_none() => self.sink.error(
+                Syntax::Dec if parse_dec(v).is_none() => self.sink.error(
                     apos,
                     "number-syntax",
                     format!("{}=\"{v}\" is not a decimal number (the microkit tool parses this attribute as plain decimal)", a.name()),
                     "write a plain decimal number: no 0x, no `_`",
                 ),
-                Kind::Bool if v != "true" && v != "false" => self.sink.error(
+                Syntax::Bool if v != "true" && v != "false" => self.sink.error(
                     apos,
                     "bool-syntax",
                     format!("{}=\"{v}\" is not a boolean", a.name()),
@@ -343,10 +386,7 @@ impl<'b> Ctx<'_, 'b, '_> {
 
     fn num(&mut self, node: Node, name: &str) -> Option<u64> {
         let v = node.attribute(name)?;
-        match kind(node.tag_name().name(), name) {
-            Kind::Dec => parse_dec(v),
-            _ => parse_num(v),
-        }
+        super::number::parse_attr(node.tag_name().name(), name, v)
     }
     fn boolean(&self, node: Node, name: &str, default: bool) -> bool {
         match node.attribute(name) {
@@ -356,32 +396,75 @@ impl<'b> Ctx<'_, 'b, '_> {
         }
     }
 
-    /// The value (and position) of the tunnelkit `key` among the PD's
-    /// `<?tunnelkit …?>` instructions, checked: `per_core` is `true` or
-    /// `false`, `cross_core` is `allow`. Other keys belong to `crate::supervision`.
-    fn setting<'n>(&mut self, node: Node<'n, '_>, key: &str) -> Option<(&'n str, Pos)> {
-        let mut out = None;
+    /// The PD's `<?tunnelkit …?>` instructions, checked: `per_core` is
+    /// `true` or `false`, `cross_core` is `allow`, `call_bound_us` a
+    /// number above 0; any other key is an error.
+    fn settings(&mut self, node: Node) -> PdSettings {
+        let mut out = PdSettings::default();
         for pi_node in node.children().filter(|c| c.is_pi()) {
             let Some(pi) = pi_node.pi().filter(|pi| pi.target == "tunnelkit") else { continue };
             let pos = self.pos(pi_node);
-            let Ok(pairs) = crate::supervision::attributes(pi.value.unwrap_or("")) else { continue };
-            for (k, value) in pairs.into_iter().filter(|(k, _)| *k == key) {
-                let (ok, hint) = match k {
-                    "per_core" => (matches!(value, "true" | "false"), "write <?tunnelkit per_core=\"true\"?>"),
-                    _ => (value == "allow", "write <?tunnelkit cross_core=\"allow\"?> (only for reproducers: such a pod can hang)"),
-                };
-                if ok {
-                    out = Some((value, pos));
-                } else {
-                    self.sink.error(pos, "per-core", format!("{k}=\"{value}\" is not a setting tunnelkit knows"), hint);
+            let pairs = match instruction_pairs(pi.value.unwrap_or("")) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.sink.error(pos, "tunnelkit-setting", e, "write <?tunnelkit key=\"value\"?>");
+                    continue;
+                }
+            };
+            for (k, value) in pairs {
+                match k {
+                    "per_core" if matches!(value, "true" | "false") => out.per_core = (value == "true").then_some(pos),
+                    "cross_core" if value == "allow" => out.cross_core = true,
+                    "per_core" => self.sink.error(
+                        pos,
+                        "per-core",
+                        format!("per_core=\"{value}\" is not a setting tunnelkit knows"),
+                        "write <?tunnelkit per_core=\"true\"?>",
+                    ),
+                    "cross_core" => self.sink.error(
+                        pos,
+                        "per-core",
+                        format!("cross_core=\"{value}\" is not a setting tunnelkit knows"),
+                        "write <?tunnelkit cross_core=\"allow\"?> (only for reproducers: such a pod can hang)",
+                    ),
+                    "call_bound_us" => match parse_num(value) {
+                        Some(us) if us > 0 => out.call_bound = Some((us, pos)),
+                        _ => self.sink.error(
+                            pos,
+                            "call-bound",
+                            format!("call_bound_us must be a whole number of microseconds above 0, not '{value}'"),
+                            "write e.g. <?tunnelkit call_bound_us=\"1000\"?>",
+                        ),
+                    },
+                    other => self.sink.error(
+                        pos,
+                        "tunnelkit-setting",
+                        format!("unknown tunnelkit setting '{other}' in a <protection_domain> (known here: call_bound_us, per_core, cross_core)"),
+                        "fix the key; qemu_icount goes directly inside <system>",
+                    ),
                 }
             }
         }
         out
     }
 
+    /// Records a setvar of PD `pd`, refusing a symbol it already patches.
+    fn setvar(&mut self, sys: &mut System, pd: usize, symbol: &str, kind: SetvarKind, pos: Pos) {
+        if sys.setvars.iter().any(|s| s.pd == pd && s.symbol == symbol) {
+            self.sink.error(
+                pos,
+                "setvar-duplicate",
+                format!("PD '{}' already has a setvar on symbol '{symbol}'", sys.pds[pd].name),
+                "each symbol of an image can be patched once; use another symbol",
+            );
+            return;
+        }
+        sys.setvars.push(Setvar { symbol: symbol.to_string(), pd, kind, pos });
+    }
+
     fn pd(&mut self, node: Node, parent: Option<usize>, sys: &mut System) {
         let budget = self.num(node, "budget").unwrap_or(1000);
+        let settings = self.settings(node);
         let mut attr_pos = Vec::new();
         for n in ["name", "priority", "budget", "period", "stack_size", "cpu", "passive", "id", "smc", "domain"] {
             if node.has_attribute(n) {
@@ -404,8 +487,11 @@ impl<'b> Ctx<'_, 'b, '_> {
             ioports: Vec::new(),
             x86_irqs: Vec::new(),
             vcpu_ids: Vec::new(),
-            per_core: self.setting(node, "per_core").and_then(|(v, p)| (v == "true").then_some(p)),
-            cross_core_allowed: self.setting(node, "cross_core").is_some_and(|(v, _)| v == "allow"),
+            image: None,
+            call_bound: settings.call_bound,
+            caps: Vec::new(),
+            per_core: settings.per_core,
+            cross_core_allowed: settings.cross_core,
             cap_pds: Vec::new(),
             has_vm: false,
             pos: self.pos(node),
@@ -426,6 +512,15 @@ impl<'b> Ctx<'_, 'b, '_> {
             match c.tag_name().name() {
                 "program_image" => {
                     images += 1;
+                    if images == 1
+                        && let Some(path) = c.attribute("path")
+                    {
+                        sys.pds[idx].image = Some(Image {
+                            path: path.to_string(),
+                            path_for_symbols: c.attribute("path_for_symbols").map(str::to_string),
+                            pos: cpos,
+                        });
+                    }
                     if images == 2 {
                         self.sink.error(
                             cpos,
@@ -440,8 +535,19 @@ impl<'b> Ctx<'_, 'b, '_> {
                         mr: c.attribute("mr").unwrap_or("").to_string(),
                         vaddr: self.num(c, "vaddr"),
                         perms: c.attribute("perms").unwrap_or("rw").to_string(),
+                        cached: self.boolean(c, "cached", true),
+                        setvar_vaddr: c.attribute("setvar_vaddr").map(str::to_string),
                         pos: cpos,
                     };
+                    if let Some(sym) = c.attribute("setvar_vaddr") {
+                        self.setvar(sys, idx, sym, SetvarKind::Vaddr(m.vaddr.unwrap_or(0)), cpos);
+                    }
+                    if let Some(sym) = c.attribute("setvar_size") {
+                        self.setvar(sys, idx, sym, SetvarKind::Size(m.mr.clone()), cpos);
+                    }
+                    if let Some(sym) = c.attribute("setvar_prefill_size") {
+                        self.setvar(sys, idx, sym, SetvarKind::PrefillSize(m.mr.clone()), cpos);
+                    }
                     sys.pds[idx].maps.push(m);
                 }
                 "irq" => {
@@ -451,6 +557,9 @@ impl<'b> Ctx<'_, 'b, '_> {
                     if let Some(id) = self.num(c, "id") {
                         let p = self.attr_pos(c, "id");
                         sys.pds[idx].irq_ids.push((id, p));
+                        if let Some(sym) = c.attribute("setvar_id") {
+                            self.setvar(sys, idx, sym, SetvarKind::Id(id), cpos);
+                        }
                     }
                     if let Some(n) = self.num(c, "irq") {
                         let p = self.attr_pos(c, "irq");
@@ -469,7 +578,15 @@ impl<'b> Ctx<'_, 'b, '_> {
                         }
                     }
                 }
-                "ioport" => sys.pds[idx].ioports.push(cpos),
+                "ioport" => {
+                    sys.pds[idx].ioports.push(cpos);
+                    if let (Some(sym), Some(id)) = (c.attribute("setvar_id"), self.num(c, "id")) {
+                        self.setvar(sys, idx, sym, SetvarKind::Id(id), cpos);
+                    }
+                    if let (Some(sym), Some(addr)) = (c.attribute("setvar_addr"), self.num(c, "addr")) {
+                        self.setvar(sys, idx, sym, SetvarKind::IoPortAddr(addr), cpos);
+                    }
+                }
                 "virtual_machine" => {
                     sys.pds[idx].has_vm = true;
                     vms += 1;
@@ -505,12 +622,19 @@ impl<'b> Ctx<'_, 'b, '_> {
                             self.sink.error(p, "vcpu-id-duplicate", format!("vCPU id {id} is used twice"), "give each vCPU its own id");
                         }
                         sys.pds[idx].vcpu_ids.push((id, p));
+                        if let Some(sym) = v.attribute("setvar_id") {
+                            let vpos = self.pos(v);
+                            self.setvar(sys, idx, sym, SetvarKind::Id(id), vpos);
+                        }
                     }
                 }
                 "setvar" => {
                     if let Some(r) = c.attribute("region_paddr") {
                         let p = self.attr_pos(c, "region_paddr");
                         sys.setvar_regions.push((r.to_string(), p));
+                        if let Some(sym) = c.attribute("symbol") {
+                            self.setvar(sys, idx, sym, SetvarKind::Paddr(r.to_string()), cpos);
+                        }
                     }
                 }
                 "cspace" => {
@@ -519,6 +643,13 @@ impl<'b> Ctx<'_, 'b, '_> {
                         if let Some(other) = cap.attribute("pd") {
                             let p = self.attr_pos(cap, "pd");
                             sys.pds[idx].cap_pds.push((other.to_string(), p));
+                            let kind = match cap.tag_name().name() {
+                                "cap_tcb" => CapKind::Tcb,
+                                "cap_sc" => CapKind::Sc,
+                                _ => CapKind::Vspace,
+                            };
+                            let slot = self.num(cap, "slot");
+                            sys.pds[idx].caps.push(Cap { kind, pd: other.to_string(), slot, pos: p });
                         }
                         let Some(slot) = self.num(cap, "slot") else { continue };
                         let p = self.attr_pos(cap, "slot");
@@ -540,7 +671,13 @@ impl<'b> Ctx<'_, 'b, '_> {
                         slots.push(slot);
                     }
                 }
-                "protection_domain" => self.pd(c, Some(idx), sys),
+                "protection_domain" => {
+                    let child = sys.pds.len();
+                    self.pd(c, Some(idx), sys);
+                    if let (Some(sym), Some(id)) = (c.attribute("setvar_id"), sys.pds.get(child).and_then(|p| p.id)) {
+                        self.setvar(sys, idx, sym, SetvarKind::Id(id), cpos);
+                    }
+                }
                 _ => {}
             }
         }
@@ -565,6 +702,7 @@ impl<'b> Ctx<'_, 'b, '_> {
                 id: self.num(c, "id"),
                 notify: self.boolean(c, "notify", true),
                 pp: self.boolean(c, "pp", false),
+                setvar_id: c.attribute("setvar_id").map(str::to_string),
                 pos: self.pos(c),
             });
         }
@@ -574,7 +712,7 @@ impl<'b> Ctx<'_, 'b, '_> {
 
 /// Parses `text`; reports XML and structural errors into `sink`. Returns the
 /// model (best effort) unless the XML is not well-formed or the root is wrong.
-pub(crate) fn parse(text: &str, sink: &mut Sink) -> Option<System> {
+pub fn parse(text: &str, sink: &mut Sink) -> Option<System> {
     let opts = ParsingOptions { allow_dtd: false, nodes_limit: 1_000_000 };
     let doc = match Document::parse_with_options(text, opts) {
         Ok(d) => d,
@@ -619,7 +757,7 @@ pub(crate) fn parse(text: &str, sink: &mut Sink) -> Option<System> {
             ctx.sink.error(pos, "text-content", "text inside <system>", "remove the text or turn it into an XML comment <!-- ... -->");
         }
     }
-    let mut sys = System::default();
+    let mut sys = System { file: ctx.sink.file.to_string(), pos: ctx.pos(root), ..System::default() };
     let mut domains = 0;
     for c in root.children().filter(|c| c.is_element()) {
         if !ctx.element(c, "system") {
@@ -647,6 +785,7 @@ pub(crate) fn parse(text: &str, sink: &mut Sink) -> Option<System> {
                     page_size: ctx.num(c, "page_size"),
                     phys_addr: ctx.num(c, "phys_addr"),
                     phys_pos: ctx.attr_pos(c, "phys_addr"),
+                    prefill_path: c.attribute("prefill_path").map(str::to_string),
                     pos,
                 };
                 sys.mrs.push(mr);
@@ -662,5 +801,86 @@ pub(crate) fn parse(text: &str, sink: &mut Sink) -> Option<System> {
             _ => {}
         }
     }
+    // Channel ends' setvar_id: patched into the end's PD (after every PD is known).
+    for ch in 0..sys.channels.len() {
+        for e in 0..sys.channels[ch].ends.len() {
+            let end = &sys.channels[ch].ends[e];
+            let (Some(sym), Some(id)) = (end.setvar_id.clone(), end.id) else { continue };
+            let Some(pd) = sys.pds.iter().position(|p| p.name == end.pd) else { continue };
+            let pos = sys.channels[ch].pos;
+            ctx.setvar(&mut sys, pd, &sym, SetvarKind::Id(id), pos);
+        }
+    }
+    system_settings(&mut ctx, root, &mut sys);
     Some(sys)
+}
+
+/// Settings of a PD from its processing instructions.
+#[derive(Default)]
+struct PdSettings {
+    per_core: Option<Pos>,
+    cross_core: bool,
+    call_bound: Option<(u64, Pos)>,
+}
+
+/// `<?tunnelkit …?>` directly under `<system>` (run settings), and any
+/// placed where tunnelkit does not read it.
+fn system_settings(ctx: &mut Ctx, root: Node, sys: &mut System) {
+    for pi_node in root.descendants().filter(|n| n.is_pi()) {
+        let Some(pi) = pi_node.pi().filter(|pi| pi.target == "tunnelkit") else { continue };
+        let pos = ctx.pos(pi_node);
+        let parent = pi_node.parent_element().map(|p| p.tag_name().name()).unwrap_or("");
+        if parent == "protection_domain" {
+            continue; // the PD's settings: read with the PD
+        }
+        if parent != "system" {
+            ctx.sink.error(
+                pos,
+                "tunnelkit-setting",
+                format!("a <?tunnelkit …?> instruction inside <{parent}> is never read"),
+                "put run settings directly inside <system> and a pod's settings directly inside its <protection_domain>",
+            );
+            continue;
+        }
+        let pairs = match instruction_pairs(pi.value.unwrap_or("")) {
+            Ok(p) => p,
+            Err(e) => {
+                ctx.sink.error(pos, "tunnelkit-setting", e, "write <?tunnelkit key=\"value\"?>");
+                continue;
+            }
+        };
+        for (key, value) in pairs {
+            match (key, value) {
+                ("qemu_icount", "true") => sys.icount = true,
+                ("qemu_icount", "false") => sys.icount = false,
+                ("qemu_icount", other) => ctx.sink.error(
+                    pos,
+                    "tunnelkit-setting",
+                    format!("qemu_icount must be true or false, not '{other}'"),
+                    "write <?tunnelkit qemu_icount=\"true\"?>",
+                ),
+                (other, _) => ctx.sink.error(
+                    pos,
+                    "tunnelkit-setting",
+                    format!("unknown system setting '{other}' (known here: qemu_icount; call_bound_us and per_core go inside a pod's <protection_domain>)"),
+                    "fix the key or move it into the <protection_domain> it is about",
+                ),
+            }
+        }
+    }
+}
+
+/// `key="value"` pairs of a processing instruction.
+pub fn instruction_pairs(text: &str) -> Result<Vec<(&str, &str)>, String> {
+    let mut out = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=').ok_or_else(|| format!("expected key=\"value\" in '{text}'"))?;
+        let after =
+            after.trim_start().strip_prefix('"').ok_or_else(|| format!("the value of '{}' must be in double quotes", key.trim()))?;
+        let (value, tail) = after.split_once('"').ok_or_else(|| format!("unterminated value of '{}'", key.trim()))?;
+        out.push((key.trim(), value));
+        rest = tail.trim_start();
+    }
+    Ok(out)
 }

@@ -326,9 +326,6 @@ fn check(c: &CheckArgs) -> ExitCode {
     let search = tunnelkit::check::search_path(&c.file, &c.search_path);
     let report = tunnelkit::check::check_file_with(&c.file, c.policy.as_deref(), target, (!c.no_images).then_some(search.as_slice()));
     print!("{report}");
-    for s in &report.skipped {
-        eprintln!("tunnelkit: note: skipped {s} (--no-images)");
-    }
     let (errors, warnings) = (report.errors().count(), report.warnings().count());
     let mut ok = report.is_valid();
     if let (Some(out), Some(g)) = (&c.graph, &report.graph) {
@@ -341,6 +338,9 @@ fn check(c: &CheckArgs) -> ExitCode {
         }
     }
     println!("{}: {errors} error(s), {warnings} warning(s)", c.file.display());
+    for s in &report.skipped {
+        println!("note: skipped {s}");
+    }
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 

@@ -16,7 +16,7 @@ use crate::sdf::{Image, Pd, Pos, System};
 
 /// What [`super::Report::skipped`] says when no search path was given.
 pub const SKIPPED_WITHOUT_IMAGES: &str = "image rules (image-missing, image-elf, image-arch, image-symbols, map-image-overlap, \
-     stack-image-overlap, setvar-symbol, setvar-size, prefill-missing, prefill-empty): no program images to look at";
+     stack-image-overlap, setvar-symbol, setvar-size, prefill-missing, prefill-empty): no program images to look at (--no-images)";
 
 /// The size in bytes of every symbol a setvar patches (a 64-bit word).
 const SETVAR_SIZE: u64 = 8;
@@ -167,11 +167,20 @@ fn segments(sys: &System, pd: &Pd, image: &Image, elf: &ElfImage, target: Target
         }
     }
     if let Some(board) = target.board {
+        // The tool maps the image's pages (whole pages around each segment
+        // with content) before the IPC buffer and the stack, and a collision
+        // there makes it fail.
+        let pages: Vec<std::ops::Range<u64>> = elf
+            .segments
+            .iter()
+            .filter(|s| s.mem_size > 0)
+            .map(|s| s.vaddr / PAGE * PAGE..round_up(s.vaddr.saturating_add(s.mem_size), PAGE))
+            .collect();
         let top = board.stack_top();
         let bottom = top.saturating_sub(pd.stack_size);
         let ipc = top + PAGE;
         for (what, start, end) in [("stack", bottom, top), ("IPC buffer", ipc, ipc + PAGE)] {
-            if let Some(seg) = hit(start, end) {
+            if let Some(seg) = pages.iter().find(|r| start < r.end && r.start < end) {
                 sink.error(
                     image.pos,
                     "stack-image-overlap",

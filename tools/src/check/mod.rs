@@ -107,6 +107,9 @@ pub fn check_parsed(text: &str, parsed: crate::sdf::Parsed, target: Target, sear
     let file = parsed.system.as_ref().map(|s| s.file.clone()).or_else(|| parsed.diagnostics.first().map(|d| d.file.clone())).unwrap_or_default();
     let mut sink = Sink { file: &file, out: parsed.diagnostics };
     let mut skipped = Vec::new();
+    if target.board.is_none() {
+        skipped.push(NO_BOARD);
+    }
     let graph = parsed.system.map(|s| {
         rules::check(&s, target, &mut sink);
         per_core(text, &s, &mut sink);
@@ -122,6 +125,9 @@ pub fn check_parsed(text: &str, parsed: crate::sdf::Parsed, target: Target, sear
     });
     Report { diagnostics: sink.out, graph, skipped }
 }
+
+/// What [`Report::skipped`] says without a board.
+const NO_BOARD: &str = "board rules (map-stack, stack-image-overlap, mr-phys-region, image-arch, irq-arch, ioport-arch): no --board";
 
 /// Whether the per-core pods can be expanded, as `tunnelkit build` does it.
 fn per_core(text: &str, sys: &crate::sdf::System, sink: &mut Sink) {

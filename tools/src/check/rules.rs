@@ -18,6 +18,7 @@ pub(crate) fn check(sys: &System, target: Target, sink: &mut Sink) {
     cpus(sys, target, sink);
     cross_core_pods(sys, sink);
     regions_and_maps(sys, board, sink);
+    phys_regions(sys, target, sink);
     channels(sys, sink);
     pp_cycles(sys, sink);
     utilisation(sys, sink);
@@ -122,27 +123,71 @@ fn pds(sys: &System, board: Option<Board>, sink: &mut Sink) {
         if let Some(b) = board
             && b.arch() != Arch::X86_64
         {
-            for p in &pd.ioports {
-                sink.error(*p, "ioport-arch", "<ioport> exists only on x86_64", "remove the <ioport> or check for an x86_64 board");
+            if let Some(p) = pd.ioports.first() {
+                sink.error(
+                    pd.pos,
+                    "ioport-arch",
+                    format!("PD '{}' has an <ioport> (line {}), but I/O ports exist only on x86_64", pd.name, p.line),
+                    "remove the <ioport> or check for an x86_64 board",
+                );
             }
         }
     }
-    // IRQ numbers unique system-wide
+    // IRQ numbers (x86: vectors) unique system-wide; the tool points at the PD.
     let mut irqs: HashMap<u64, ()> = HashMap::new();
     for pd in &sys.pds {
         for (n, p) in &pd.irq_numbers {
             if irqs.insert(*n, ()).is_some() {
                 sink.error(
-                    *p,
+                    pd.pos,
                     "irq-number-duplicate",
-                    format!("IRQ {n} is already claimed by a PD"),
-                    "each hardware IRQ can go to one PD only",
+                    format!("IRQ {n} of PD '{}' (line {}) is already claimed by a PD", pd.name, p.line),
+                    "each hardware IRQ (x86: each vector) can go to one PD only",
                 );
             }
         }
     }
+    if board.is_some_and(|b| b.arch() == Arch::X86_64) {
+        for pd in &sys.pds {
+            for p in &pd.arm_irqs {
+                sink.error(*p, "irq-arch", "the ARM/RISC-V IRQ form <irq irq=\"N\"> does not exist on x86_64", "use pin=\"…\" vector=\"…\" (IOAPIC) or pcidev=\"…\" handle=\"…\" vector=\"…\" (MSI)");
+            }
+        }
+    }
+    ioports(sys, sink);
     if sys.pds.len() > MAX_PDS {
         sink.error(sys.pds[MAX_PDS].pos, "too-many-pds", format!("{} PDs; Microkit allows at most {MAX_PDS}", sys.pds.len()), "merge PDs");
+    }
+}
+
+/// I/O ports: ids in range and unique per PD, sizes above 0, no range
+/// shared by two ports (in any PDs). The tool points at the PD.
+fn ioports(sys: &System, sink: &mut Sink) {
+    let mut seen: Vec<(&str, u64, u64)> = Vec::new();
+    for pd in &sys.pds {
+        let mut ids = HashSet::new();
+        for &(id, addr, size, pos) in &pd.ioport_ranges {
+            if id > MAX_ID {
+                sink.error(pos, "ioport-id-range", format!("I/O port id {id} is above {MAX_ID}"), format!("use an id in 0..{MAX_ID}"));
+            }
+            if size == 0 {
+                sink.error(pos, "ioport-size", "an I/O port range of size 0", "give the size of the port range in bytes (> 0)");
+                continue;
+            }
+            if !ids.insert(id) {
+                sink.error(pd.pos, "ioport-id-duplicate", format!("I/O port id {id} is used twice in PD '{}'", pd.name), "give each <ioport> of a PD its own id");
+            }
+            let end = addr.saturating_add(size);
+            if let Some((other, s, e)) = seen.iter().find(|(_, s, e)| addr < *e && *s < end) {
+                sink.error(
+                    pd.pos,
+                    "ioport-overlap",
+                    format!("I/O ports [{addr:#x}..{end:#x}) of PD '{}' (line {}) overlap [{s:#x}..{e:#x}) of PD '{other}'", pd.name, pos.line),
+                    "give each port range to one PD, once",
+                );
+            }
+            seen.push((&pd.name, addr, end));
+        }
     }
 }
 
@@ -220,6 +265,58 @@ fn cross_core_pods(sys: &System, sink: &mut Sink) {
             "add <?tunnelkit per_core=\"true\"?> inside its <protection_domain> (tunnelkit build gives each core its own instance), \
              or put every path that reaches it on one core",
         );
+    }
+}
+
+/// A fixed `phys_addr` must lie in memory the kernel hands out on the
+/// board: a device region or RAM (not, e.g., the interrupt controller the
+/// kernel keeps). x86 has no static memory map: nothing to check there.
+fn phys_regions(sys: &System, target: Target, sink: &mut Sink) {
+    use crate::platform::PhysPlacement;
+    let Some(board) = target.board else { return };
+    let Some(platform) = crate::platform::for_board(board, target.config.unwrap_or(KernelConfig::Debug)) else { return };
+    if let Some(config) = target.config {
+        if !platform.hypervisor {
+            for pd in sys.pds.iter().filter(|p| p.has_vm) {
+                sink.error(
+                    pd.pos,
+                    "vm-hypervisor",
+                    format!("PD '{}' has a <virtual_machine>, but seL4 for {} ({}) is not built as a hypervisor", pd.name, board.name(), config.name()),
+                    "remove the virtual machine, or use a board whose kernel has hypervisor support",
+                );
+            }
+        }
+        if let Some(pos) = sys.domains_pos
+            && platform.cores > 1
+        {
+            sink.error(
+                pos,
+                "domains-smp",
+                format!("the domain scheduler is not supported by the multicore kernel ({})", config.name()),
+                format!("drop <domains>, or build with --config {}", config.name().trim_start_matches("smp-")),
+            );
+        }
+    }
+    for mr in &sys.mrs {
+        let (Some(a), Some(size)) = (mr.phys_addr, mr.size) else { continue };
+        let end = a.saturating_add(size);
+        if let PhysPlacement::Outside { below, above } = platform.phys_region(a, end) {
+            let near: Vec<String> = [below, above]
+                .into_iter()
+                .flatten()
+                .map(|r| format!("{:?} [{:#x}..{:#x})", r.kind, r.range.start, r.range.end).to_lowercase())
+                .collect();
+            sink.error(
+                mr.phys_pos,
+                "mr-phys-region",
+                format!(
+                    "physical range [{a:#x}..{end:#x}) of '{}' is not memory the kernel hands out on {}: no device region or RAM holds it (the kernel keeps such ranges, e.g. its interrupt controller)",
+                    mr.name,
+                    board.name()
+                ),
+                if near.is_empty() { "use an address of a device region or RAM".to_string() } else { format!("nearest usable regions: {}", near.join(", ")) },
+            );
+        }
     }
 }
 

@@ -124,6 +124,10 @@ pub struct Pd {
     pub irq_numbers: Vec<(u64, Pos)>,
     /// `<ioport>` elements (x86 only).
     pub ioports: Vec<Pos>,
+    /// `<ioport>` ranges: (id, addr, size, position of the element).
+    pub ioport_ranges: Vec<(u64, u64, u64, Pos)>,
+    /// ARM-form `<irq irq=…>` elements.
+    pub arm_irqs: Vec<Pos>,
     /// x86-form `<irq>` elements (`pin` or `pcidev`).
     pub x86_irqs: Vec<Pos>,
     /// vCPU ids of its virtual machine.
@@ -222,6 +226,8 @@ pub struct System {
     pub domain_attrs: Vec<Pos>,
     /// Number of `<domains>` elements.
     pub domains: usize,
+    /// Position of the first `<domains>` element.
+    pub domains_pos: Option<Pos>,
 }
 
 /// Attributes allowed on `elem` whose parent is `parent` (None = unknown element there).
@@ -485,6 +491,8 @@ impl<'b> Ctx<'_, 'b, '_> {
             irq_ids: Vec::new(),
             irq_numbers: Vec::new(),
             ioports: Vec::new(),
+            ioport_ranges: Vec::new(),
+            arm_irqs: Vec::new(),
             x86_irqs: Vec::new(),
             vcpu_ids: Vec::new(),
             image: None,
@@ -553,6 +561,33 @@ impl<'b> Ctx<'_, 'b, '_> {
                 "irq" => {
                     if c.has_attribute("pin") || c.has_attribute("pcidev") {
                         sys.pds[idx].x86_irqs.push(cpos);
+                        // The tool numbers x86 interrupts by their vector.
+                        if let Some(v) = self.num(c, "vector") {
+                            if v > X86_IRQ_VECTOR_MAX {
+                                self.sink.error(
+                                    cpos,
+                                    "irq-vector-range",
+                                    format!("vector {v} is above {X86_IRQ_VECTOR_MAX}"),
+                                    format!("use a vector in 0..{X86_IRQ_VECTOR_MAX}"),
+                                );
+                            }
+                            sys.pds[idx].irq_numbers.push((v, self.attr_pos(c, "vector")));
+                        }
+                        if c.has_attribute("irq") {
+                            self.sink.error(
+                                cpos,
+                                "unknown-attribute",
+                                "an x86 <irq> (pin or pcidev) has no attribute 'irq'",
+                                "use either irq=\"N\" (ARM, RISC-V) or pin/pcidev with vector (x86)",
+                            );
+                        }
+                        if let Some(dev) = c.attribute("pcidev").filter(|_| !c.has_attribute("pin"))
+                            && let Err(e) = pci_device(dev)
+                        {
+                            self.sink.error(cpos, "irq-pcidev", format!("pcidev=\"{dev}\": {e}"), "write BUS:DEVICE.FUNCTION in hex, e.g. 00:03.0");
+                        }
+                    } else if c.has_attribute("irq") {
+                        sys.pds[idx].arm_irqs.push(cpos);
                     }
                     if let Some(id) = self.num(c, "id") {
                         let p = self.attr_pos(c, "id");
@@ -561,7 +596,7 @@ impl<'b> Ctx<'_, 'b, '_> {
                             self.setvar(sys, idx, sym, SetvarKind::Id(id), cpos);
                         }
                     }
-                    if let Some(n) = self.num(c, "irq") {
+                    if let Some(n) = self.num(c, "irq").filter(|_| !c.has_attribute("pin") && !c.has_attribute("pcidev")) {
                         let p = self.attr_pos(c, "irq");
                         sys.pds[idx].irq_numbers.push((n, p));
                     }
@@ -580,6 +615,9 @@ impl<'b> Ctx<'_, 'b, '_> {
                 }
                 "ioport" => {
                     sys.pds[idx].ioports.push(cpos);
+                    if let (Some(id), Some(addr), Some(size)) = (self.num(c, "id"), self.num(c, "addr"), self.num(c, "size")) {
+                        sys.pds[idx].ioport_ranges.push((id, addr, size, cpos));
+                    }
                     if let (Some(sym), Some(id)) = (c.attribute("setvar_id"), self.num(c, "id")) {
                         self.setvar(sys, idx, sym, SetvarKind::Id(id), cpos);
                     }
@@ -794,6 +832,7 @@ pub fn parse(text: &str, sink: &mut Sink) -> Option<System> {
             "domains" => {
                 domains += 1;
                 sys.domains = domains;
+                sys.domains_pos.get_or_insert(pos);
                 if domains == 2 {
                     ctx.sink.error(pos, "unknown-element", "more than one <domains>", "keep one <domains> element");
                 }
@@ -813,6 +852,23 @@ pub fn parse(text: &str, sink: &mut Sink) -> Option<System> {
     }
     system_settings(&mut ctx, root, &mut sys);
     Some(sys)
+}
+
+/// The highest x86 interrupt vector a PD may use.
+pub const X86_IRQ_VECTOR_MAX: u64 = 107;
+
+/// Checks a `pcidev` value (`BUS:DEVICE.FUNCTION`, hexadecimal) as the tool does.
+fn pci_device(s: &str) -> Result<(), String> {
+    let (bus, rest) = s.split_once(':').ok_or("malformed PCI device (expected BUS:DEVICE.FUNCTION)")?;
+    let (dev, func) = rest.split_once('.').ok_or("malformed PCI device (expected BUS:DEVICE.FUNCTION)")?;
+    for (what, v, max) in [("bus", bus, 255), ("device", dev, 31), ("function", func, 7)] {
+        match i64::from_str_radix(v.trim(), 16) {
+            Ok(n) if (0..=max).contains(&n) => {}
+            Ok(_) => return Err(format!("PCI {what} must be within [0..{max}]")),
+            Err(_) => return Err(format!("failed to parse PCI {what}")),
+        }
+    }
+    Ok(())
 }
 
 /// Settings of a PD from its processing instructions.

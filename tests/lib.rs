@@ -1,5 +1,8 @@
 //! Helpers for tunnelkit's integration tests.
 
+pub mod corpus;
+pub mod elf;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

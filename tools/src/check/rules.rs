@@ -113,9 +113,9 @@ fn pds(sys: &System, board: Option<Board>, sink: &mut Sink) {
             }
             if !ids.insert(*id) {
                 sink.error(
-                    *p,
+                    pd.pos,
                     "channel-id-duplicate",
-                    format!("id {id} is used twice in PD '{}'", pd.name),
+                    format!("id {id} (line {}) is used twice in PD '{}'", p.line, pd.name),
                     "IRQ and channel ids of one PD must all differ",
                 );
             }
@@ -479,6 +479,25 @@ fn regions_and_maps(sys: &System, board: Option<Board>, sink: &mut Sink) {
             ),
         }
     }
+    if let Some(dpos) = sys.domains_pos {
+        // The tool reads <domains> in document order, and then wants every PD to name one.
+        for p in sys.domain_attrs.iter().filter(|p| **p < dpos) {
+            sink.error(
+                *p,
+                "domain-without-domains",
+                "a PD names a scheduling domain before <domains> declares any",
+                "move <domains> above the protection domains",
+            );
+        }
+        for pd in sys.pds.iter().filter(|pd| !pd.attr_pos.iter().any(|(n, _)| *n == "domain")) {
+            sink.error(
+                pd.pos,
+                "missing-attribute",
+                format!("PD '{}' names no domain, but the system has <domains>", pd.name),
+                "add domain=\"…\" naming one of the <domains>",
+            );
+        }
+    }
     if sys.domains == 0 {
         for p in &sys.domain_attrs {
             sink.error(
@@ -536,10 +555,11 @@ fn channels(sys: &System, sink: &mut Sink) {
                     );
                 }
                 if !ids.insert((p, id)) {
+                    // The tool points at the PD.
                     sink.error(
-                        e.pos,
+                        sys.pds[p].pos,
                         "channel-id-duplicate",
-                        format!("id {id} is already used in PD '{}' (by a channel or an IRQ)", e.pd),
+                        format!("id {id} (the <end> at line {}) is already used in PD '{}' (by a channel or an IRQ)", e.pos.line, e.pd),
                         "choose an id not used by another channel or IRQ of that PD",
                     );
                 }

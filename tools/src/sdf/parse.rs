@@ -365,6 +365,19 @@ impl<'b> Ctx<'_, 'b, '_> {
                 _ => {}
             }
         }
+        if elem == "schedule_entry"
+            && let Some(d) = node.attribute("duration")
+        {
+            let ok = d.split_once(' ').is_some_and(|(n, unit)| parse_num(n).is_some_and(|n| n > 0) && matches!(unit, "us" | "ticks"));
+            if !ok {
+                self.sink.error(
+                    pos,
+                    "invalid-value",
+                    format!("duration=\"{d}\" is not a non-zero number and a unit"),
+                    "write e.g. duration=\"1000 us\" or duration=\"2 ticks\"",
+                );
+            }
+        }
         for r in required(parent, elem, node) {
             if !node.has_attribute(*r) {
                 self.sink.error(pos, "missing-attribute", format!("<{elem}> needs the attribute '{r}'"), format!("add {r}=\"...\""));
@@ -530,10 +543,11 @@ impl<'b> Ctx<'_, 'b, '_> {
                         });
                     }
                     if images == 2 {
+                        let pd_pos = sys.pds[idx].pos;
                         self.sink.error(
-                            cpos,
+                            pd_pos,
                             "program-image",
-                            format!("PD '{}' has more than one <program_image>", sys.pds[idx].name),
+                            format!("PD '{}' has more than one <program_image> (the second at line {})", sys.pds[idx].name, cpos.line),
                             "keep exactly one <program_image>",
                         );
                     }
@@ -629,7 +643,13 @@ impl<'b> Ctx<'_, 'b, '_> {
                     sys.pds[idx].has_vm = true;
                     vms += 1;
                     if vms == 2 {
-                        self.sink.error(cpos, "vm-count", "a PD has more than one <virtual_machine>", "keep one virtual machine per PD");
+                        let pd_pos = sys.pds[idx].pos;
+                        self.sink.error(
+                            pd_pos,
+                            "vm-count",
+                            format!("a PD has more than one <virtual_machine> (the second at line {})", cpos.line),
+                            "keep one virtual machine per PD",
+                        );
                     }
                     let budget = self.num(c, "budget").unwrap_or(1000);
                     let period = self.num(c, "period").unwrap_or(budget);
@@ -698,15 +718,16 @@ impl<'b> Ctx<'_, 'b, '_> {
                                 format!("cap slot {slot} is outside 1..127"),
                                 "use a slot in 1..63 (slot 0 is reserved)",
                             );
-                        } else if slots.contains(&slot) {
+                        } else if let Some((_, first)) = slots.iter().find(|(s, _)| *s == slot) {
+                            // The tool points at the first cap in the slot.
                             self.sink.error(
-                                p,
+                                *first,
                                 "cspace-slot",
-                                format!("cap slot {slot} is used twice in this <cspace>"),
+                                format!("cap slot {slot} is used twice in this <cspace> (again at line {})", p.line),
                                 "give each cap its own slot",
                             );
                         }
-                        slots.push(slot);
+                        slots.push((slot, self.pos(cap)));
                     }
                 }
                 "protection_domain" => {
@@ -791,8 +812,15 @@ pub fn parse(text: &str, sink: &mut Sink) -> Option<System> {
     for c in root.children() {
         if let Some(t) = c.text().filter(|t| c.is_text() && !t.trim().is_empty()) {
             let lead = text.get(c.range()).map(|raw| raw.len() - raw.trim_start().len()).unwrap_or(0);
-            let pos = pos_at(text, c.range().start + lead.min(t.len()));
-            ctx.sink.error(pos, "text-content", "text inside <system>", "remove the text or turn it into an XML comment <!-- ... -->");
+            let at = pos_at(text, c.range().start + lead.min(t.len()));
+            // The tool points at <system>.
+            let pos = ctx.pos(root);
+            ctx.sink.error(
+                pos,
+                "text-content",
+                format!("text inside <system> (line {}:{}): '{}'", at.line, at.col, t.trim().chars().take(30).collect::<String>()),
+                "remove the text or turn it into an XML comment <!-- ... -->",
+            );
         }
     }
     let mut sys = System { file: ctx.sink.file.to_string(), pos: ctx.pos(root), ..System::default() };

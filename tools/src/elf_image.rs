@@ -104,6 +104,8 @@ impl std::error::Error for ImageError {
 pub struct Segment {
     /// `p_vaddr`.
     pub vaddr: u64,
+    /// `p_paddr`.
+    pub paddr: u64,
     /// `p_memsz` (file bytes plus zero fill).
     pub mem_size: u64,
 }
@@ -309,7 +311,7 @@ fn segments(bytes: &[u8], hdr: &FileHeader64<LE>) -> Result<Vec<Segment>, ImageE
             return Err(malformed(format!("PT_LOAD segment {i} has more file bytes ({filesz:#x}) than memory bytes ({memsz:#x})")));
         }
         range(bytes, ph.p_offset.get(LE), filesz, &format!("the data of PT_LOAD segment {i}"))?;
-        segments.push(Segment { vaddr: ph.p_vaddr.get(LE), mem_size: memsz });
+        segments.push(Segment { vaddr: ph.p_vaddr.get(LE), paddr: ph.p_paddr.get(LE), mem_size: memsz });
     }
     Ok(segments)
 }
@@ -433,7 +435,7 @@ mod tests {
     #[test]
     fn synthetic_image_parses() {
         let img = parse(&pd_like()).expect("valid");
-        assert_eq!(img.segments, vec![Segment { vaddr: 0x200000, mem_size: 0x1800 }, Segment { vaddr: 0x202000, mem_size: 0x1000 }]);
+        assert_eq!(img.segments, vec![Segment { vaddr: 0x200000, paddr: 0x200000, mem_size: 0x1800 }, Segment { vaddr: 0x202000, paddr: 0x202000, mem_size: 0x1000 }]);
         assert_eq!(img.loadable_ranges(0x1000), vec![0x200000..0x202000, 0x202000..0x203000]);
         assert_eq!(img.symbol("microkit_pps"), SymbolLookup::Found { vaddr: 0x202400, size: 8 });
         assert_eq!(img.symbol("dup"), SymbolLookup::Duplicate(2));

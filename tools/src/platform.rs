@@ -163,6 +163,10 @@ pub struct Platform {
     pub benchmark: bool,
     /// Device and RAM regions; `None` on x86.
     pub memory_map: Option<MemoryMap>,
+    /// The RAM the kernel image keeps after boot, `[ki_boot_end, ki_end)`
+    /// in physical addresses (its boot part is handed back); `None` on x86.
+    /// The tool removes it from the memory fixed `phys_addr` frames may use.
+    pub kernel_image: Option<Range<u64>>,
 }
 
 impl Platform {
@@ -262,6 +266,22 @@ impl MemoryMap {
     }
 }
 
+/// `[ki_boot_end, ki_end)` of each SDK kernel (`elf/sel4.elf`), physical.
+const KERNEL_IMAGES: &[(&str, &str, u64, u64)] = &[
+    ("qemu_virt_aarch64", "debug", 0x6001_0000, 0x6025_c000),
+    ("qemu_virt_aarch64", "release", 0x6001_0000, 0x6024_2000),
+    ("qemu_virt_aarch64", "benchmark", 0x6001_0000, 0x6024_2000),
+    ("qemu_virt_aarch64", "smp-debug", 0x6001_0000, 0x6026_4000),
+    ("qemu_virt_aarch64", "smp-release", 0x6001_0000, 0x6024_0000),
+    ("qemu_virt_aarch64", "smp-benchmark", 0x6001_0000, 0x6024_0000),
+    ("qemu_virt_riscv64", "debug", 0x8020_3000, 0x8023_8000),
+    ("qemu_virt_riscv64", "release", 0x8020_2000, 0x8022_3000),
+    ("qemu_virt_riscv64", "benchmark", 0x8020_2000, 0x8022_4000),
+    ("qemu_virt_riscv64", "smp-debug", 0x8020_3000, 0x8023_9000),
+    ("qemu_virt_riscv64", "smp-release", 0x8020_3000, 0x8022_2000),
+    ("qemu_virt_riscv64", "smp-benchmark", 0x8020_3000, 0x8022_2000),
+];
+
 /// `(start, end)` pairs as `platform_gen.json` lists them.
 type Regions = &'static [(u64, u64)];
 
@@ -359,6 +379,7 @@ pub fn known(board_name: &str, config_name: &str) -> Option<Platform> {
         num_domain_schedules,
         benchmark: config == "benchmark",
         memory_map: b.memory_map.map(|(d, r)| MemoryMap { devices: ranges(d), ram: ranges(r) }),
+        kernel_image: KERNEL_IMAGES.iter().find(|k| k.0 == board_name && k.1 == config).map(|k| k.2..k.3),
     })
 }
 
@@ -404,6 +425,10 @@ pub fn from_sdk(sdk_board_config_dir: &Path) -> Result<Platform, String> {
         PlatformArch::Riscv64 => false,
     };
     let cores = if kconf.bool("ENABLE_SMP_SUPPORT")? { kconf.u64("MAX_NUM_NODES")? } else { 1 };
+    let kernel_image = match arch {
+        PlatformArch::X86_64 => None,
+        _ => Some(kernel_image(&dir.join("elf/sel4.elf"))?),
+    };
     Ok(Platform {
         benchmark: config == "benchmark",
         board,
@@ -418,7 +443,22 @@ pub fn from_sdk(sdk_board_config_dir: &Path) -> Result<Platform, String> {
         num_domains: u32::try_from(kconf.u64("NUM_DOMAINS")?).map_err(|_| kconf.err("NUM_DOMAINS is too large"))?,
         num_domain_schedules: kconf.u64("NUM_DOMAIN_SCHEDULES")?,
         memory_map,
+        kernel_image,
     })
+}
+
+/// `[ki_boot_end, ki_end)` of the kernel ELF at `path`, physical, as the
+/// tool computes it (offsets from the first loadable segment).
+fn kernel_image(path: &Path) -> Result<Range<u64>, String> {
+    use crate::elf_image::{ElfImage, SymbolLookup};
+    let shown = path.display();
+    let elf = ElfImage::read(path).map_err(|e| format!("{shown}: {e}"))?;
+    let first = elf.segments.first().ok_or_else(|| format!("{shown}: no loadable segment"))?;
+    let phys = |sym: &str| match elf.symbol(sym) {
+        SymbolLookup::Found { vaddr, .. } => Ok(vaddr.wrapping_sub(first.vaddr).wrapping_add(first.paddr)),
+        _ => Err(format!("{shown}: no single symbol '{sym}'")),
+    };
+    Ok(phys("ki_boot_end")?..phys("ki_end")?)
 }
 
 /// One parsed SDK JSON file, with its path for messages.

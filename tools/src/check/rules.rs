@@ -300,6 +300,25 @@ fn phys_regions(sys: &System, target: Target, sink: &mut Sink) {
     for mr in &sys.mrs {
         let (Some(a), Some(size)) = (mr.phys_addr, mr.size) else { continue };
         let end = a.saturating_add(size);
+        if let Some(k) = &platform.kernel_image
+            && a < k.end
+            && k.start < end
+        {
+            sink.error(
+                mr.phys_pos,
+                "mr-phys-region",
+                format!(
+                    "physical range [{a:#x}..{end:#x}) of '{}' overlaps the kernel image [{:#x}..{:#x}) of {}'s {} kernel, which it keeps",
+                    mr.name,
+                    k.start,
+                    k.end,
+                    board.name(),
+                    platform.config
+                ),
+                format!("use RAM above {:#x} (past the kernel and the initial task), or a device region", k.end),
+            );
+            continue;
+        }
         if let PhysPlacement::Outside { below, above } = platform.phys_region(a, end) {
             let near: Vec<String> = [below, above]
                 .into_iter()

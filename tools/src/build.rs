@@ -131,7 +131,8 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool) 
     // images, where the microkit tool searches.
     let search = check::search_path(&req.system, &[]);
     for (path, pos) in system.prefills() {
-        let name = Path::new(path).file_name().with_context(|| format!("{}: error: prefill_path '{path}' names no file", system.at(pos)))?;
+        let name =
+            Path::new(path).file_name().with_context(|| format!("{}: error: prefill_path '{path}' names no file", system.at(pos)))?;
         let Some(from) = check::images::find(path, &search) else {
             bail!(
                 "{}: error: prefill-missing: prefill_path '{path}' is not in {}",

@@ -38,9 +38,9 @@ use std::collections::{BTreeSet, HashMap};
 use roxmltree::{Document, ParsingOptions};
 
 use crate::board::{Arch, Board, KernelConfig};
-use crate::sdf::{parse, parse_num};
 use crate::check::rules::{MAX_ID, MAX_PDS};
-use crate::check::{Pos, Sink, pos_at};
+use crate::check::{Pos, Sink};
+use crate::sdf::parse;
 
 /// The console pod's priority: the highest Microkit allows, so that every
 /// other PD can call it.
@@ -185,22 +185,21 @@ pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<
             }
         }
         Arch::X86_64 => {
-            for n in doc.descendants().filter(|n| n.has_tag_name("ioport")) {
-                let (Some(addr), Some(size)) = (n.attribute("addr").and_then(parse_num), n.attribute("size").and_then(parse_num)) else {
-                    continue;
-                };
-                if addr < COM1 + COM1_PORTS && COM1 < addr.saturating_add(size) {
-                    let pd = n.parent().and_then(|p| p.attribute("name")).unwrap_or("?");
-                    err(
-                        &mut errors,
-                        pos_at(text, n.range().start),
-                        format!(
-                            "PD '{pd}' has I/O ports {addr:#x}..{:#x}, which overlap COM1 ({COM1:#x}), which the console pod added for '{}' would drive",
-                            addr + size,
-                            config.name()
-                        ),
-                        format!("let the serial driver PD ({IMAGE}) own COM1: add it yourself, or use --config debug"),
-                    );
+            for pd in &sys.pds {
+                for &(_, addr, size, pos) in &pd.ioport_ranges {
+                    if addr < COM1 + COM1_PORTS && COM1 < addr.saturating_add(size) {
+                        err(
+                            &mut errors,
+                            pos,
+                            format!(
+                                "PD '{}' has I/O ports {addr:#x}..{:#x}, which overlap COM1 ({COM1:#x}), which the console pod added for '{}' would drive",
+                                pd.name,
+                                addr + size,
+                                config.name()
+                            ),
+                            format!("let the serial driver PD ({IMAGE}) own COM1: add it yourself, or use --config debug"),
+                        );
+                    }
                 }
             }
         }

@@ -435,7 +435,13 @@ mod tests {
     #[test]
     fn synthetic_image_parses() {
         let img = parse(&pd_like()).expect("valid");
-        assert_eq!(img.segments, vec![Segment { vaddr: 0x200000, paddr: 0x200000, mem_size: 0x1800 }, Segment { vaddr: 0x202000, paddr: 0x202000, mem_size: 0x1000 }]);
+        assert_eq!(
+            img.segments,
+            vec![
+                Segment { vaddr: 0x200000, paddr: 0x200000, mem_size: 0x1800 },
+                Segment { vaddr: 0x202000, paddr: 0x202000, mem_size: 0x1000 }
+            ]
+        );
         assert_eq!(img.loadable_ranges(0x1000), vec![0x200000..0x202000, 0x202000..0x203000]);
         assert_eq!(img.symbol("microkit_pps"), SymbolLookup::Found { vaddr: 0x202400, size: 8 });
         assert_eq!(img.symbol("dup"), SymbolLookup::Duplicate(2));

@@ -78,8 +78,7 @@ pub fn tables(sys: &System, is_supervisor: impl Fn(&str) -> bool) -> Result<Vec<
     let mut out = Vec::new();
     for (s, sup) in pds.iter().enumerate() {
         // Children with a valid id (a missing or out-of-range id is the checker's error).
-        let kids: Vec<usize> =
-            (0..pds.len()).filter(|&k| pds[k].parent == Some(s) && pds[k].id.is_some_and(|id| id <= 61)).collect();
+        let kids: Vec<usize> = (0..pds.len()).filter(|&k| pds[k].parent == Some(s) && pds[k].id.is_some_and(|id| id <= 61)).collect();
         if kids.is_empty() {
             continue;
         }

@@ -203,7 +203,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.xml"));
         std::fs::write(&path, text).unwrap();
-        let report = crate::check::check_file_with(&path, None, Target { board: Some(board), config: Some(KernelConfig::SmpBenchmark) }, None);
+        let report =
+            crate::check::check_file_with(&path, None, Target { board: Some(board), config: Some(KernelConfig::SmpBenchmark) }, None);
         let _ = std::fs::remove_dir_all(&dir);
         report
     }

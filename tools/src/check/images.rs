@@ -62,7 +62,12 @@ pub fn check(sys: &System, target: Target, search: &[PathBuf], sink: &mut Sink) 
             sink.error(
                 image.pos,
                 "image-symbols",
-                format!("'{}' (PD '{}') lacks {}, which the microkit tool writes into every PD's image", image.path, pd.name, missing.join(", ")),
+                format!(
+                    "'{}' (PD '{}') lacks {}, which the microkit tool writes into every PD's image",
+                    image.path,
+                    pd.name,
+                    missing.join(", ")
+                ),
                 "link the image against a Microkit runtime (tunnelkit-runtime or libmicrokit) that defines them",
             );
         }
@@ -84,7 +89,9 @@ pub fn check(sys: &System, target: Target, search: &[PathBuf], sink: &mut Sink) 
                 format!("prefill file '{path}' of memory region '{}' is empty", mr.name),
                 "prefill a region from a file with content, or drop prefill_path",
             ),
-            Some(Err(e)) => sink.error(mr.pos, "prefill-missing", format!("cannot read prefill file '{path}': {e}"), "check its permissions"),
+            Some(Err(e)) => {
+                sink.error(mr.pos, "prefill-missing", format!("cannot read prefill file '{path}': {e}"), "check its permissions")
+            }
             Some(Ok(_)) => {}
         }
     }
@@ -162,7 +169,10 @@ fn segments(sys: &System, pd: &Pd, image: &Image, elf: &ElfImage, target: Target
                     "mapping '{}' at [{vaddr:#x}..{end:#x}) overlaps a loadable segment [{:#x}..{:#x}) of '{}' (PD '{}')",
                     m.mr, seg.start, seg.end, image.path, pd.name
                 ),
-                format!("map it outside the image, e.g. at or above {:#x}", round_up(loaded.iter().map(|r| r.end).max().unwrap_or(0), 0x20_0000)),
+                format!(
+                    "map it outside the image, e.g. at or above {:#x}",
+                    round_up(loaded.iter().map(|r| r.end).max().unwrap_or(0), 0x20_0000)
+                ),
             );
         }
     }

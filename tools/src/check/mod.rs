@@ -104,7 +104,8 @@ pub fn check_bytes_with(file: &str, bytes: &[u8], target: Target, search: Option
 
 /// Checks an already parsed system (`text` is what `parsed` was read from).
 pub fn check_parsed(text: &str, parsed: crate::sdf::Parsed, target: Target, search: Option<&[PathBuf]>) -> Report {
-    let file = parsed.system.as_ref().map(|s| s.file.clone()).or_else(|| parsed.diagnostics.first().map(|d| d.file.clone())).unwrap_or_default();
+    let file =
+        parsed.system.as_ref().map(|s| s.file.clone()).or_else(|| parsed.diagnostics.first().map(|d| d.file.clone())).unwrap_or_default();
     let mut sink = Sink { file: &file, out: parsed.diagnostics };
     let mut skipped = Vec::new();
     if target.board.is_none() {

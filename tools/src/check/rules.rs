@@ -122,15 +122,14 @@ fn pds(sys: &System, board: Option<Board>, sink: &mut Sink) {
         }
         if let Some(b) = board
             && b.arch() != Arch::X86_64
+            && let Some(p) = pd.ioports.first()
         {
-            if let Some(p) = pd.ioports.first() {
-                sink.error(
-                    pd.pos,
-                    "ioport-arch",
-                    format!("PD '{}' has an <ioport> (line {}), but I/O ports exist only on x86_64", pd.name, p.line),
-                    "remove the <ioport> or check for an x86_64 board",
-                );
-            }
+            sink.error(
+                pd.pos,
+                "ioport-arch",
+                format!("PD '{}' has an <ioport> (line {}), but I/O ports exist only on x86_64", pd.name, p.line),
+                "remove the <ioport> or check for an x86_64 board",
+            );
         }
     }
     // IRQ numbers (x86: vectors) unique system-wide; the tool points at the PD.
@@ -150,7 +149,12 @@ fn pds(sys: &System, board: Option<Board>, sink: &mut Sink) {
     if board.is_some_and(|b| b.arch() == Arch::X86_64) {
         for pd in &sys.pds {
             for p in &pd.arm_irqs {
-                sink.error(*p, "irq-arch", "the ARM/RISC-V IRQ form <irq irq=\"N\"> does not exist on x86_64", "use pin=\"…\" vector=\"…\" (IOAPIC) or pcidev=\"…\" handle=\"…\" vector=\"…\" (MSI)");
+                sink.error(
+                    *p,
+                    "irq-arch",
+                    "the ARM/RISC-V IRQ form <irq irq=\"N\"> does not exist on x86_64",
+                    "use pin=\"…\" vector=\"…\" (IOAPIC) or pcidev=\"…\" handle=\"…\" vector=\"…\" (MSI)",
+                );
             }
         }
     }
@@ -175,14 +179,22 @@ fn ioports(sys: &System, sink: &mut Sink) {
                 continue;
             }
             if !ids.insert(id) {
-                sink.error(pd.pos, "ioport-id-duplicate", format!("I/O port id {id} is used twice in PD '{}'", pd.name), "give each <ioport> of a PD its own id");
+                sink.error(
+                    pd.pos,
+                    "ioport-id-duplicate",
+                    format!("I/O port id {id} is used twice in PD '{}'", pd.name),
+                    "give each <ioport> of a PD its own id",
+                );
             }
             let end = addr.saturating_add(size);
             if let Some((other, s, e)) = seen.iter().find(|(_, s, e)| addr < *e && *s < end) {
                 sink.error(
                     pd.pos,
                     "ioport-overlap",
-                    format!("I/O ports [{addr:#x}..{end:#x}) of PD '{}' (line {}) overlap [{s:#x}..{e:#x}) of PD '{other}'", pd.name, pos.line),
+                    format!(
+                        "I/O ports [{addr:#x}..{end:#x}) of PD '{}' (line {}) overlap [{s:#x}..{e:#x}) of PD '{other}'",
+                        pd.name, pos.line
+                    ),
                     "give each port range to one PD, once",
                 );
             }
@@ -281,7 +293,12 @@ fn phys_regions(sys: &System, target: Target, sink: &mut Sink) {
                 sink.error(
                     pd.pos,
                     "vm-hypervisor",
-                    format!("PD '{}' has a <virtual_machine>, but seL4 for {} ({}) is not built as a hypervisor", pd.name, board.name(), config.name()),
+                    format!(
+                        "PD '{}' has a <virtual_machine>, but seL4 for {} ({}) is not built as a hypervisor",
+                        pd.name,
+                        board.name(),
+                        config.name()
+                    ),
                     "remove the virtual machine, or use a board whose kernel has hypervisor support",
                 );
             }

@@ -36,8 +36,7 @@ impl Parsed {
 
     /// The model, or every structural error as one `FILE:LINE:COL: error: rule: …` message.
     pub fn into_valid(self) -> Result<System> {
-        let errors: Vec<String> =
-            self.diagnostics.iter().filter(|d| d.severity == Severity::Error).map(ToString::to_string).collect();
+        let errors: Vec<String> = self.diagnostics.iter().filter(|d| d.severity == Severity::Error).map(ToString::to_string).collect();
         match self.system {
             Some(s) if errors.is_empty() => Ok(s),
             _ => bail!("{}", errors.join("\n")),
@@ -49,7 +48,8 @@ impl System {
     /// Reads and parses the file at `path`; errors are the parser's diagnostics.
     pub fn read(path: &Path) -> Result<System> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{file}:1:1: error: io: cannot read the system description: {e}"))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{file}:1:1: error: io: cannot read the system description: {e}"))?;
         Parsed::text(&file, &text).into_valid()
     }
 

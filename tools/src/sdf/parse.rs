@@ -458,7 +458,9 @@ impl<'b> Ctx<'_, 'b, '_> {
                     other => self.sink.error(
                         pos,
                         "tunnelkit-setting",
-                        format!("unknown tunnelkit setting '{other}' in a <protection_domain> (known here: call_bound_us, per_core, cross_core)"),
+                        format!(
+                            "unknown tunnelkit setting '{other}' in a <protection_domain> (known here: call_bound_us, per_core, cross_core)"
+                        ),
                         "fix the key; qemu_icount goes directly inside <system>",
                     ),
                 }
@@ -598,7 +600,12 @@ impl<'b> Ctx<'_, 'b, '_> {
                         if let Some(dev) = c.attribute("pcidev").filter(|_| !c.has_attribute("pin"))
                             && let Err(e) = pci_device(dev)
                         {
-                            self.sink.error(cpos, "irq-pcidev", format!("pcidev=\"{dev}\": {e}"), "write BUS:DEVICE.FUNCTION in hex, e.g. 00:03.0");
+                            self.sink.error(
+                                cpos,
+                                "irq-pcidev",
+                                format!("pcidev=\"{dev}\": {e}"),
+                                "write BUS:DEVICE.FUNCTION in hex, e.g. 00:03.0",
+                            );
                         }
                     } else if c.has_attribute("irq") {
                         sys.pds[idx].arm_irqs.push(cpos);

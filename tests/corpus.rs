@@ -38,6 +38,7 @@ use crate::repo_root;
 /// The symbols every generated image has unless dropped: the microkit
 /// tool's, then setvar targets.
 pub const STANDARD_SYMBOLS: &[(&str, u64)] = &[
+    // the microkit tool's (tunnelkit::elf_image::MICROKIT_SYMBOLS, checked by a test below)
     ("microkit_name", 64),
     ("microkit_passive", 1),
     ("microkit_irqs", 8),
@@ -284,4 +285,12 @@ fn image(spec: &str, board: &str) -> Result<(String, Elf), String> {
         }
     }
     Ok((name, elf))
+}
+
+#[cfg(test)]
+mod standard_symbols {
+    #[test]
+    fn start_with_the_tools_symbols() {
+        assert_eq!(&super::STANDARD_SYMBOLS[..tunnelkit::elf_image::MICROKIT_SYMBOLS.len()], tunnelkit::elf_image::MICROKIT_SYMBOLS);
+    }
 }

@@ -70,14 +70,7 @@ fn check_image(board: Board, name: &str, bytes: &[u8]) {
     let in_load = |addr: u64, size: u64| loads.iter().any(|p| addr >= p.p_vaddr && addr + size <= p.p_vaddr + p.p_memsz);
     let writable =
         |addr: u64| loads.iter().any(|p| addr >= p.p_vaddr && addr < p.p_vaddr + p.p_memsz && p.p_flags & program_header::PF_W != 0);
-    let mut patched = vec![
-        ("microkit_name", 64),
-        ("microkit_passive", 1),
-        ("microkit_irqs", 8),
-        ("microkit_notifications", 8),
-        ("microkit_pps", 8),
-        ("microkit_ioports", 8),
-    ];
+    let mut patched = tunnelkit::elf_image::MICROKIT_SYMBOLS.to_vec();
     let lend: Vec<String> = (0..62).flat_map(|c| [format!("tunnel_lend_vaddr_{c}"), format!("tunnel_lend_size_{c}")]).collect();
     if name != "panicker" && name != "demo-report" {
         patched.extend(lend.iter().map(|s| (s.as_str(), 8)));

@@ -23,16 +23,8 @@ pub const PF_W: u32 = 2;
 pub const PF_R: u32 = 4;
 
 /// The symbols the microkit tool patches into every PD image, with the
-/// sizes libmicrokit gives them (`char microkit_name[64]`, `bool
-/// microkit_passive`, `seL4_Word` bit masks).
-pub const MICROKIT_SYMBOLS: &[(&str, u64)] = &[
-    ("microkit_name", 64),
-    ("microkit_passive", 1),
-    ("microkit_irqs", 8),
-    ("microkit_notifications", 8),
-    ("microkit_pps", 8),
-    ("microkit_ioports", 8),
-];
+/// sizes a Microkit runtime gives them (the checker's own list).
+pub use tunnelkit::elf_image::MICROKIT_SYMBOLS;
 
 /// A `PT_LOAD` segment.
 #[derive(Clone, Debug, PartialEq, Eq)]

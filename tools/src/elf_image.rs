@@ -24,8 +24,16 @@ use crate::board::Arch;
 /// `patch_symbols`), without checking first: if one is absent, defined more
 /// than once, smaller than what it writes, or outside every PT_LOAD segment,
 /// the tool panics (`write_symbol(..).unwrap()`).
-pub const MICROKIT_SYMBOLS: &[&str] =
-    &["microkit_name", "microkit_passive", "microkit_irqs", "microkit_notifications", "microkit_pps", "microkit_ioports"];
+/// Each with the size a Microkit runtime defines it with (`microkit_name`
+/// holds up to 64 bytes of the PD's name; the masks are 64-bit words).
+pub const MICROKIT_SYMBOLS: &[(&str, u64)] = &[
+    ("microkit_name", 64),
+    ("microkit_passive", 1),
+    ("microkit_irqs", 8),
+    ("microkit_notifications", 8),
+    ("microkit_pps", 8),
+    ("microkit_ioports", 8),
+];
 
 /// Size of the ELF64 header, the part the tool reads before any other check.
 const EHDR_SIZE: usize = std::mem::size_of::<FileHeader64<LE>>();
@@ -196,7 +204,7 @@ impl ElfImage {
     /// name's first 64 bytes, so use [`ElfImage::can_patch`] with that length
     /// for the exact check.
     pub fn missing_microkit_symbols(&self) -> Vec<&'static str> {
-        MICROKIT_SYMBOLS.iter().copied().filter(|name| !self.can_patch(name, microkit_symbol_bytes(name))).collect()
+        MICROKIT_SYMBOLS.iter().map(|(name, _)| *name).filter(|name| !self.can_patch(name, microkit_symbol_bytes(name))).collect()
     }
 
     /// Each PT_LOAD segment as the range the tool checks a PD's maps against
@@ -422,7 +430,7 @@ mod tests {
 
     fn pd_like() -> Vec<u8> {
         let mut syms = vec![("dup", 0x201000, 8), ("dup", 0x201008, 8), ("outside", 0x900000, 8)];
-        for (i, name) in MICROKIT_SYMBOLS.iter().enumerate() {
+        for (i, (name, _)) in MICROKIT_SYMBOLS.iter().enumerate() {
             syms.push((name, 0x202000 + 0x100 * i as u64, 8));
         }
         tiny_elf(&[(0x200000, 0x10, 0x1800), (0x202000, 0, 0x1000)], &syms)
@@ -455,7 +463,7 @@ mod tests {
     #[test]
     fn missing_microkit_symbols_named() {
         let img = parse(&tiny_elf(&[(0x200000, 0, 0x1000)], &[("microkit_name", 0x200000, 64)])).expect("valid");
-        assert_eq!(img.missing_microkit_symbols(), MICROKIT_SYMBOLS[1..].to_vec());
+        assert_eq!(img.missing_microkit_symbols(), MICROKIT_SYMBOLS[1..].iter().map(|(n, _)| *n).collect::<Vec<_>>());
     }
 
     #[test]

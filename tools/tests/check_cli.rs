@@ -291,11 +291,24 @@ fn mutate(base: &[u8], ops: &[(u8, u32, u8)]) -> Vec<u8> {
 
 /// The invariants of a report on any input: never panics (the call returns),
 /// and an invalid file has at least one error with a real position.
-/// Where the fuzzer's systems find images: the demo's build output when
-/// present (so the image rules run on real ELFs), else the repository.
+/// Where the fuzzer's systems find images: when the demo is built, a
+/// directory where its client's image is also `pd.elf` (the image most
+/// corpus files name), then the build output, so the image rules run on
+/// real ELFs; else the repository.
 fn fuzz_search_path() -> Vec<PathBuf> {
-    let built = root().join("target/tunnelkit/qemu_virt_aarch64/debug");
-    vec![if built.is_dir() { built } else { root() }]
+    static DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    DIRS.get_or_init(|| {
+        let built = root().join("target/tunnelkit/qemu_virt_aarch64/debug");
+        let client = built.join("demo-client.elf");
+        if !client.is_file() {
+            return vec![root()];
+        }
+        let dir = std::env::temp_dir().join(format!("tunnelkit-fuzz-images-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(&client, dir.join("pd.elf")).unwrap();
+        vec![dir, built]
+    })
+    .clone()
 }
 
 fn check_any(bytes: &[u8]) {

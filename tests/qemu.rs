@@ -141,7 +141,7 @@ fn an_image_no_crate_builds_is_reported_at_its_position() {
     assert!(!out.status.success());
     assert!(
         log.contains(
-            "tests/systems/bad-image.xml:4:9: error: PD 'ghost' runs 'no-such-pd.elf', which no PD crate in this workspace builds"
+            "tests/systems/bad-image.xml:4:9: error: image-missing: PD 'ghost' runs 'no-such-pd.elf', which no PD crate in this workspace builds"
         ),
         "{log}"
     );

@@ -113,7 +113,7 @@ fn load(
             image.pos,
             "image-missing",
             format!("program image '{path}' of PD '{}' is not on the search path (looked in: {})", pd.name, looked_in()),
-            "build it first (tunnelkit build does), fix the path, or pass its directory with --search-path",
+            "fix the path, or pass the directory holding it with --search-path (tunnelkit build puts images in target/tunnelkit/BOARD/CONFIG/), or skip the image rules with --no-images",
         );
         return None;
     };

@@ -38,6 +38,9 @@ pub struct ServerSpec {
     /// passive PD's own SC to its notification, so a `Signal` wakes the pod on that SC (and the SC
     /// waits at the notification otherwise). `None`: a signalled pod wakes with no SC.
     pub ntfn_sc: Option<(u8, u8)>,
+    /// Pods under a watchdog: this pod's own per-call bound in ticks of its caller's CPU time
+    /// (tunnelkit declares one per child). `None`: the watchdog's [`bound`](Watchdog::bound).
+    pub bound: Option<u8>,
 }
 
 impl ServerSpec {
@@ -76,7 +79,14 @@ pub struct Watchdog {
 }
 
 impl Watchdog {
-    /// The largest pod work (ticks) of a call the watchdog must never kill. Charging the first
+    /// The same watchdog with another bound (a pod's own, [`ServerSpec::bound`]).
+    pub fn with_bound(self, bound: u8) -> Self {
+        Watchdog { bound, ..self }
+    }
+
+    /// The largest pod work (ticks) of a call that this policy never kills (the configurations
+    /// ask for at most this much where a scenario is meant to stay clear of false kills; the
+    /// property `no-false-overrun` itself covers every call within `bound`). Charging the first
     /// interval over-approximates a call by at most one tick interval (the caller's consumption
     /// before the call, in the interval it began in): `bound - tick`. Charging it nothing never
     /// over-approximates: `bound`.
@@ -120,21 +130,38 @@ pub enum KernelSmp {
     Correct,
 }
 
-/// Expected outcome of one property in one scenario.
+/// Outcome of one property in one scenario, expected or found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
-    /// The invariant holds in every reachable state.
+    /// The invariant holds in every reachable state, and some reachable state reached its
+    /// antecedent ([`PropertyId::antecedent`]): it was exercised.
     Holds,
+    /// The invariant holds, but no reachable state reached its antecedent: it holds vacuously
+    /// (for example `no-false-overrun` without a watchdog).
+    Vacuous,
     /// Some reachable state violates it (a counterexample exists).
-    Violated,
+    Fails,
+}
+
+impl Outcome {
+    /// Whether the invariant holds (exercised or vacuously).
+    pub fn holds(self) -> bool {
+        self != Outcome::Fails
+    }
+
+    /// The outcome's name as printed: `holds`, `holds vacuously`, `fails`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Holds => "holds",
+            Outcome::Vacuous => "holds vacuously",
+            Outcome::Fails => "fails",
+        }
+    }
 }
 
 impl core::fmt::Display for Outcome {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            Outcome::Holds => "holds",
-            Outcome::Violated => "violated",
-        })
+        f.write_str(self.name())
     }
 }
 
@@ -164,13 +191,16 @@ pub struct Scenario {
     pub spins: u8,
     /// The paths whose calls may spin (the pod serving the call spins).
     pub spin_paths: Vec<usize>,
+    /// The pods (server indices) that may spin in those calls; `None`: any pod of the call chain.
+    pub spin_pods: Option<Vec<usize>>,
     /// tunnelkit's overrun watchdog in the supervisor (`None`: no overrun detection).
     pub watchdog: Option<Watchdog>,
     /// Ticks a restarted pod re-initialises (on the donated SC) before it answers; at least 1.
     pub restart_work: u8,
     /// The kernel's cross-core behaviour (matters only when the paths are on more than one core).
     pub kernel: KernelSmp,
-    /// Expected outcome per property, in [`PropertyId::ALL`] order.
+    /// Expected outcome per property, in [`PropertyId::ALL`] order: holds (exercised), holds
+    /// vacuously, or fails. The run is as expected only if every outcome is exactly this.
     pub expect: [Outcome; PropertyId::COUNT],
 }
 
@@ -211,30 +241,64 @@ impl Scenario {
         Some((self.paths.len() + before) as u8)
     }
 
-    /// Worst-case ticks of server work behind one call of path `p` (request, nested calls and the
-    /// one tick each caller spends finishing after a nested reply). A fault replaces the rest of a
-    /// pod's work by its re-initialisation (`restart_work`, at least one tick of work is left when
-    /// a fault hits); a spin under a watchdog costs [`Watchdog::spin_work`].
-    pub fn request_work(&self, p: usize) -> u32 {
-        let mut w = u32::from(self.paths[p].demand.iter().copied().max().unwrap_or(0));
-        let mut s = self.paths[p].calls;
-        let mut hops = 0u32;
+    /// Pod `srv`'s per-call bound under the watchdog (`None` without a watchdog).
+    pub fn bound_of(&self, srv: usize) -> Option<u8> {
+        self.watchdog.map(|wd| self.servers[srv].bound.unwrap_or(wd.bound))
+    }
+
+    /// Whether pod `srv` may spin in a call of path `p`.
+    pub fn may_spin(&self, srv: usize, p: usize) -> bool {
+        self.spins > 0 && self.spin_paths.contains(&p) && self.spin_pods.as_ref().is_none_or(|v| v.contains(&srv))
+    }
+
+    /// Ticks of work behind a call into server `srv` beyond what the call itself asks for: each
+    /// nested call's work along the chain, plus the one tick each caller spends finishing after
+    /// the nested reply.
+    pub fn nested_work(&self, srv: usize) -> u32 {
+        let mut w = 0;
+        let mut s = srv;
+        let mut hops = 0;
         while let Some((next, work)) = self.servers[s].nested {
             w += u32::from(work) + 1;
             s = next;
             hops += 1;
-            assert!(hops as usize <= self.servers.len(), "scenario {}: cyclic call graph", self.name);
-        }
-        if self.faults > 0 && self.supervisor {
-            w += (hops + 1) * u32::from(self.restart_work.saturating_sub(1));
-        }
-        if let Some(wd) = self.watchdog
-            && self.spins > 0
-            && self.spin_paths.contains(&p)
-        {
-            w = w.max(wd.spin_work(self.restart_work));
+            assert!(hops <= self.servers.len(), "scenario {}: cyclic call graph", self.name);
         }
         w
+    }
+
+    /// Worst-case ticks of server work behind one call of path `p` (request, nested calls and the
+    /// one tick each caller spends finishing after a nested reply). A fault replaces the rest of a
+    /// pod's work by its re-initialisation (`restart_work`, at least one tick of work is left when
+    /// a fault hits); a pod that may spin under a watchdog costs at most [`Watchdog::spin_work`]
+    /// for its whole call (its account covers its nested calls' time); a pod stopped after its
+    /// nested call returned (over its bound with the inner pod's time) re-initialises in place of
+    /// its last tick.
+    pub fn request_work(&self, p: usize) -> u32 {
+        let demand = self.paths[p].demand.iter().copied().max().unwrap_or(0);
+        self.call_work(p, self.paths[p].calls, demand, 0)
+    }
+
+    /// [`request_work`](Self::request_work) of a call of path `p` into server `srv` asking for `w` ticks.
+    fn call_work(&self, p: usize, srv: usize, w: u8, depth: usize) -> u32 {
+        assert!(depth <= self.servers.len(), "scenario {}: cyclic call graph", self.name);
+        let extra = u32::from(self.restart_work.saturating_sub(1));
+        let mut total = u32::from(w);
+        if self.faults > 0 && self.supervisor {
+            total += extra;
+        }
+        if let Some((next, work)) = self.servers[srv].nested {
+            total += self.call_work(p, next, work, depth + 1) + 1;
+            if self.watchdog.is_some() && self.spins > 0 {
+                total += extra;
+            }
+        }
+        if let (Some(wd), Some(bound)) = (self.watchdog, self.bound_of(srv))
+            && self.may_spin(srv, p)
+        {
+            total = total.max(wd.with_bound(bound).spin_work(self.restart_work));
+        }
+        total
     }
 
     /// Response horizon of path `p` from its own parameters only: with every period's budgets
@@ -317,15 +381,18 @@ impl Scenario {
         if self.spin_paths.iter().any(|&p| p >= self.paths.len()) {
             return err("spin path out of range".into());
         }
-        if let Some(wd) = self.watchdog {
-            if wd.tick == 0 || wd.bound == 0 || !self.supervisor {
-                return err("a watchdog needs tick >= 1, bound >= 1 and the supervisor".into());
+        if self.spin_pods.iter().flatten().any(|&s| s >= self.servers.len() || !self.servers[s].passive()) {
+            return err("spin pods must be pods".into());
+        }
+        for s in &self.servers {
+            if s.bound.is_some() && (self.watchdog.is_none() || !s.passive() || s.bound == Some(0)) {
+                return err(format!("{}: a bound of at least 1, only for a pod under a watchdog", s.name));
             }
-            // Restarting a pod blocked in its own nested call (its SC donated onwards) is not
-            // modelled: the outer pod's account would include the inner pod's time.
-            if self.servers.iter().any(|s| s.nested.is_some()) {
-                return err("the watchdog is not modelled for nested calls".into());
-            }
+        }
+        if let Some(wd) = self.watchdog
+            && (wd.tick == 0 || wd.bound == 0 || !self.supervisor)
+        {
+            return err("a watchdog needs tick >= 1, bound >= 1 and the supervisor".into());
         }
         Ok(())
     }
@@ -342,22 +409,39 @@ pub struct ModelConfig {
     pub threads: usize,
 }
 
-use Outcome::{Holds as H, Violated as V};
+use PropertyId::{
+    Accounting as ACCT, BoundedResponse as RESP, Crosstalk as XTALK, NoDeadlock as DEAD, NoFalseOverrun as FALSE, NoWedgedPod as WEDGE,
+    RightAnswer as ANSWER, ScConservation as SC,
+};
 
 fn path(name: &'static str, priority: u8, budget: u8, period: u8, demand: &[u8], calls: usize) -> PathSpec {
     PathSpec { name, priority, budget, period, client_work: 1, demand: demand.to_vec(), calls, core: 0 }
 }
 
 fn pod(name: &'static str, priority: u8) -> ServerSpec {
-    ServerSpec { name, priority, own_sc: None, nested: None, ntfn_sc: None }
+    ServerSpec { name, priority, own_sc: None, nested: None, ntfn_sc: None, bound: None }
 }
 
-/// Expected outcomes in [`PropertyId::ALL`] order: sc-conservation, bounded-response,
-/// no-deadlock, accounting, crosstalk, no-wedged-pod, then right-answer and no-false-overrun
-/// (expected to hold).
-const fn expect(resp: Outcome, dead: Outcome, acct: Outcome, xtalk: Outcome, wedge: Outcome) -> [Outcome; PropertyId::COUNT] {
-    [H, resp, dead, acct, xtalk, wedge, H, H]
+/// Expected outcomes in [`PropertyId::ALL`] order: every property holds and is exercised (some
+/// reachable state reaches its antecedent), except those listed as failing and those expected to
+/// hold vacuously (no reachable state reaches their antecedent).
+fn expect(fails: &[PropertyId], vacuous: &[PropertyId]) -> [Outcome; PropertyId::COUNT] {
+    PropertyId::ALL.map(|p| {
+        assert!(!(fails.contains(&p) && vacuous.contains(&p)), "{} both fails and is vacuous", p.name());
+        if fails.contains(&p) {
+            Outcome::Fails
+        } else if vacuous.contains(&p) {
+            Outcome::Vacuous
+        } else {
+            Outcome::Holds
+        }
+    })
 }
+
+/// Vacuous in every scenario without the restart protocol's answers (no fault answered by the
+/// supervisor, no spin stopped by a watchdog) and without a watchdog: no answer is, or should be,
+/// an error, and the watchdog never decides.
+const NO_PROTOCOL: &[PropertyId] = &[ANSWER, FALSE];
 
 impl ModelConfig {
     /// Small systems (two paths, period 4): each scenario checks in well under a second.
@@ -394,7 +478,7 @@ impl ModelConfig {
                     sc.servers.push(pod("pod-medium", 4));
                 }
                 "tunnel-watchdog" | "watchdog-uncharged" => {
-                    // Medium's requests (at most 3 ticks) are legitimate under bound 7, tick 4;
+                    // Medium's requests (at most 3 ticks) are within bound - tick (7 - 4);
                     // both heavy and medium may spin, the light path watches.
                     sc.paths.push(medium(2));
                     sc.servers.push(pod("pod-medium", 4));
@@ -404,7 +488,7 @@ impl ModelConfig {
                     sc.paths.push(medium(0));
                     // With two higher-priority callers taking turns, the priority-ordered endpoint
                     // queue lets them overtake the light path's call forever: starvation.
-                    sc.expect[PropertyId::BoundedResponse as usize] = V;
+                    sc.expect[RESP as usize] = Outcome::Fails;
                 }
                 _ => {}
             }
@@ -430,7 +514,8 @@ impl ModelConfig {
     fn with_period(period: u8, b_light: u8, b_heavy: u8, heavy_demand: &[u8], faults: u8, watchdog: Watchdog, name: &'static str) -> Self {
         let light = |calls| path("light", 1, b_light, period, &[1], calls);
         let heavy = |calls| path("heavy", 2, b_heavy, period, heavy_demand, calls);
-        // Under the watchdog, the heavy path's legitimate requests: at most `bound - tick` ticks.
+        // Under the watchdog, the heavy path's requests that the specified policy never stops: at
+        // most `bound - tick` ticks.
         let legit: Vec<u8> = heavy_demand.iter().copied().filter(|&d| d <= watchdog.legit_limit()).collect();
         let heavy_legit = |calls| path("heavy", 2, b_heavy, period, &legit, calls);
         // Requests within the declared bound but above `bound - tick`.
@@ -450,10 +535,42 @@ impl ModelConfig {
             supervisor: true,
             spins: 0,
             spin_paths: Vec::new(),
+            spin_pods: None,
             watchdog: None,
             restart_work: 1,
             kernel: KernelSmp::LostWakeup,
-            expect: expect(H, H, H, H, H),
+            expect: expect(&[], NO_PROTOCOL),
+        };
+        // Nested calls under the implementation's watchdog: heavy -> pod A -> pod B (one tick),
+        // the light path calls its own pod and watches. Heavy's requests keep its whole call
+        // (request, B's tick, A's finishing tick) within A's bound; only B spins. With equal
+        // bounds, A's account (which includes B's time) can pass A's bound while B spins.
+        let nested_within: Vec<u8> = heavy_demand.iter().copied().filter(|&d| u32::from(d) + 2 <= u32::from(uncharged.bound)).collect();
+        let nested = Scenario {
+            name: "watchdog-nested",
+            description: "heavy -> pod A -> pod B under the implementation's watchdog, equal bounds; B may spin, pods may fault",
+            paths: vec![light(0), path("heavy", 2, b_heavy, period, &nested_within, 1)],
+            servers: vec![pod("pod-light", 4), ServerSpec { nested: Some((2, 1)), ..pod("pod-a", 4) }, pod("pod-b", 5)],
+            faults,
+            spins: faults,
+            spin_paths: vec![1],
+            spin_pods: Some(vec![2]),
+            watchdog: Some(uncharged),
+            // B spins (its account up to its bound), then faults: the supervisor restarts B, which
+            // answers A `Err(Fault)`; before A passes it on, a check finds A's account (B's spin
+            // included) over A's equal bound and restarts A, which answers `Err(Overrun)`.
+            expect: expect(&[RESP, ANSWER], &[]),
+            ..base.clone()
+        };
+        // A's bound covering its own work and B's worst case (B's bound, the watchdog's latency,
+        // B's re-initialisation) and its finishing tick.
+        let outer = u8::try_from(u32::from(*nested_within.iter().max().unwrap()) + 1 + uncharged.spin_work(1)).unwrap();
+        let nested_slack = Scenario {
+            name: "watchdog-nested-slack",
+            description: "as watchdog-nested, A's bound covering B's worst case (bound, kill latency, restart)",
+            servers: vec![pod("pod-light", 4), ServerSpec { nested: Some((2, 1)), bound: Some(outer), ..pod("pod-a", 4) }, pod("pod-b", 5)],
+            expect: expect(&[], &[]),
+            ..nested.clone()
         };
         let scenarios = vec![
             base.clone(),
@@ -461,6 +578,7 @@ impl ModelConfig {
                 name: "tunnel-fault",
                 description: "per-path pods; the checker injects pod faults; tunnelkit's supervisor answers Err(Fault)",
                 faults,
+                expect: expect(&[], &[FALSE]),
                 ..base.clone()
             },
             Scenario {
@@ -468,6 +586,7 @@ impl ModelConfig {
                 description: "nested tunnels: light -> pod A -> pod B, heavy -> its own pod",
                 servers: vec![ServerSpec { nested: Some((2, 1)), ..pod("pod-a", 4) }, pod("pod-heavy", 4), pod("pod-b", 5)],
                 faults: 1,
+                expect: expect(&[], &[FALSE]),
                 ..base.clone()
             },
             Scenario {
@@ -475,7 +594,8 @@ impl ModelConfig {
                 description: "per-path pods, pod faults, plain Microkit (no timeout/fault handling)",
                 faults: 1,
                 supervisor: false,
-                expect: expect(V, H, H, V, H),
+                // A faulted call is never answered: no answer is an error.
+                expect: expect(&[RESP, XTALK], NO_PROTOCOL),
                 ..base.clone()
             },
             Scenario {
@@ -488,8 +608,10 @@ impl ModelConfig {
                     own_sc: Some((spare.max(1), period)),
                     nested: None,
                     ntfn_sc: None,
+                    bound: None,
                 }],
-                expect: expect(H, H, V, V, H),
+                // No SC ever moves (no donation, no notification SC) and there is no pod.
+                expect: expect(&[ACCT, XTALK], &[SC, WEDGE, ANSWER, FALSE]),
                 ..base.clone()
             },
             Scenario {
@@ -497,7 +619,7 @@ impl ModelConfig {
                 description: "one passive pod shared by both paths (budget expires inside it)",
                 paths: vec![light(0), heavy(0)],
                 servers: vec![pod("shared-pod", 4)],
-                expect: expect(H, H, H, V, H),
+                expect: expect(&[XTALK], NO_PROTOCOL),
                 ..base.clone()
             },
             Scenario {
@@ -511,7 +633,7 @@ impl ModelConfig {
                 name: "send-1616",
                 description: "per-path pods, but clients may Send (not Call) to a pod endpoint (seL4 #1616)",
                 allow_send: true,
-                expect: expect(V, V, H, V, V),
+                expect: expect(&[RESP, DEAD, XTALK, WEDGE], NO_PROTOCOL),
                 ..base.clone()
             },
             Scenario {
@@ -520,7 +642,7 @@ impl ModelConfig {
                 spins: 1,
                 spin_paths: vec![1],
                 // The spinning call is never answered; it burns only the heavy path's budget.
-                expect: expect(V, H, H, H, H),
+                expect: expect(&[RESP], NO_PROTOCOL),
                 ..base.clone()
             },
             Scenario {
@@ -531,6 +653,7 @@ impl ModelConfig {
                 spins: faults,
                 spin_paths: vec![1],
                 watchdog: Some(watchdog),
+                expect: expect(&[], &[]),
                 ..base.clone()
             },
             Scenario {
@@ -541,7 +664,7 @@ impl ModelConfig {
                 spins: 1,
                 spin_paths: vec![1],
                 watchdog: Some(watchdog),
-                expect: expect(H, H, H, V, H),
+                expect: expect(&[XTALK], &[]),
                 ..base.clone()
             },
             Scenario {
@@ -554,6 +677,7 @@ impl ModelConfig {
                 // One tick less of bound than the other watchdog scenarios: the phase in which a call's
                 // unseen first interval is longest (see the kill-latency test).
                 watchdog: Some(uncharged),
+                expect: expect(&[], &[]),
                 ..base.clone()
             },
             Scenario {
@@ -563,13 +687,11 @@ impl ModelConfig {
                 watchdog: Some(watchdog),
                 // Such a call can be killed although within its bound: the account over-approximates
                 // by up to one tick interval, so only `bound - tick` is safe.
-                expect: {
-                    let mut e = expect(V, H, H, H, H);
-                    e[PropertyId::RightAnswer as usize] = V;
-                    e
-                },
+                expect: expect(&[RESP, ANSWER, FALSE], &[]),
                 ..base.clone()
             },
+            nested,
+            nested_slack,
         ];
         let mut scenarios = scenarios;
         scenarios.extend(Self::smp(&base, light(0), heavy(0)));
@@ -590,7 +712,7 @@ impl ModelConfig {
             // The pod, serving one core's caller, takes the other core's queued caller in
             // ReplyRecv and is stranded on that (idle, sleeping) core: that call is never
             // answered, and every later call queues behind it until nothing can run.
-            expect: expect(V, V, H, V, H),
+            expect: expect(&[RESP, DEAD, XTALK], NO_PROTOCOL),
             ..base.clone()
         };
         vec![
@@ -601,7 +723,7 @@ impl ModelConfig {
                 kernel: KernelSmp::Correct,
                 // Every call is answered, but the light path waits for the heavy path's request
                 // (served on core 1, on the heavy path's budget) as with a shared pod on one core.
-                expect: expect(H, H, H, V, H),
+                expect: expect(&[XTALK], NO_PROTOCOL),
                 ..shared.clone()
             },
             Scenario {
@@ -609,7 +731,7 @@ impl ModelConfig {
                 description: "two cores, per-core pod instances: each core's path calls the instance on its core; lost-wakeup kernel",
                 paths: vec![on(0, 0, &light), on(1, 1, &heavy)],
                 servers: vec![pod("pod@0", 4), pod("pod@1", 4)],
-                expect: expect(H, H, H, H, H),
+                expect: expect(&[], NO_PROTOCOL),
                 ..shared.clone()
             },
             Scenario {
@@ -622,7 +744,7 @@ impl ModelConfig {
                     pod("pod-b@0", 5),
                     pod("pod-b@1", 5),
                 ],
-                expect: expect(H, H, H, H, H),
+                expect: expect(&[], NO_PROTOCOL),
                 ..shared.clone()
             },
             Scenario {

@@ -6,8 +6,9 @@
 //! endless pod calls with tunnelkit's restart protocol (supervisor, overrun watchdog) are modelled,
 //! and, on two cores, SCs bound to cores, pods following the donated SC and the kernel's
 //! cross-core wakeup ([`KernelSmp`]); [`check`] explores every reachable state of every
-//! scenario of a [`ModelConfig`] and reports, per property, the expected and actual outcome with
-//! the shortest counterexample. See `docs/model.md` for what this does and does not prove.
+//! scenario of a [`ModelConfig`] and reports, per property, the expected and actual outcome —
+//! holds (with how many states reached its antecedent), holds vacuously, or fails (with the
+//! shortest counterexample). See `docs/model.md` for what this does and does not prove.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -25,6 +26,8 @@ pub use report::{ModelReport, PropertyResult, ScenarioReport};
 pub use state::Reason;
 
 use stateright::{Checker, Model};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// Checks one scenario exhaustively (breadth-first, so counterexamples are shortest).
@@ -36,18 +39,28 @@ pub fn check_scenario(scenario: &Scenario, threads: usize) -> ScenarioReport {
         panic!("{e}");
     }
     let model = TunnelModel::new(scenario.clone());
+    let counters = Arc::new(PropertyId::ALL.map(|_| AtomicUsize::new(0)));
     let start = Instant::now();
-    let checker = model.clone().checker().threads(threads.max(1)).spawn_bfs().join();
+    let counting = TunnelModel { antecedents: Some(Arc::clone(&counters)), ..model.clone() };
+    let checker = counting.checker().threads(threads.max(1)).spawn_bfs().join();
     let elapsed = start.elapsed();
     let properties = PropertyId::ALL
         .iter()
         .zip(scenario.expect)
-        .map(|(&id, expected)| {
+        .zip(counters.iter())
+        .map(|((&id, expected), count)| {
             let violated = checker.discovery(id.name()).is_some();
+            let antecedent_states = count.load(Ordering::Relaxed);
+            let actual = match (violated, antecedent_states) {
+                (true, _) => Outcome::Fails,
+                (false, 0) => Outcome::Vacuous,
+                (false, _) => Outcome::Holds,
+            };
             PropertyResult {
                 property: id.name(),
                 expected,
-                actual: if violated { Outcome::Violated } else { Outcome::Holds },
+                actual,
+                antecedent_states,
                 counterexample: violated.then(|| shortest_counterexample(&model, id)),
             }
         })
@@ -55,6 +68,7 @@ pub fn check_scenario(scenario: &Scenario, threads: usize) -> ScenarioReport {
     ScenarioReport {
         name: scenario.name,
         description: scenario.description,
+        scenario: scenario.clone(),
         states: checker.unique_state_count(),
         elapsed,
         system_horizon: model.system_horizon,
@@ -78,7 +92,7 @@ fn shortest_counterexample(model: &TunnelModel, id: PropertyId) -> String {
 }
 
 /// Checks every scenario of `config` exhaustively and reports each property's expected and
-/// actual outcome, with counterexample traces for violations.
+/// actual outcome (holds, holds vacuously, fails), with counterexample traces for violations.
 pub fn check(config: ModelConfig) -> ModelReport {
     let start = Instant::now();
     let scenarios: Vec<ScenarioReport> = config.scenarios.iter().map(|s| check_scenario(s, config.threads)).collect();

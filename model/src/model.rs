@@ -23,7 +23,9 @@
 //!   multiple of `tick`: it adds the caller's SC consumption since the last check to the pod's
 //!   current-call account (restarted if a new call began since: at that interval's consumption,
 //!   or at zero, per [`Watchdog::charge_first_interval`](crate::config::Watchdog)) and restarts
-//!   the pod with reason `Overrun` when the account exceeds `bound`.
+//!   the pod with reason `Overrun` when the account exceeds the pod's bound. A nested call runs
+//!   on the path's SC, so the outer pod's account includes the inner pod's time; a pod blocked in
+//!   its own nested call is not restarted (it holds no SC), but can be once the call returned.
 //! - Restart: the pod re-initialises on the still-donated SC (`restart_work` ticks; it waits for
 //!   the refill if the SC is depleted), then answers the interrupted caller `Err(reason)`, returns
 //!   the SC with the reply and takes its next queued caller. A second restart before the answer
@@ -52,6 +54,11 @@ use crate::config::{KernelSmp, MAX_CORES, Scenario};
 use crate::property::PropertyId;
 use crate::state::{Queued, Reason, Run, ScId, State, Thread, ThreadId};
 use stateright::{Model, Property};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Name of the extra property that counts antecedents (never violated).
+pub const ANTECEDENT_COUNTER: &str = "antecedent-counter";
 
 /// Ticks of work a pod spends handling one notification.
 pub const NOTIFIED_WORK: u8 = 1;
@@ -134,6 +141,10 @@ pub struct TunnelModel {
     pub age_cap: u8,
     /// Register only this property with the checker (used to search for a shortest counterexample).
     pub only: Option<PropertyId>,
+    /// Counters of the states that reach each property's antecedent (in [`PropertyId::ALL`]
+    /// order): when set (and `only` is not), an extra property registered with the checker,
+    /// evaluated once per distinct reachable state, counts them.
+    pub antecedents: Option<Arc<[AtomicUsize; PropertyId::COUNT]>>,
 }
 
 impl TunnelModel {
@@ -158,6 +169,7 @@ impl TunnelModel {
             light_horizon,
             age_cap,
             only: None,
+            antecedents: None,
             scenario,
         }
     }
@@ -301,6 +313,7 @@ impl TunnelModel {
                 if err != right {
                     s.wrong_answer = true;
                 }
+                s.answered |= err.is_some() || right.is_some();
                 s.faulted[c] = false;
                 s.spun[c] = false;
                 s.age[c] = None;
@@ -362,7 +375,8 @@ impl TunnelModel {
             match op {
                 Op::Call => {
                     s.age[t] = Some(0);
-                    s.legit[t] = self.scenario.watchdog.is_none_or(|w| work <= w.legit_limit());
+                    s.legit[t] =
+                        self.scenario.bound_of(srv).is_none_or(|b| u32::from(work) + self.scenario.nested_work(srv) <= u32::from(b));
                     self.deliver(s, srv, Queued { from: t as u8, work, call: true });
                 }
                 Op::Send => self.deliver(s, srv, Queued { from: t as u8, work, call: false }),
@@ -513,7 +527,9 @@ impl TunnelModel {
 
     /// The watchdog check: per pod in a call, add the caller's SC consumption since the last check
     /// to the call's account (or restart the account at it, if a new call began since) and restart
-    /// the pod with reason `Overrun` if the account exceeds the bound.
+    /// the pod with reason `Overrun` if the account exceeds the pod's bound — unless the pod waits
+    /// on its own nested call (blocked on the reply, it holds no SC to restart on; its account
+    /// still grows, and it can be stopped once that call has returned).
     fn check(&self, s: &mut State) {
         let wd = self.scenario.watchdog.expect("a check needs a watchdog");
         s.check_due = false;
@@ -525,16 +541,17 @@ impl TunnelModel {
                 s.fresh[srv] = false;
                 continue;
             };
+            let bound = self.scenario.bound_of(srv).expect("a watchdog gives every pod a bound");
             let used = s.consumed[root];
             let acc = match (s.fresh[srv], wd.charge_first_interval) {
                 (true, true) => used,
                 (true, false) => 0,
                 (false, _) => s.account[srv].saturating_add(used),
             };
-            s.account[srv] = acc.min(wd.bound + 1);
+            s.account[srv] = acc.min(bound + 1);
             s.fresh[srv] = false;
-            if s.account[srv] > wd.bound && !s.stopped[srv] {
-                if s.legit[root] && !s.spun[root] {
+            if self.watchdog_decides(s, srv) && s.account[srv] > bound {
+                if self.within_bound(s, srv) && !s.spun[root] {
                     s.false_overrun = true;
                 }
                 s.stopped[srv] = wd.stop_once;
@@ -542,6 +559,38 @@ impl TunnelModel {
             }
         }
         s.consumed.fill(0);
+    }
+
+    /// Whether a check decides about pod `srv`: it is in a call (rooted at a path), does not wait
+    /// on a nested call of its own, and its call was not stopped already (with `stop_once`).
+    pub fn watchdog_decides(&self, s: &State, srv: usize) -> bool {
+        let st = self.paths() + srv;
+        s.threads[st].reply.is_some() && self.root_path(s, st).is_some() && s.threads[st].run != Run::Blocked && !s.stopped[srv]
+    }
+
+    /// Whether pod `srv`'s current call is within the pod's bound: the work it asks for (nested
+    /// calls included) is at most the bound. A call from a path: as recorded at the call
+    /// ([`State::legit`]); a nested call: its fixed size.
+    pub fn within_bound(&self, s: &State, srv: usize) -> bool {
+        let st = self.paths() + srv;
+        let (Some(caller), Some(bound)) = (s.threads[st].reply, self.scenario.bound_of(srv)) else { return true };
+        let caller = usize::from(caller);
+        if caller < self.paths() {
+            return s.legit[caller];
+        }
+        let (_, work) = self.scenario.servers[caller - self.paths()].nested.expect("a pod's caller pod calls it nested");
+        u32::from(work) + self.scenario.nested_work(srv) <= u32::from(bound)
+    }
+
+    /// Adds one to the counter of every property whose antecedent state `s` reaches.
+    fn count_antecedents(&self, s: &State) {
+        if let Some(counters) = &self.antecedents {
+            for (id, c) in PropertyId::ALL.iter().zip(counters.iter()) {
+                if id.antecedent(self, s) {
+                    c.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
     }
 }
 
@@ -623,6 +672,7 @@ impl Model for TunnelModel {
             stranded: if self.cores > 1 { vec![false; p + self.scenario.servers.len()] } else { Vec::new() },
             wrong_answer: false,
             false_overrun: false,
+            answered: false,
         }]
     }
 
@@ -686,7 +736,7 @@ impl Model for TunnelModel {
             if s.spins_left > 0
                 && !busy
                 && matches!(t.run, Run::Serving { .. })
-                && self.root_path(s, self.paths() + srv).is_some_and(|r| self.scenario.spin_paths.contains(&r))
+                && self.root_path(s, self.paths() + srv).is_some_and(|r| self.scenario.may_spin(srv, r))
             {
                 actions.push(Action::Spin { pod: srv as u8 });
             }
@@ -695,6 +745,7 @@ impl Model for TunnelModel {
 
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
         let mut s = last.clone();
+        s.answered = false;
         match action {
             Action::Tick { run, work, op } => self.tick(&mut s, run, work, op),
             Action::Fault { pod } => self.fault(&mut s, usize::from(pod)),
@@ -717,6 +768,16 @@ impl Model for TunnelModel {
             Property::always(PropertyId::RightAnswer.name(), |m, s| PropertyId::RightAnswer.holds(m, s)),
             Property::always(PropertyId::NoFalseOverrun.name(), |m, s| PropertyId::NoFalseOverrun.holds(m, s)),
         ];
-        all.into_iter().zip(PropertyId::ALL).filter(|(_, id)| self.only.is_none_or(|o| o == *id)).map(|(p, _)| p).collect()
+        let mut props: Vec<Property<Self>> =
+            all.into_iter().zip(PropertyId::ALL).filter(|(_, id)| self.only.is_none_or(|o| o == *id)).map(|(p, _)| p).collect();
+        if self.only.is_none() && self.antecedents.is_some() {
+            // Never violated: evaluated once per distinct reachable state, it counts antecedents
+            // (and keeps the search exhaustive even if every other property had failed).
+            props.push(Property::always(ANTECEDENT_COUNTER, |m, s| {
+                m.count_antecedents(s);
+                true
+            }));
+        }
+        props
     }
 }

@@ -1,7 +1,8 @@
 //! The result of a check: per scenario and property, expected and actual outcome, counterexamples.
 
-use crate::config::Outcome;
+use crate::config::{KernelSmp, ModelConfig, Outcome, Scenario};
 use crate::model::{Action, Op, TunnelModel};
+use crate::property::PropertyId;
 use crate::state::{Reason, Run, State};
 use core::fmt::{self, Display, Write as _};
 use std::time::Duration;
@@ -15,14 +16,27 @@ pub struct PropertyResult {
     pub expected: Outcome,
     /// What the exhaustive check found.
     pub actual: Outcome,
+    /// Distinct reachable states that reach the property's antecedent
+    /// ([`PropertyId::antecedent`]); 0 means it holds vacuously (unless it fails).
+    pub antecedent_states: usize,
     /// The shortest counterexample (one step per line) when violated.
     pub counterexample: Option<String>,
 }
 
 impl PropertyResult {
-    /// Whether the actual outcome is the expected one.
+    /// Whether the actual outcome is the expected one (a property expected to be exercised that
+    /// holds vacuously is not, nor one expected to hold vacuously that is exercised).
     pub fn as_expected(&self) -> bool {
         self.expected == self.actual
+    }
+
+    /// The actual outcome as printed: `holds (N states reached its antecedent)`, `holds
+    /// vacuously` or `fails`.
+    pub fn actual_text(&self) -> String {
+        match self.actual {
+            Outcome::Holds => format!("holds ({} states reached its antecedent)", self.antecedent_states),
+            other => other.name().to_string(),
+        }
     }
 }
 
@@ -33,6 +47,8 @@ pub struct ScenarioReport {
     pub name: &'static str,
     /// Scenario description.
     pub description: &'static str,
+    /// The scenario checked (its bounds, for the generated tables).
+    pub scenario: Scenario,
     /// Distinct states explored.
     pub states: usize,
     /// Time the exhaustive search took.
@@ -83,7 +99,7 @@ impl Display for ModelReport {
             )?;
             for p in &sc.properties {
                 let mark = if p.as_expected() { "" } else { "  <-- UNEXPECTED" };
-                writeln!(f, "property {}[{}]: {} (expected {}){mark}", p.property, sc.name, p.actual, p.expected)?;
+                writeln!(f, "property {}[{}]: {}, expected {}{mark}", p.property, sc.name, p.actual_text(), p.expected)?;
             }
         }
         for sc in &self.scenarios {
@@ -96,6 +112,162 @@ impl Display for ModelReport {
         }
         writeln!(f, "result: {}", if self.as_expected() { "all properties as expected" } else { "UNEXPECTED outcomes" })
     }
+}
+
+impl ModelReport {
+    /// The configuration's Markdown tables, as in the README: each scenario's bounds
+    /// ([`ModelConfig::bounds_markdown`]), then its state count and each property's outcome
+    /// (`holds (N)`: N states reached the antecedent; `vacuous`; **`fails`**).
+    pub fn markdown(&self) -> String {
+        let scenarios: Vec<Scenario> = self.scenarios.iter().map(|s| s.scenario.clone()).collect();
+        let mut out = bounds_table(self.config, &scenarios);
+        let _ = writeln!(out);
+        let _ = write!(out, "| scenario | states |");
+        for p in PropertyId::ALL {
+            let _ = write!(out, " {} |", p.short());
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "|---|---:|{}", "---|".repeat(PropertyId::COUNT));
+        for sc in &self.scenarios {
+            let _ = write!(out, "| `{}` | {} |", sc.name, sc.states);
+            for p in &sc.properties {
+                let cell = match p.actual {
+                    Outcome::Holds => format!("holds ({})", p.antecedent_states),
+                    Outcome::Vacuous => "vacuous".to_string(),
+                    Outcome::Fails => "**fails**".to_string(),
+                };
+                let unexpected = if p.as_expected() { String::new() } else { format!(" (expected {})", p.expected) };
+                let _ = write!(out, " {cell}{unexpected} |");
+            }
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(out, "| total | {} |{}", self.states, " |".repeat(PropertyId::COUNT));
+        out
+    }
+}
+
+impl ModelConfig {
+    /// The table of the configuration's scenarios and their bounds (no check needed): paths
+    /// (priority, budget/period, core, request sizes, server called), servers, injected faults
+    /// and spins, the watchdog, and the response horizons.
+    pub fn bounds_markdown(&self) -> String {
+        bounds_table(self.name, &self.scenarios)
+    }
+}
+
+/// A set of numbers as a range (`1–6`) if contiguous, else listed (`1, 3`).
+fn set(v: &[u8]) -> String {
+    let (Some(&lo), Some(&hi)) = (v.iter().min(), v.iter().max()) else { return "–".into() };
+    if lo == hi {
+        lo.to_string()
+    } else if usize::from(hi - lo) + 1 == v.len() {
+        format!("{lo}–{hi}")
+    } else {
+        v.iter().map(u8::to_string).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn bounds_table(config: &str, scenarios: &[Scenario]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Configuration `{config}`: {} scenarios.", scenarios.len());
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| scenario | paths: priority, budget/period, requests → server | servers | injected, options | watchdog | horizons |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for sc in scenarios {
+        let multi = sc.cores() > 1;
+        let paths: Vec<String> = sc
+            .paths
+            .iter()
+            .map(|p| {
+                let core = if multi { format!(", core {}", p.core) } else { String::new() };
+                let work = if p.client_work == 1 { String::new() } else { format!(", client work {}", p.client_work) };
+                format!(
+                    "{} p{}, {}/{}{core}{work}, asks {} → {}",
+                    p.name,
+                    p.priority,
+                    p.budget,
+                    p.period,
+                    set(&p.demand),
+                    sc.servers[p.calls].name
+                )
+            })
+            .collect();
+        let servers: Vec<String> = sc
+            .servers
+            .iter()
+            .map(|s| {
+                let mut d = vec![format!("p{}", s.priority)];
+                if let Some((b, t)) = s.own_sc {
+                    d.push(format!("active {b}/{t}"));
+                }
+                if let Some((b, t)) = s.ntfn_sc {
+                    d.push(format!("notification SC {b}/{t}"));
+                }
+                if let Some((n, w)) = s.nested {
+                    d.push(format!("calls {} asking {w}", sc.servers[n].name));
+                }
+                if let Some(b) = s.bound {
+                    d.push(format!("bound {b}"));
+                }
+                format!("{} {}", s.name, d.join(", "))
+            })
+            .collect();
+        let mut opts = Vec::new();
+        if sc.faults > 0 {
+            opts.push(format!("{} fault{}", sc.faults, if sc.faults > 1 { "s" } else { "" }));
+        }
+        if sc.spins > 0 {
+            let whose: Vec<&str> = sc.spin_paths.iter().map(|&p| sc.paths[p].name).collect();
+            let pods = match &sc.spin_pods {
+                Some(v) => format!(", in {}", v.iter().map(|&s| sc.servers[s].name).collect::<Vec<_>>().join(", ")),
+                None => String::new(),
+            };
+            opts.push(format!("{} spin{} in {}'s calls{pods}", sc.spins, if sc.spins > 1 { "s" } else { "" }, whose.join("'s, ")));
+        }
+        if (sc.faults > 0 || sc.watchdog.is_some()) && sc.restart_work != 1 {
+            opts.push(format!("restart {} ticks", sc.restart_work));
+        }
+        if !sc.supervisor {
+            opts.push("no supervisor".into());
+        }
+        if sc.allow_send {
+            opts.push("clients may Send".into());
+        }
+        if sc.allow_signal {
+            opts.push("Signal".into());
+        }
+        if multi {
+            opts.push(match sc.kernel {
+                KernelSmp::LostWakeup => "lost-wakeup kernel".into(),
+                KernelSmp::Correct => "waking kernel".into(),
+            });
+        }
+        let watchdog = match sc.watchdog {
+            None => "–".to_string(),
+            Some(wd) => format!(
+                "tick {}, bound {}, first interval {}{}",
+                wd.tick,
+                wd.bound,
+                if wd.charge_first_interval { "charged" } else { "uncharged" },
+                if wd.stop_once { ", stop once" } else { "" }
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | {}, {} |",
+            sc.name,
+            paths.join("; "),
+            servers.join("; "),
+            if opts.is_empty() { "–".to_string() } else { opts.join("; ") },
+            watchdog,
+            sc.system_horizon(),
+            sc.own_horizon(0),
+        );
+    }
+    out
 }
 
 /// Formats a stateright path readably: the initial state, then one line per step with the action

@@ -100,8 +100,10 @@ pub struct State {
     pub debt: Vec<i8>,
     /// Per path: whether a pod spun for ever while working for its outstanding call.
     pub spun: Vec<bool>,
-    /// Per path: whether its outstanding call is legitimate for the watchdog (asks for at most
-    /// `bound - tick` ticks of pod work); always `true` without a watchdog.
+    /// Per path: whether its outstanding call is within the bound of the pod it calls: the pod work
+    /// it asks for, nested calls included, is at most that pod's bound; always `true` without a
+    /// watchdog. (A nested call's size is fixed by the scenario, so whether it is within the inner
+    /// pod's bound needs no state.)
     pub legit: Vec<bool>,
     /// Pod faults the checker may still inject.
     pub faults_left: u8,
@@ -128,6 +130,10 @@ pub struct State {
     /// awake: when some thread there that is not stranded is runnable (woken by its refill
     /// timer); the core then notices it.
     pub stranded: Vec<bool>,
-    /// Latched: the watchdog found a legitimate call (no spin, work within `bound - tick`) over its bound.
+    /// Latched: the watchdog stopped a pod in a call within that pod's bound that did not spin.
     pub false_overrun: bool,
+    /// Transient (cleared by every step): the step into this state answered a path's call with an
+    /// error, or should have (a fault or spin happened in the call) — the antecedent of
+    /// `right-answer`.
+    pub answered: bool,
 }

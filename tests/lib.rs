@@ -172,6 +172,54 @@ pub fn console_file(test: &str) -> (PathBuf, std::fs::File) {
     (path, file)
 }
 
+/// A user's own cargo workspace in a new temporary directory: one PD crate
+/// `hello` (image `hello.elf`, depending on tunnelkit-runtime by path, with
+/// tunnelkit's `.cargo/config.toml` PD flags) whose `init` prints a line and
+/// then runs `init_tail` (Rust statements), and a `system.xml` with that PD.
+pub fn user_workspace(test: &str, init_tail: &str) -> PathBuf {
+    let root = repo_root();
+    let dir = std::env::temp_dir().join(format!("tunnelkit-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("hello/src")).unwrap();
+    std::fs::create_dir_all(dir.join(".cargo")).unwrap();
+    std::fs::copy(root.join(".cargo/config.toml"), dir.join(".cargo/config.toml")).unwrap();
+    std::fs::copy(root.join("rust-toolchain.toml"), dir.join("rust-toolchain.toml")).unwrap();
+    let files = [
+        (
+            "Cargo.toml",
+            "[workspace]\nresolver = \"3\"\nmembers = [\"hello\"]\n\n[profile.pd]\ninherits = \"release\"\npanic = \"abort\"\nlto = \"fat\"\ncodegen-units = 1\n"
+                .to_string(),
+        ),
+        (
+            "hello/Cargo.toml",
+            format!(
+                "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[package.metadata.tunnelkit]\npd = true\n\n\
+                 [[bin]]\nname = \"hello\"\npath = \"src/main.rs\"\ntest = false\nbench = false\n\n\
+                 [dependencies]\ntunnelkit-runtime = {{ path = \"{}\" }}\n",
+                root.join("tunnel-pd/runtime").display()
+            ),
+        ),
+        (
+            "hello/src/main.rs",
+            format!(
+                "#![no_std]\n#![no_main]\n#![forbid(unsafe_code)]\n\nuse core::convert::Infallible;\nuse tunnelkit_runtime::{{Handler, debug_println, protection_domain}};\n\n\
+                 protection_domain!(init);\n\nstruct Hello;\n\nfn init() -> Hello {{\n    debug_println!(\"hello from a user's own workspace\");\n    \
+                 {init_tail}\n    Hello\n}}\n\nimpl Handler for Hello {{\n    type Error = Infallible;\n}}\n"
+            ),
+        ),
+        (
+            "system.xml",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<system>\n    <protection_domain name=\"hello\" priority=\"100\">\n        \
+             <program_image path=\"hello.elf\" />\n    </protection_domain>\n</system>\n"
+                .to_string(),
+        ),
+    ];
+    for (path, text) in files {
+        std::fs::write(dir.join(path), text).unwrap();
+    }
+    dir
+}
+
 /// On x86_64_generic: the IRQ line the NIC driver read from the device's PCI
 /// configuration (printed on its start line as `IRQ line N` and `must be N`)
 /// must be the IOAPIC pin the `<irq id="0" pin=…>` of `system` (relative to

@@ -14,7 +14,7 @@ use crate::sdf::{Parsed, System};
 use crate::sdk::Sdk;
 use crate::supervision;
 use crate::workspace::Workspace;
-use crate::{console_pod, percore};
+use crate::{console_pod, percore, trace_pd};
 
 /// What to build.
 #[derive(Clone, Debug)]
@@ -46,6 +46,8 @@ pub struct Built {
     pub highest_cpu: u64,
     /// The console pod the build added (see [`build_adding_console`]).
     pub console_pod: Option<console_pod::Added>,
+    /// The trace regions and dumper a traced build added (see [`build_traced`]).
+    pub trace: Option<trace_pd::Added>,
 }
 
 /// Output directory for a board and config: `target/tunnelkit/<board>/<config>/`.
@@ -53,10 +55,15 @@ pub fn output_dir(ws: &Workspace, board: Board, config: KernelConfig) -> PathBuf
     ws.target_dir.join("tunnelkit").join(board.name()).join(config.name())
 }
 
+/// Output directory of a traced build: `target/tunnelkit/<board>/<config>-trace/`.
+pub fn output_dir_traced(ws: &Workspace, board: Board, config: KernelConfig) -> PathBuf {
+    ws.target_dir.join("tunnelkit").join(board.name()).join(format!("{}-trace", config.name()))
+}
+
 /// Builds every PD image the system names, then the bootable image; the
 /// system is built as written (the benchmarks measure exactly that).
 pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
-    build_with(ws, sdk, req, false)
+    build_with(ws, sdk, req, false, false)
 }
 
 /// [`build`], but a system with no console pod, built for a config with no
@@ -64,10 +71,21 @@ pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
 /// it prints is seen: what `tunnelkit run` and `tunnelkit build` do. The
 /// system built is then `<output dir>/<stem>.xml`.
 pub fn build_adding_console(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
-    build_with(ws, sdk, req, true)
+    build_with(ws, sdk, req, true, false)
 }
 
-fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool) -> Result<Built> {
+/// [`build_adding_console`] for a traced run (`tunnelkit build --trace`,
+/// `tunnelkit run --trace`; docs/trace.md): every PD crate is compiled with
+/// `TUNNELKIT_TRACE=1` (the runtime's `trace` feature) into a cargo target
+/// directory of its own (`target/tunnelkit/cargo/<board>-<config>-trace`),
+/// so that normal builds stay as they are, and the system gets a trace
+/// region per PD and the dumper PD (see [`crate::trace_pd`]). Everything is
+/// written to [`output_dir_traced`].
+pub fn build_traced(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
+    build_with(ws, sdk, req, true, true)
+}
+
+fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, trace: bool) -> Result<Built> {
     sdk.board_dir(req.board, req.config)?;
     let text = fs::read_to_string(&req.system).with_context(|| format!("reading {}", req.system.display()))?;
     let file = req.system.display().to_string();
@@ -76,12 +94,15 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool) 
     let target = Target { board: Some(req.board), config: Some(req.config) };
     stop_on_errors(req, &check::check_parsed(&text, parsed.clone(), target, None), "")?;
     let system = parsed.into_valid()?;
-    let dir = output_dir(ws, req.board, req.config);
+    let dir = if trace { output_dir_traced(ws, req.board, req.config) } else { output_dir(ws, req.board, req.config) };
     let stem = req.system.file_stem().and_then(|s| s.to_str()).unwrap_or("system");
     let mut source = Source { path: req.system.clone(), text };
     // (PD, image) pairs to build.
     let mut images: Vec<(String, String, String)> =
         system.images().map(|(pd, img)| (pd.name.clone(), img.path.clone(), system.at(img.pos))).collect();
+    if trace {
+        images.push((String::new(), trace_pd::IMAGE.into(), String::new()));
+    }
     let mut console = None;
     if add_console && console_pod::needed(req.config, &system) {
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -94,12 +115,14 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool) 
     // The console pod the tool added, when this workspace has no crate for it
     // (a user's own repository): built from tunnelkit's own workspace.
     let mut console_from_tunnelkit = false;
+    let mut dumper_from_tunnelkit = false;
     for (pd, path, at) in &images {
         match ws.binary_for_image(path) {
             Some(b) => {
                 binaries.insert(b.clone().name);
             }
             None if console.is_some() && path == console_pod::IMAGE => console_from_tunnelkit = true,
+            None if trace && path == trace_pd::IMAGE => dumper_from_tunnelkit = true,
             None => {
                 let known: Vec<_> = ws.pd_binaries.iter().map(|b| format!("{}.elf", b.name)).collect();
                 bail!(
@@ -113,8 +136,8 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool) 
     let packages: BTreeSet<_> = ws.pd_binaries.iter().filter(|b| binaries.contains(&b.name)).map(|b| b.package.clone()).collect();
 
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let cargo_dir = ws.target_dir.join("tunnelkit").join("cargo").join(format!("{}-{}", req.board.name(), req.config.name()));
-    compile(ws, req, &packages, &cargo_dir)?;
+    let cargo_dir = ws.target_dir.join("tunnelkit").join("cargo").join(cargo_dir_name(req, trace));
+    compile(ws, req, &packages, &cargo_dir, trace)?;
     let built_dir = cargo_dir.join(rust_target(req.board)).join("pd");
     for name in &binaries {
         let from = built_dir.join(name);
@@ -122,10 +145,19 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool) 
         fs::copy(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
     }
     if console_from_tunnelkit {
-        build_from_tunnelkit(ws, req, console_pod::IMAGE, &dir)?;
+        build_from_tunnelkit(ws, req, console_pod::IMAGE, &dir, trace)?;
+    }
+    if dumper_from_tunnelkit {
+        build_from_tunnelkit(ws, req, trace_pd::IMAGE, &dir, trace)?;
     }
 
-    let final_path = expand_per_core(req, &source, &dir, stem)?;
+    let mut final_path = expand_per_core(req, &source, &dir, stem)?;
+    let mut traced = None;
+    if trace {
+        let added = add_trace(req, &final_path, &dir, stem)?;
+        final_path = dir.join(format!("{stem}.xml"));
+        traced = Some(added);
+    }
     // Prefill files are looked up as `tunnelkit check` and the microkit tool
     // do (the system's directory, then the current one) and copied beside the
     // images, where the microkit tool searches.
@@ -154,7 +186,44 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool) 
     let report = dir.join(format!("{stem}-report.txt"));
     run_microkit(sdk, req, &final_path, &dir, &image, &report)?;
     let highest_cpu = final_system.highest_cpu();
-    Ok(Built { dir, image, report, supervised, system: final_path, highest_cpu, console_pod: console })
+    Ok(Built { dir, image, report, supervised, system: final_path, highest_cpu, console_pod: console, trace: traced })
+}
+
+/// `<board>-<config>`, with `-trace` for a traced build (its own cargo
+/// target directory: the trace cfg changes every PD crate).
+fn cargo_dir_name(req: &BuildRequest, trace: bool) -> String {
+    format!("{}-{}{}", req.board.name(), req.config.name(), if trace { "-trace" } else { "" })
+}
+
+/// Adds the trace regions and the dumper to the system at `path` (the one
+/// about to be built: console pod added, per-core pods expanded) into
+/// `<dir>/<stem>.xml`, and checks the result.
+fn add_trace(req: &BuildRequest, path: &Path, dir: &Path, stem: &str) -> Result<trace_pd::Added> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let added = trace_pd::add(&text).map_err(|errors| {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}:{}:{}: error: trace: {}\n  hint: {}", path.display(), e.pos.line, e.pos.col, e.message, e.hint))
+            .collect();
+        anyhow::anyhow!("cannot trace {}:\n{}", path.display(), lines.join("\n"))
+    })?;
+    let out = dir.join(format!("{stem}.xml"));
+    fs::write(&out, &added.text).with_context(|| format!("writing {}", out.display()))?;
+    for line in trace_pd::describe(&added) {
+        eprintln!("tunnelkit: {line}");
+    }
+    let target = Target { board: Some(req.board), config: Some(req.config) };
+    let report = check::check_file_with(&out, None, target, None);
+    let errors: Vec<String> = report.errors().filter(|d| !ADVISORY_WHEN_BUILDING.contains(&d.rule)).map(ToString::to_string).collect();
+    if !errors.is_empty() {
+        bail!(
+            "internal error: adding the trace machinery to {} gave an invalid system ({}):\n{}",
+            path.display(),
+            out.display(),
+            errors.join("\n")
+        );
+    }
+    Ok(added)
 }
 
 /// A system description's path and text (the given file, or a transformation of it).
@@ -292,27 +361,28 @@ fn patch_supervisors(system: &System, dir: &Path) -> Result<Vec<String>> {
 
 /// Builds `image`, a PD of tunnelkit's own workspace that the tool added to
 /// the system, into `dir` (for a system in another workspace).
-fn build_from_tunnelkit(ws: &Workspace, req: &BuildRequest, image: &str, dir: &Path) -> Result<()> {
+fn build_from_tunnelkit(ws: &Workspace, req: &BuildRequest, image: &str, dir: &Path, trace: bool) -> Result<()> {
     let own = Workspace::tunnelkit_own()?;
     let binary = own
         .binary_for_image(image)
         .with_context(|| format!("tunnelkit's own workspace at {} builds no {image}", own.root.display()))?
         .clone();
-    let cargo_dir = ws.target_dir.join("tunnelkit").join("cargo-tunnelkit").join(format!("{}-{}", req.board.name(), req.config.name()));
-    compile(&own, req, &BTreeSet::from([binary.package.clone()]), &cargo_dir)?;
+    let cargo_dir = ws.target_dir.join("tunnelkit").join("cargo-tunnelkit").join(cargo_dir_name(req, trace));
+    compile(&own, req, &BTreeSet::from([binary.package.clone()]), &cargo_dir, trace)?;
     let from = cargo_dir.join(rust_target(req.board)).join("pd").join(&binary.name);
     let to = dir.join(image);
     fs::copy(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
     Ok(())
 }
 
-fn compile(ws: &Workspace, req: &BuildRequest, packages: &BTreeSet<String>, cargo_dir: &Path) -> Result<()> {
+fn compile(ws: &Workspace, req: &BuildRequest, packages: &BTreeSet<String>, cargo_dir: &Path, trace: bool) -> Result<()> {
     let step = Step::start(format!(
-        "compiling {} PD crate{} for {} ({})",
+        "compiling {} PD crate{} for {} ({}{})",
         packages.len(),
         if packages.len() == 1 { "" } else { "s" },
         req.board.name(),
-        req.config.name()
+        req.config.name(),
+        if trace { ", traced" } else { "" }
     ));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -325,6 +395,14 @@ fn compile(ws: &Workspace, req: &BuildRequest, packages: &BTreeSet<String>, carg
         // .cargo/config.toml; RUSTFLAGS from the environment would replace them.
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    // The runtime's `trace` feature for every PD crate, whichever crate of
+    // the PD depends on it (tunnelkit-sys's build script reads it); unset
+    // otherwise, as in any other build of the PD crates.
+    if trace {
+        cmd.env("TUNNELKIT_TRACE", "1");
+    } else {
+        cmd.env_remove("TUNNELKIT_TRACE");
+    }
     for p in packages {
         cmd.args(["-p", p]);
     }

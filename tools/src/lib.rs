@@ -20,4 +20,6 @@ pub mod qemu;
 pub mod sdf;
 pub mod sdk;
 pub mod supervision;
+pub mod trace;
+pub mod trace_pd;
 pub mod workspace;

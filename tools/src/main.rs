@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use tunnelkit::board::{Board, KernelConfig, parse_board, parse_config};
-use tunnelkit::build::{BuildRequest, build_adding_console};
+use tunnelkit::build::{BuildRequest, build_adding_console, build_traced};
 use tunnelkit::console::Judge;
 use tunnelkit::sdk::Sdk;
 use tunnelkit::workspace::Workspace;
@@ -24,7 +24,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Compile every PD image the system names and run the microkit tool.
-    Build(Target),
+    Build {
+        #[command(flatten)]
+        target: Target,
+        /// Build for tracing (docs/trace.md): every PD records its events and
+        /// a dumper PD prints them at the end; into target/tunnelkit/<board>/<config>-trace/.
+        #[arg(long)]
+        trace: bool,
+    },
     /// Build, boot in QEMU, stream the console; exit 0 on the pass line.
     Run {
         #[command(flatten)]
@@ -54,6 +61,14 @@ enum Cmd {
         /// reports still fail the run).
         #[arg(long)]
         allow_pd_panics: bool,
+        /// Trace the run (docs/trace.md): build with tracing, and once the
+        /// system passed, collect every PD's trace dump from the console and
+        /// write them, merged, to FILE as JSON lines.
+        #[arg(long, value_name = "FILE", conflicts_with = "net")]
+        trace: Option<PathBuf>,
+        /// With --trace: seconds to wait for the dumps after the pass line.
+        #[arg(long, default_value_t = 300, requires = "trace")]
+        trace_timeout: u64,
     },
     /// Measure crossings and crosstalk in the benchmark config under QEMU
     /// `-icount shift=0`; write results.json, results.md and SVG plots. With
@@ -90,11 +105,15 @@ enum Cmd {
         net: bool,
     },
     /// Model-check the tunnel semantics (stateright, exhaustive); exit 0 when
-    /// every property holds or fails exactly as expected.
+    /// every property holds (exercised or vacuously) or fails exactly as expected.
     Model {
-        /// `small` (seconds) or `large` (a third path; about a minute in a debug build).
+        /// `small` (seconds) or `large` (a third path; 10–20 s in a debug build).
         #[arg(long, default_value = "small", value_parser = ["small", "large"])]
         config: String,
+        /// Print the README's tables for the configuration (scenario bounds, states, each
+        /// property's outcome) instead of the report.
+        #[arg(long)]
+        markdown: bool,
     },
     /// Check a system description statically (Microkit 2.3 rules + tunnelkit's); exit 1 if invalid.
     Check(CheckArgs),
@@ -171,21 +190,29 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Cmd::Build(t) => {
+        Cmd::Build { target: t, trace } => {
             if t.cores.is_some() {
                 bail!("--cores is for run: the image does not depend on it");
             }
             let (ws, sdk) = setup()?;
-            build_adding_console(&ws, &sdk, &request(&t, false))?;
+            if trace {
+                build_traced(&ws, &sdk, &request(&t, false))?;
+            } else {
+                build_adding_console(&ws, &sdk, &request(&t, false))?;
+            }
             Ok(())
         }
-        Cmd::Run { target: t, timeout, pass_line, net, netdev, allow_pd_panics } => {
+        Cmd::Run { target: t, timeout, pass_line, net, netdev, allow_pd_panics, trace, trace_timeout } => {
             let system = t.system(net);
             // Without a kernel console (release, benchmark, smp-release,
             // smp-benchmark) the build adds the console pod if the system has none.
             let sdf = tunnelkit::sdf::System::read(&system)?;
             let (ws, sdk) = setup()?;
-            let built = build_adding_console(&ws, &sdk, &request(&t, net))?;
+            let built = if trace.is_some() {
+                build_traced(&ws, &sdk, &request(&t, net))?
+            } else {
+                build_adding_console(&ws, &sdk, &request(&t, net))?
+            };
             let cores = tunnelkit::board::qemu_cores(t.board, t.config, t.cores, built.highest_cpu).map_err(anyhow::Error::msg)?;
             let kernel32 = match t.board {
                 Board::X86_64Generic => sdk.kernel32(t.board, t.config)?,
@@ -238,18 +265,22 @@ fn run(cli: Cli) -> Result<()> {
             if allow_pd_panics {
                 judge = judge.allowing_panics();
             }
-            let mut watch = |line: &str| ready.iter_mut().for_each(|r| r.line(line));
-            let run = qemu::run_watching(
-                t.board,
-                cores,
-                &built.image,
-                &kernel32,
-                &extra,
-                &mut judge,
-                timeout,
-                &mut std::io::stdout(),
-                &mut watch,
-            )?;
+            // With --trace: the dumps the system prints after its pass line.
+            let collector = std::cell::RefCell::new(
+                built.trace.as_ref().map(|a| tunnelkit::trace::Collector::new(a.traced.iter().map(|t| (t.region, t.pd.clone())))),
+            );
+            let mut watch = |line: &str| {
+                ready.iter_mut().for_each(|r| r.line(line));
+                if let Some(c) = collector.borrow_mut().as_mut() {
+                    c.line(line);
+                }
+            };
+            let dumps_done = || collector.borrow().as_ref().is_none_or(tunnelkit::trace::Collector::complete);
+            let linger = trace.is_some().then(|| qemu::Linger { timeout: Duration::from_secs(trace_timeout), done: &dumps_done });
+            let mut stdout = std::io::stdout();
+            let mut without_dumps = tunnelkit::trace::WithoutDumpLines::new(std::io::stdout());
+            let echo: &mut dyn std::io::Write = if trace.is_some() { &mut without_dumps } else { &mut stdout };
+            let run = qemu::run_lingering(t.board, cores, &built.image, &kernel32, &extra, &mut judge, timeout, echo, &mut watch, linger)?;
             if let Some(r) = &ready
                 && run.outcome == qemu::Outcome::TimedOut
             {
@@ -261,6 +292,9 @@ fn run(cli: Cli) -> Result<()> {
             }
             qemu::require_pass(&run, judge.pass_line(), timeout)?;
             eprintln!("tunnelkit: passed in {:.1}s", run.elapsed.as_secs_f64());
+            if let (Some(file), Some(collector), Some(added)) = (&trace, collector.into_inner(), &built.trace) {
+                write_trace(file, collector, added, &t, &system, &built, &run, trace_timeout)?;
+            }
             Ok(())
         }
         Cmd::Bench { board, config, out, net: true, update_readme, .. } => {
@@ -306,12 +340,16 @@ fn run(cli: Cli) -> Result<()> {
             config.name()
         ),
         Cmd::Check(c) => std::process::exit(i32::from(check(&c) != ExitCode::SUCCESS)),
-        Cmd::Model { config } => {
+        Cmd::Model { config, markdown } => {
             let cfg = if config == "large" { tunnelkit_model::ModelConfig::large() } else { tunnelkit_model::ModelConfig::small() };
             let step = tunnelkit::progress::Step::start(format!("model checking ({config})"));
             let report = tunnelkit_model::check(cfg);
             step.finish(if report.as_expected() { "every property as expected" } else { "UNEXPECTED outcome" });
-            print!("{report}");
+            if markdown {
+                print!("{}", report.markdown());
+            } else {
+                print!("{report}");
+            }
             if !report.as_expected() {
                 bail!("a property did not hold or fail as expected");
             }
@@ -424,6 +462,55 @@ fn bench_smp(board: Board, out: Option<PathBuf>, runs: Option<u32>, timeout: Opt
         std::fs::write(&readme, updated).with_context(|| format!("writing {}", readme.display()))?;
         eprintln!("tunnelkit: updated the multicore results in {}", readme.display());
     }
+    Ok(())
+}
+
+/// Merges the collected trace dumps and writes them to `file`.
+#[allow(clippy::too_many_arguments)]
+fn write_trace(
+    file: &std::path::Path,
+    collector: tunnelkit::trace::Collector,
+    added: &tunnelkit::trace_pd::Added,
+    t: &Target,
+    system: &std::path::Path,
+    built: &tunnelkit::build::Built,
+    run: &qemu::Run,
+    trace_timeout: u64,
+) -> Result<()> {
+    use tunnelkit::trace;
+    let waited = run.lingered.unwrap_or_default().as_secs_f64();
+    for line in collector.corrupt().iter().take(5) {
+        eprintln!("tunnelkit: warning: a damaged trace line (another PD's output broke into it): {line}");
+    }
+    let collected = collector.finish().with_context(|| {
+        format!("the run passed, but its trace is incomplete after waiting {waited:.1}s (--trace-timeout {trace_timeout})")
+    })?;
+    let sys = tunnelkit::sdf::System::read(&built.system)?;
+    let info = trace::RunInfo {
+        board: t.board,
+        config: t.config,
+        system: system.display().to_string(),
+        built_system: built.system.display().to_string(),
+        dumper: added.dumper.clone(),
+    };
+    let (header, events) = trace::merge(&collected, &sys, &info);
+    trace::write(file, &header, &events)?;
+    let dropped: u64 = header.pds.iter().map(|p| p.dropped).sum();
+    eprintln!(
+        "tunnelkit: wrote the trace {}: {} events from {} PDs (dumps collected in {waited:.1}s){}{}",
+        file.display(),
+        header.events,
+        header.pds.iter().filter(|p| p.traced).count(),
+        if dropped > 0 {
+            format!(
+                "; {dropped} events dropped where buffers were full (complete until t={})",
+                header.complete_until.map_or("?".into(), |t| t.to_string())
+            )
+        } else {
+            String::new()
+        },
+        if header.corrupt_lines > 0 { format!("; {} damaged lines", header.corrupt_lines) } else { String::new() }
+    );
     Ok(())
 }
 

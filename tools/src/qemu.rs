@@ -32,8 +32,10 @@ pub struct Run {
     pub last_lines: Vec<String>,
     /// Every console line.
     pub console: Vec<String>,
-    /// Wall-clock time.
+    /// Wall-clock time until the verdict.
     pub elapsed: Duration,
+    /// How long the console was read on after it ([`run_lingering`]).
+    pub lingered: Option<Duration>,
 }
 
 /// Lines kept for the failure report.
@@ -70,6 +72,35 @@ pub fn run_watching(
     echo: &mut dyn Write,
     watch: &mut dyn FnMut(&str),
 ) -> Result<Run> {
+    run_lingering(board, cores, image, kernel32, extra, judge, timeout, echo, watch, None)
+}
+
+/// After a run passed, keep reading the console for at most `timeout`,
+/// until `done()` (what `tunnelkit run --trace` does to collect the trace
+/// dumps the system prints after its pass line).
+pub struct Linger<'a> {
+    /// The longest wait after the pass line.
+    pub timeout: Duration,
+    /// Whether everything awaited has arrived (asked after each line).
+    pub done: &'a dyn Fn() -> bool,
+}
+
+/// [`run_watching`], and once the judge passed the run, with `linger`, the
+/// console is read on (each line echoed and watched) until `linger.done()`
+/// or its timeout or QEMU's exit. [`Run::lingered`] says how long it took.
+#[allow(clippy::too_many_arguments)]
+pub fn run_lingering(
+    board: Board,
+    cores: u32,
+    image: &Path,
+    kernel32: &Path,
+    extra: &[&str],
+    judge: &mut Judge,
+    timeout: Duration,
+    echo: &mut dyn Write,
+    watch: &mut dyn FnMut(&str),
+    linger: Option<Linger<'_>>,
+) -> Result<Run> {
     let mut qemu = spawn(board, cores, image, kernel32, extra, Stdio::piped(), Stdio::piped())?;
     let (tx, rx) = mpsc::channel();
     let stdout = qemu.stdout.take().context("QEMU stdout")?;
@@ -93,6 +124,13 @@ pub fn run_watching(
     let start = Instant::now();
     let mut last = VecDeque::new();
     let mut console = Vec::new();
+    let keep = |line: String, last: &mut VecDeque<String>, console: &mut Vec<String>| {
+        if last.len() == KEPT_LINES {
+            last.pop_front();
+        }
+        last.push_back(line.clone());
+        console.push(line);
+    };
     let outcome = loop {
         let left = timeout.saturating_sub(start.elapsed());
         if left.is_zero() {
@@ -102,12 +140,9 @@ pub fn run_watching(
             Ok(line) => {
                 let _ = writeln!(echo, "{line}");
                 watch(&line);
-                if last.len() == KEPT_LINES {
-                    last.pop_front();
-                }
-                last.push_back(line.clone());
-                console.push(line.clone());
-                if let Some(v) = judge.line(&line) {
+                let verdict = judge.line(&line);
+                keep(line, &mut last, &mut console);
+                if let Some(v) = verdict {
                     break Outcome::Decided(v);
                 }
             }
@@ -118,8 +153,25 @@ pub fn run_watching(
             }
         }
     };
+    let elapsed = start.elapsed();
+    let mut lingered = None;
+    if let (Some(linger), Outcome::Decided(Verdict::Passed)) = (linger, &outcome) {
+        let since = Instant::now();
+        while !(linger.done)() {
+            let left = linger.timeout.saturating_sub(since.elapsed());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    let _ = writeln!(echo, "{line}");
+                    watch(&line);
+                    keep(line, &mut last, &mut console);
+                }
+                Err(_) => break,
+            }
+        }
+        lingered = Some(since.elapsed());
+    }
     drop(qemu); // kills and reaps it
-    Ok(Run { outcome, last_lines: last.into(), console, elapsed: start.elapsed() })
+    Ok(Run { outcome, last_lines: last.into(), console, elapsed, lingered })
 }
 
 /// Starts QEMU booting `image` on `board` with `cores` CPUs, `extra`

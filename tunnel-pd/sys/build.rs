@@ -5,7 +5,9 @@
 //! - `TUNNELKIT_BOARD`: `qemu_virt_aarch64` or `x86_64_generic` (default: the
 //!   board of the target architecture);
 //! - `TUNNELKIT_CONFIG`: `debug`, `release`, `benchmark` or their `smp-`
-//!   twins (default `debug`).
+//!   twins (default `debug`);
+//! - `TUNNELKIT_TRACE=1` (or the crate's `trace` feature): record trace
+//!   events (`cfg(tk_trace)`, see `src/trace.rs`).
 
 use std::env;
 use std::fmt::Write as _;
@@ -20,7 +22,12 @@ const CHANNELS: usize = 62;
 fn main() {
     println!("cargo::rerun-if-env-changed=TUNNELKIT_BOARD");
     println!("cargo::rerun-if-env-changed=TUNNELKIT_CONFIG");
+    println!("cargo::rerun-if-env-changed=TUNNELKIT_TRACE");
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rustc-check-cfg=cfg(tk_trace)");
+    if env::var_os("CARGO_FEATURE_TRACE").is_some() || matches!(env::var("TUNNELKIT_TRACE").as_deref(), Ok("1" | "true")) {
+        println!("cargo::rustc-cfg=tk_trace");
+    }
     let board_list = BOARDS.iter().map(|(b, _)| format!("\"{b}\"")).collect::<Vec<_>>().join(", ");
     let config_list = CONFIGS.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
     println!("cargo::rustc-check-cfg=cfg(tk_board, values({board_list}))");

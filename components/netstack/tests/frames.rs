@@ -28,6 +28,17 @@ fn udp(dst_port: u16, payload: &[u8]) -> Vec<u8> {
     build::udp(PEER_IP, HOST.ip, 40000, dst_port, payload)
 }
 
+/// `cases` proptest cases, or `miri_cases` under Miri, which interprets every
+/// case (a native case takes microseconds, an interpreted one up to seconds).
+/// Miri runs with isolation: there no regression file is read or written.
+fn cases(cases: u32, miri_cases: u32) -> ProptestConfig {
+    if cfg!(miri) {
+        ProptestConfig { cases: miri_cases, failure_persistence: None, ..ProptestConfig::default() }
+    } else {
+        ProptestConfig::with_cases(cases)
+    }
+}
+
 fn answer(frame: &[u8]) -> Result<Vec<u8>, Drop> {
     let mut out = [0u8; MAX_FRAME];
     let Action::Reply(n) = respond(&HOST, frame, &mut out, &mut echo_app)?;
@@ -147,7 +158,7 @@ fn answer_all(frame: &[u8]) -> Result<(), Drop> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(5_000))]
+    #![proptest_config(cases(5_000, 32))]
 
     #[test]
     fn classify_and_respond_agree(flips in proptest::collection::vec((0usize..60, any::<u8>()), 0..4)) {
@@ -161,12 +172,16 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(20_000))]
+    #![proptest_config(cases(20_000, 8))]
 
     #[test]
     fn random_bytes_never_panic(frame in proptest::collection::vec(any::<u8>(), 0..1600)) {
         let _ = answer(&frame);
     }
+}
+
+proptest! {
+    #![proptest_config(cases(20_000, 32))]
 
     #[test]
     fn mutated_frames_never_panic(flips in proptest::collection::vec((0usize..60, any::<u8>()), 1..6), cut in 0usize..80) {

@@ -71,6 +71,7 @@ mod target {
         /// Signals the peer (`seL4_Signal` on its notification).
         pub fn notify(self) -> Result<(), ChannelError> {
             let id = self.checked(symbols::notifications(), ChannelError::NotNotifiable)?;
+            crate::trace::event!(Notify, id, 0, 0, 0);
             syscall::signal(cap::notification(id));
             Ok(())
         }
@@ -79,12 +80,24 @@ mod target {
         /// message registers are in the IPC buffer, before and after.
         pub fn pp_call(self, msg_info: MessageInfo) -> Result<MessageInfo, ChannelError> {
             let id = self.checked(symbols::pps(), ChannelError::NotCallable)?;
+            // Traced: the call and its reply, and whether this PD makes it
+            // while serving a call (a nested call).
+            let depth = if crate::trace::ENABLED { u8::from(crate::event_loop::serving()) } else { 0 };
+            crate::trace::event!(Call, id, depth, 0, msg_info.label());
+            let reply = self.call_unchecked(id, msg_info);
+            crate::trace::event!(Reply, id, depth, 0, reply.label());
+            Ok(reply)
+        }
+
+        /// [`Channel::pp_call`] on a checked channel, untraced (the console
+        /// is not part of what a trace shows).
+        pub(crate) fn call_unchecked(self, id: u8, msg_info: MessageInfo) -> MessageInfo {
             // Marked for the supervisor: a PD blocked on a reply must not be
             // restarted (two stores, no branch; see `set_nested_flag`).
             tunnelkit_sys::supervision::set_nested_flag(true);
             let reply = syscall::call(cap::endpoint(id), msg_info);
             tunnelkit_sys::supervision::set_nested_flag(false);
-            Ok(reply)
+            reply
         }
 
         /// Acknowledges the IRQ with this id so it can fire again.
@@ -202,6 +215,8 @@ mod target {
         /// Restarts the child at `entry` (`TCB_WriteRegisters`, resume, PC only).
         /// Returns the kernel's error code on failure.
         pub fn restart(self, entry: u64) -> Result<(), u64> {
+            // Traced with no reason: the child's first argument register is left as it was.
+            crate::trace::event!(ChildRestart, self.0, 0, u32::MAX, 0);
             tunnelkit_sys::ipc_buffer::set_mr(0, 1);
             tunnelkit_sys::ipc_buffer::set_mr(1, 1);
             tunnelkit_sys::ipc_buffer::set_mr(2, entry);
@@ -230,6 +245,7 @@ mod target {
             } else {
                 &[tunnelkit_sys::IMAGE_BASE, tunnelkit_sys::board::BOARD.stack_top(), 0, 0, 0, 0, 0, 0, reason]
             };
+            crate::trace::event!(ChildRestart, self.0, 0, reason as u32, 0);
             set_mr(0, 1);
             set_mr(1, words.len() as u64);
             for (i, w) in words.iter().enumerate() {

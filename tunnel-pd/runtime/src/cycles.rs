@@ -24,6 +24,20 @@ pub fn now() -> u64 {
     tunnelkit_sys::syscall::cycle_counter()
 }
 
+/// The clock trace records carry, readable in every config: AArch64 the
+/// generic timer's count (`CNTPCT_EL0`, the same on every core; the cycle
+/// counter above needs the benchmark config), x86_64 the TSC.
+#[cfg(target_os = "none")]
+pub fn clock() -> u64 {
+    tunnelkit_sys::trace::clock()
+}
+
+/// [`clock`]'s frequency in Hz (0 on x86_64: unknown to a PD).
+#[cfg(target_os = "none")]
+pub fn clock_hz() -> u64 {
+    tunnelkit_sys::trace::clock_hz()
+}
+
 /// Min, median and max of `samples` (sorted in place); zeros if empty.
 pub fn summarize(samples: &mut [u64]) -> (u64, u64, u64) {
     if samples.is_empty() {

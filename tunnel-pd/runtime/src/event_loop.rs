@@ -34,6 +34,12 @@ fn in_call() -> bool {
     call_state().in_call()
 }
 
+/// Whether this PD is serving a protected call now (a call it makes is
+/// then nested; traced as its depth).
+pub(crate) fn serving() -> bool {
+    in_call()
+}
+
 /// Publishes the call state ([`CallState`]: odd sequence while a protected
 /// call is being served). It lives in the PD's call-state page when the
 /// system maps one (the supervisor's watchdog reads it there), else in a
@@ -64,7 +70,8 @@ impl CallTracker {
     /// sent: the call is over for the watchdog (between here and the send
     /// the PD can neither fault nor overrun: it only makes the system call).
     #[inline(always)]
-    fn end(&mut self) {
+    fn end(&mut self, answer: MessageInfo) {
+        crate::trace::event!(Answer, self.state.channel(), 0, 0, answer.label());
         self.state = self.state.end();
         publish(self.state);
     }
@@ -118,12 +125,21 @@ pub fn wait_for(channel: Channel) {
         if PENDING.fetch_and(!bit, Ordering::Relaxed) & bit != 0 {
             return;
         }
-        let Received { badge, .. } = syscall::recv(cap::INPUT, cap::REPLY);
+        let Received { badge, info } = syscall::recv(cap::INPUT, cap::REPLY);
         if badge & cap::BADGE_PPC != 0 {
+            crate::trace::event!(Serve, (badge & 0x3f) as u8, 0, 0, info.label());
+            crate::trace::event!(Answer, (badge & 0x3f) as u8, 0, 0, BUSY_LABEL);
             syscall::send(cap::REPLY, MessageInfo::with_label(BUSY_LABEL, 0));
         } else if badge & cap::BADGE_FAULT == 0 {
             PENDING.fetch_or(ChannelSet::from_badge(badge).bits(), Ordering::Relaxed);
         }
+    }
+}
+
+/// Traces a deferred signal as it is sent, if it is a notification.
+fn trace_deferred(cap: u64) {
+    if crate::trace::ENABLED && (cap::notification(0)..=cap::notification(61)).contains(&cap) {
+        crate::trace::event!(Notify, (cap - cap::notification(0)) as u8, 0, 0, 0);
     }
 }
 
@@ -154,6 +170,7 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
         // sent, so a restart during this restart still answers.
         // A signal the interrupted call deferred is dropped with its work.
         DEFERRED_CAP.store(0, Ordering::Relaxed);
+        crate::trace::event!(Restart, call_state().channel(), u8::from(in_call()), start_reason() as u32, 0);
         if in_call() {
             let first = call_state().interrupted();
             let label = if first == RESTART_AFTER_OVERRUN { OVERRUN_LABEL } else { FAULT_LABEL };
@@ -177,21 +194,26 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
         let pending = if PENDING.load(Ordering::Relaxed) == 0 { 0 } else { PENDING.swap(0, Ordering::Relaxed) };
         if pending != 0 {
             if let Some(r) = reply.take() {
-                calls.end();
+                calls.end(r);
                 syscall::send(cap::REPLY, r);
             }
+            crate::trace::event!(Notified, 0, 0, 0, ChannelSet::from_badge(pending).bits());
             check(handler.notified(ChannelSet::from_badge(pending)));
             continue;
         }
         let Received { badge, info } = match (reply.take(), take_deferred()) {
             (Some(r), deferred) => {
-                calls.end();
+                calls.end(r);
                 if let Some((cap, msg)) = deferred {
+                    trace_deferred(cap);
                     syscall::send(cap, msg);
                 }
                 syscall::reply_recv(cap::INPUT, r, cap::REPLY)
             }
-            (None, Some((cap, msg))) => syscall::nb_send_recv(cap, msg, cap::INPUT, cap::REPLY),
+            (None, Some((cap, msg))) => {
+                trace_deferred(cap);
+                syscall::nb_send_recv(cap, msg, cap::INPUT, cap::REPLY)
+            }
             (None, None) => syscall::recv(cap::INPUT, cap::REPLY),
         };
         reply = dispatch(&mut handler, &mut calls, badge, info);
@@ -202,15 +224,18 @@ fn dispatch<H: Handler>(handler: &mut H, calls: &mut CallTracker, badge: u64, in
     if badge & cap::BADGE_PPC != 0 {
         let channel = Channel::new((badge & 0x3f) as u8);
         calls.begin(channel.index());
+        crate::trace::event!(Serve, channel.index(), 0, 0, info.label());
         Some(check(handler.protected(channel, info)))
     } else if badge & cap::BADGE_FAULT != 0 {
         // Resuming the child is not the end of a call this PD serves: reply
         // now (libmicrokit folds it into the next ReplyRecv; same effect).
+        crate::trace::event!(ChildFault, (badge & 0xff) as u8, 0, 0, info.label());
         if let Some(r) = check(handler.fault(Child::new((badge & 0xff) as u8), info)) {
             syscall::send(cap::REPLY, r);
         }
         None
     } else {
+        crate::trace::event!(Notified, 0, 0, 0, ChannelSet::from_badge(badge).bits());
         check(handler.notified(ChannelSet::from_badge(badge)));
         None
     }

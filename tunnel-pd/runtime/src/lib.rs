@@ -37,6 +37,7 @@ mod event_loop;
 #[cfg(target_os = "none")]
 mod panicking;
 pub mod supervision;
+pub mod trace;
 pub mod watchdog;
 
 #[cfg(target_os = "none")]
@@ -66,9 +67,11 @@ pub fn pd_name() -> tunnelkit_sys::symbols::PdName {
     tunnelkit_sys::symbols::pd_name()
 }
 
-/// The channels this PD may notify through (ends with `notify="true"`).
+/// The channels this PD may notify through (ends with `notify="true"`),
+/// not counting a traced build's channel to the trace dumper.
 pub fn notifiable_channels() -> ChannelSet {
-    ChannelSet::from_badge(tunnelkit_sys::symbols::notifications())
+    let dumper = tunnelkit_sys::trace::channel().map_or(0, |c| 1u64 << c);
+    ChannelSet::from_badge(tunnelkit_sys::symbols::notifications() & !dumper)
 }
 
 /// Stops this PD with a fault (an undefined instruction) that its fault

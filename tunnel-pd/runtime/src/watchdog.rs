@@ -145,6 +145,8 @@ impl Watchdog {
             acc.last = state;
             if bound_us != 0 && acc.used_us > bound_us && !nested[i] && acc.stopped != Some(state.seq()) {
                 acc.stopped = Some(state.seq());
+                let id = table.child(i).0;
+                crate::trace::event!(ChildOverrun, id, 0, u32::try_from(acc.used_us).unwrap_or(u32::MAX), bound_us);
                 stop(Overrun { index: i, used_us: acc.used_us, bound_us });
             }
         }

@@ -12,7 +12,8 @@
 //!   filled from the IPC buffer like libsel4 does.
 //! - [`ipc_buffer`] (target only): message registers in the IPC buffer.
 //! - [`symbols`]: the symbols the microkit tool patches, `setvar` words.
-//! - [`memory`] (target only): bounds-checked access to shared memory regions.
+//! - [`memory`] (target only; host-tested): bounds-checked access to shared memory regions.
+//! - [`trace`]: the trace record format; with the `trace` feature, the recorder.
 //! - entry (target only): `_start`, which calls the PD's main.
 
 #![cfg_attr(not(test), no_std)]
@@ -26,6 +27,7 @@ pub mod message_info;
 pub mod supervision;
 pub mod symbols;
 pub mod sysno;
+pub mod trace;
 
 #[cfg(target_os = "none")]
 mod arch;
@@ -33,7 +35,9 @@ mod arch;
 mod entry;
 #[cfg(target_os = "none")]
 pub mod ipc_buffer;
-#[cfg(target_os = "none")]
+// Also built for host tests, so that they (and Miri) run its unsafe accesses
+// over host memory.
+#[cfg(any(target_os = "none", test))]
 pub mod memory;
 #[cfg(target_os = "none")]
 pub mod syscall;
@@ -61,6 +65,7 @@ macro_rules! __export_main {
     ($main:path) => {
         #[unsafe(no_mangle)]
         extern "C" fn __tunnelkit_main(start_reason: u64) -> ! {
+            $crate::trace::boot(start_reason);
             $main(start_reason)
         }
     };

@@ -89,3 +89,23 @@ pub(crate) fn count_user_mode_only(user_only: bool) {
     // SAFETY: writes one PMU control register; a trap becomes a fault IPC, not UB.
     unsafe { core::arch::asm!("msr pmccfiltr_el0, {f}", "isb", f = in(reg) filter, options(nomem, nostack)) };
 }
+
+/// Reads the generic timer's physical count (`CNTPCT_EL0`: every Microkit
+/// config exports it to user mode, `CONFIG_EXPORT_PCNT_USER`; one count for
+/// every core).
+#[inline(always)]
+pub(crate) fn trace_clock() -> u64 {
+    let v: u64;
+    // SAFETY: reads a system register the kernel lets EL0 read; a trap would
+    // be a fault, not undefined behaviour.
+    unsafe { core::arch::asm!("isb", "mrs {0}, cntpct_el0", out(reg) v, options(nomem, nostack)) };
+    v
+}
+
+/// The generic timer's frequency (`CNTFRQ_EL0`, readable whenever a counter is).
+pub(crate) fn trace_clock_hz() -> u64 {
+    let v: u64;
+    // SAFETY: reads a system register; touches no memory.
+    unsafe { core::arch::asm!("mrs {0}, cntfrq_el0", out(reg) v, options(nomem, nostack)) };
+    v
+}

@@ -67,3 +67,14 @@ pub(crate) fn enable_cycle_counter() {}
 
 /// The TSC cannot be filtered by privilege level; a no-op (returns false).
 pub(crate) fn count_user_mode_only(_user_only: bool) {}
+
+/// The trace clock: the TSC.
+#[inline(always)]
+pub(crate) fn trace_clock() -> u64 {
+    cycle_counter()
+}
+
+/// The TSC's rate is not known to a PD.
+pub(crate) fn trace_clock_hz() -> u64 {
+    0
+}

@@ -313,45 +313,7 @@ fn a_pd_the_added_console_pod_cannot_serve_is_reported_at_its_position() {
 fn a_user_workspace_prints_in_release(test: &str, board: &str) {
     let Some(_sdk) = sdk_or_skip(test) else { return };
     let _guard = qemu_lock();
-    let root = tunnelkit_tests::repo_root();
-    let dir = std::env::temp_dir().join(format!("tunnelkit-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("hello/src")).unwrap();
-    std::fs::create_dir_all(dir.join(".cargo")).unwrap();
-    std::fs::copy(root.join(".cargo/config.toml"), dir.join(".cargo/config.toml")).unwrap();
-    std::fs::copy(root.join("rust-toolchain.toml"), dir.join("rust-toolchain.toml")).unwrap();
-    let files = [
-        (
-            "Cargo.toml",
-            "[workspace]\nresolver = \"3\"\nmembers = [\"hello\"]\n\n[profile.pd]\ninherits = \"release\"\npanic = \"abort\"\nlto = \"fat\"\ncodegen-units = 1\n"
-                .to_string(),
-        ),
-        (
-            "hello/Cargo.toml",
-            format!(
-                "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[package.metadata.tunnelkit]\npd = true\n\n\
-                 [[bin]]\nname = \"hello\"\npath = \"src/main.rs\"\ntest = false\nbench = false\n\n\
-                 [dependencies]\ntunnelkit-runtime = {{ path = \"{}\" }}\n",
-                root.join("tunnel-pd/runtime").display()
-            ),
-        ),
-        (
-            "hello/src/main.rs",
-            "#![no_std]\n#![no_main]\n#![forbid(unsafe_code)]\n\nuse core::convert::Infallible;\nuse tunnelkit_runtime::{Handler, debug_println, protection_domain};\n\n\
-             protection_domain!(init);\n\nstruct Hello;\n\nfn init() -> Hello {\n    debug_println!(\"hello from a user's own workspace\");\n    \
-             debug_println!(\"tunnelkit: hello passed\");\n    Hello\n}\n\nimpl Handler for Hello {\n    type Error = Infallible;\n}\n"
-                .to_string(),
-        ),
-        (
-            "system.xml",
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<system>\n    <protection_domain name=\"hello\" priority=\"100\">\n        \
-             <program_image path=\"hello.elf\" />\n    </protection_domain>\n</system>\n"
-                .to_string(),
-        ),
-    ];
-    for (path, text) in files {
-        std::fs::write(dir.join(path), text).unwrap();
-    }
+    let dir = tunnelkit_tests::user_workspace(test, "debug_println!(\"tunnelkit: hello passed\");");
     let out = std::process::Command::new(tunnelkit_tests::tunnelkit_binary())
         .current_dir(&dir)
         .args(["run", "--board", board, "--config", "release", "--timeout", "120"])

@@ -35,12 +35,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use roxmltree::{Document, ParsingOptions};
-
 use crate::board::{Arch, Board, KernelConfig};
 use crate::check::rules::{MAX_ID, MAX_PDS};
 use crate::check::{Pos, Sink};
 use crate::sdf::parse;
+use crate::sdf::rewrite::free_name;
 
 /// The console pod's priority: the highest Microkit allows, so that every
 /// other PD can call it.
@@ -64,16 +63,8 @@ const COM1: u64 = 0x3f8;
 /// COM1's port count.
 const COM1_PORTS: u64 = 8;
 
-/// A mistake that prevents adding the pod, at its position.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AddError {
-    /// Where.
-    pub pos: Pos,
-    /// What.
-    pub message: String,
-    /// How to fix it.
-    pub hint: String,
-}
+/// Why the system cannot get it, at a position.
+pub type AddError = crate::sdf::rewrite::RewriteError;
 
 /// One PD's channel to the console pod.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,18 +112,7 @@ pub fn needed(config: KernelConfig, system: &crate::sdf::System) -> bool {
 /// Adds the console pod for `board` and `config` to `text` (a valid system
 /// with no console pod).
 pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<AddError>> {
-    let mut sink = Sink::new("");
-    let sys = parse::parse(text, &mut sink).ok_or_else(|| {
-        vec![AddError {
-            pos: sink.out.first().map(|d| d.pos).unwrap_or_default(),
-            message: "the system description does not parse".into(),
-            hint: "run tunnelkit check on it".into(),
-        }]
-    })?;
-    let opts = ParsingOptions { allow_dtd: false, nodes_limit: 1_000_000 };
-    let doc = Document::parse_with_options(text, opts).map_err(|e| {
-        vec![AddError { pos: Pos::default(), message: format!("not well-formed XML: {e}"), hint: "run tunnelkit check on it".into() }]
-    })?;
+    let (sys, doc) = crate::sdf::rewrite::read(text)?;
     let mut errors = Vec::new();
     let err = |errors: &mut Vec<AddError>, pos: Pos, message: String, hint: String| errors.push(AddError { pos, message, hint });
 
@@ -254,7 +234,7 @@ pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<
     if config.is_smp() {
         // Which cores call the pod: one instance per core if more than one.
         let plain = text_as(Kind::Pod);
-        let mut sink = Sink { file: "", out: Vec::new() };
+        let mut sink = Sink::new("");
         if let Some(s) = parse::parse(&plain, &mut sink)
             && let Some(p) = s.pds.iter().position(|p| p.name == pod)
             && crate::check::cores::reach(&s)[p].len() > 1
@@ -293,14 +273,6 @@ pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<
         }
     }
     Ok(Added { text: text_as(kind), pod, clients, kind })
-}
-
-/// `base`, or `base_2`, `base_3`, … if taken.
-fn free_name(base: &str, taken: &BTreeSet<&str>) -> String {
-    if !taken.contains(base) {
-        return base.to_string();
-    }
-    (2..).map(|n| format!("{base}_{n}")).find(|n| !taken.contains(n.as_str())).unwrap_or_default()
 }
 
 /// The system with the pod's elements inserted at `at` (before `</system>`).
@@ -389,7 +361,7 @@ mod tests {
 
     /// The console channel of each PD: (PD, id at the PD, id at the pod, pod).
     fn console_channels(text: &str) -> Vec<(String, String, String, String)> {
-        let doc = Document::parse(text).unwrap();
+        let doc = roxmltree::Document::parse(text).unwrap();
         doc.descendants()
             .filter(|n| n.has_tag_name("channel"))
             .filter_map(|c| {

@@ -22,15 +22,7 @@ use crate::check::cores;
 use crate::sdf::{Pos, System, parse_num};
 
 /// A mistake that prevents expansion, at its position.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExpandError {
-    /// Where.
-    pub pos: Pos,
-    /// What.
-    pub message: String,
-    /// How to fix it.
-    pub hint: String,
-}
+pub type ExpandError = crate::sdf::rewrite::RewriteError;
 
 /// One expanded pod.
 #[derive(Clone, Debug, PartialEq, Eq)]

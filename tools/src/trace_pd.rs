@@ -25,11 +25,10 @@
 
 use std::collections::BTreeSet;
 
-use roxmltree::{Document, ParsingOptions};
-
+use crate::check::Pos;
 use crate::check::rules::{MAX_ID, MAX_PDS};
-use crate::check::{Pos, Sink};
 use crate::sdf::parse;
+use crate::sdf::rewrite::free_name;
 
 /// The dumper's program image.
 pub const IMAGE: &str = "trace-dump.elf";
@@ -51,16 +50,8 @@ const CONSOLE_ID: u64 = MAX_ID;
 /// The console pod's image (see [`crate::console_pod`]).
 const CONSOLE_IMAGE: &str = crate::console_pod::IMAGE;
 
-/// A mistake that prevents adding the trace machinery, at its position.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AddError {
-    /// Where.
-    pub pos: Pos,
-    /// What.
-    pub message: String,
-    /// How to fix it.
-    pub hint: String,
-}
+/// Why the system cannot get it, at a position.
+pub type AddError = crate::sdf::rewrite::RewriteError;
 
 /// One traced PD.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,18 +84,7 @@ pub struct Added {
 
 /// Adds the trace regions and the dumper to `text` (a valid system).
 pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
-    let mut sink = Sink::new("");
-    let sys = parse::parse(text, &mut sink).ok_or_else(|| {
-        vec![AddError {
-            pos: sink.out.first().map(|d| d.pos).unwrap_or_default(),
-            message: "the system description does not parse".into(),
-            hint: "run tunnelkit check on it".into(),
-        }]
-    })?;
-    let opts = ParsingOptions { allow_dtd: false, nodes_limit: 1_000_000 };
-    let doc = Document::parse_with_options(text, opts).map_err(|e| {
-        vec![AddError { pos: Pos::default(), message: format!("not well-formed XML: {e}"), hint: "run tunnelkit check on it".into() }]
-    })?;
+    let (sys, doc) = crate::sdf::rewrite::read(text)?;
     let mut errors = Vec::new();
     if sys.pds.len() >= MAX_PDS {
         errors.push(AddError {
@@ -283,14 +263,6 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
     }
     out.push_str(&text[from..]);
     Ok(Added { text: out, dumper, priority, traced, console: console.map(|c| c.name.clone()) })
-}
-
-/// `base`, or `base_2`, `base_3`, … if taken.
-fn free_name(base: &str, taken: &BTreeSet<String>) -> String {
-    if !taken.contains(base) {
-        return base.to_string();
-    }
-    (2..).map(|n| format!("{base}_{n}")).find(|n| !taken.contains(n)).unwrap_or_default()
 }
 
 fn escape(v: &str) -> String {

@@ -11,6 +11,7 @@ use anyhow::{Result, bail};
 pub mod diag;
 pub mod number;
 pub mod parse;
+pub mod rewrite;
 
 pub use diag::{Diagnostic, Pos, Severity, Sink, pos_at};
 pub use number::{parse_dec, parse_num};

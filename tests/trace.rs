@@ -2,12 +2,16 @@
 //! demo on both boards and the containment system write a trace file with
 //! events from every PD, calls matched by their replies and served calls by
 //! their answers, nested calls on their caller's scheduling context, and in
-//! containment the restarts with their reasons (docs/trace.md).
+//! containment the restarts with their reasons (docs/trace.md). Every trace
+//! conforms to the model (`tunnelkit model --check-trace`, docs/model.md), and
+//! one with a step removed or moved so that it breaks a rule is rejected at
+//! the step where the break shows.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use tunnelkit::trace::{Event, Header, read};
+use tunnelkit::trace_check;
 use tunnelkit_tests::{output_text, qemu_lock, say, sdk_or_skip, tunnelkit};
 
 /// Runs `tunnelkit run --trace` with `args` and reads the trace back.
@@ -23,8 +27,50 @@ fn traced_run(test: &str, args: &[&str]) -> (Header, Vec<Event>, String) {
     assert!(log.contains(&format!("tunnelkit: wrote the trace {}", file.display())), "{test}:\n{log}");
     assert!(!log.lines().any(|l| l.starts_with("TRACE ")), "{test}: the dump lines are not echoed:\n{log}");
     let (header, events) = read(&file).unwrap_or_else(|e| panic!("{test}: reading {}: {e:#}", file.display()));
+    let check = tunnelkit(&["model", "--check-trace", file.to_str().unwrap()]);
+    let verdict = output_text(&check);
+    assert!(
+        check.status.success() && verdict.contains("the trace conforms to the model"),
+        "{test}: the trace does not conform:\n{verdict}"
+    );
+    say(&format!("{test}: model --check-trace: {}", verdict.lines().nth(1).unwrap_or_default()));
     let _ = std::fs::remove_file(&file);
     (header, events, log)
+}
+
+/// The index (0-based, among the events) at which the model rejects `events`.
+fn rejected_at(test: &str, header: &Header, events: &[Event]) -> usize {
+    let report = trace_check::check(header, events).unwrap_or_else(|e| panic!("{test}: {e:#}"));
+    let v = report.violation.unwrap_or_else(|| panic!("{test}: the broken trace was accepted"));
+    say(&format!("{test}: rejected at event {}: {}", v.index, v.rule));
+    v.index
+}
+
+/// The first index after `from` of an event of `pd`.
+fn next_of(events: &[Event], pd: &str, from: usize) -> usize {
+    from + 1 + events[from + 1..].iter().position(|e| e.pd == pd).expect("a later event")
+}
+
+/// Steps removed or moved so that they break a rule of the tunnel are rejected
+/// where the break shows: a served call without its `serve` at the pod's next
+/// step, an answer moved before its call's `serve` and a reply moved before
+/// its answer at their new places.
+fn broken_traces_rejected(test: &str, header: &Header, events: &[Event], pod: &str, client: &str) {
+    let serve = events.iter().position(|e| e.pd == pod && e.event == "serve").expect("a serve");
+    let mut removed = events.to_vec();
+    removed.remove(serve);
+    assert_eq!(rejected_at(test, header, &removed), next_of(events, pod, serve) - 1, "{test}: serve removed");
+    let answer = next_of(events, pod, serve);
+    let answer = answer + events[answer..].iter().position(|e| e.pd == pod && e.event == "answer").unwrap();
+    let mut moved = events.to_vec();
+    let a = moved.remove(answer);
+    moved.insert(serve, a);
+    assert_eq!(rejected_at(test, header, &moved), serve, "{test}: answer moved before its serve");
+    let reply = answer + events[answer..].iter().position(|e| e.pd == client && e.event == "reply").unwrap();
+    let mut early = events.to_vec();
+    let r = early.remove(reply);
+    early.insert(answer, r);
+    assert_eq!(rejected_at(test, header, &early), answer, "{test}: reply moved before its answer");
 }
 
 /// What every trace must show: every traced PD recorded (and started),
@@ -130,6 +176,8 @@ fn demo(board: &str) {
     assert_eq!(notified.len(), 2, "{test}: the reporter is notified by each client");
     let calls = events.iter().filter(|e| e.event == "call").count();
     say(&format!("{test}: {} events, {calls} calls, from {} PDs", events.len(), by_pd.len()));
+    broken_traces_rejected(&test, &header, &events, "checksum", "crypt");
+    broken_traces_rejected(&test, &header, &events, "crypt", "client_a");
 }
 
 #[test]
@@ -189,6 +237,23 @@ fn containment(board: &str) {
     assert!(by_pd["supervisor"].iter().any(|e| e.event == "child_fault" && e.child_pd.as_deref() == Some("flaky")));
     let dropped: u64 = header.pds.iter().map(|p| p.dropped).sum();
     say(&format!("{test}: {} events kept, {dropped} dropped, {} overrun decisions", events.len(), overruns.len()));
+    // After the gaps the replay picks up again: the restart protocol is checked there too.
+    let report = trace_check::check(&header, &events).unwrap();
+    let (from, skipped) = report.skipped.expect("the gaps are skipped");
+    let resumed = from + skipped;
+    let restart = resumed
+        + events[resumed..]
+            .iter()
+            .position(|e| e.event == "child_restart" && e.child_pd.as_deref() == Some("pod_c"))
+            .expect("a restart of pod_c after the gaps");
+    let mut removed = events.clone();
+    removed.remove(restart);
+    assert_eq!(rejected_at(&test, &header, &removed), next_of(&events, "pod_c", restart) - 1, "{test}: restart removed");
+    let init = next_of(&events, "pod_c", restart);
+    let mut moved = events.clone();
+    let i = moved.remove(init);
+    moved.insert(restart, i);
+    assert_eq!(rejected_at(&test, &header, &moved), restart, "{test}: the pod's init moved before its restart");
 }
 
 #[test]
@@ -199,6 +264,37 @@ fn trace_of_containment_on_qemu_virt_aarch64() {
 #[test]
 fn trace_of_containment_on_x86_64_generic() {
     containment("x86_64_generic");
+}
+
+/// The shared-pod crosstalk system of `tunnelkit bench` (three paths with 10 /
+/// 30 / 60 % budgets calling one passive pod, in the benchmark config where
+/// they read the cycle counter): its trace conforms to the model. Its paths
+/// make tens of thousands of calls, so the replay also crosses gaps.
+#[test]
+fn trace_of_a_crosstalk_system() {
+    let test = "trace_of_a_crosstalk_system";
+    let Some(_sdk) = sdk_or_skip(test) else { return };
+    let _guard = qemu_lock();
+    use tunnelkit::bench::systems::{Design, crosstalk};
+    let dir = std::env::temp_dir().join(format!("tunnelkit-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for design in [Design::TunnelShared, Design::Ipc] {
+        let system = dir.join(format!("crosstalk-{}.xml", design.name()));
+        std::fs::write(&system, crosstalk(tunnelkit::board::Board::QemuVirtAarch64, design)).unwrap();
+        let name = format!("{test}_{}", design.name());
+        let (header, events, _) = traced_run(
+            &name,
+            &["--system", system.to_str().unwrap(), "--config", "benchmark", "--timeout", "300", "--pass-line", "bench crosstalk path="],
+        );
+        let paths: Vec<&str> =
+            ["light", "medium", "heavy"].into_iter().filter(|p| events.iter().any(|e| e.pd == *p && e.event == "call")).collect();
+        assert_eq!(paths.len(), 3, "{name}: every path calls the shared service");
+        let report = trace_check::check(&header, &events).unwrap();
+        assert_eq!(report.paths, ["light", "medium", "heavy"], "{name}: {report}");
+        assert!(report.checked > 1000, "{name}: {report}");
+        say(&format!("{name}: {} events, {} replayed", events.len(), report.checked));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A system in a user's own cargo workspace (one PD crate depending on

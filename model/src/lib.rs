@@ -16,6 +16,7 @@
 pub mod config;
 pub mod model;
 pub mod property;
+pub mod replay;
 pub mod report;
 pub mod state;
 

@@ -150,10 +150,7 @@ pub struct TunnelModel {
 impl TunnelModel {
     /// Builds the model of a scenario (which must [`validate`](Scenario::validate)).
     pub fn new(scenario: Scenario) -> Self {
-        let p = scenario.paths.len();
-        let mut sc_owner: Vec<usize> = (0..p).collect();
-        sc_owner.extend((0..scenario.servers.len()).filter(|&s| !scenario.servers[s].passive()).map(|s| p + s));
-        sc_owner.extend((0..scenario.servers.len()).filter(|&s| scenario.servers[s].ntfn_sc.is_some()).map(|s| p + s));
+        let sc_owner = Self::sc_owners(&scenario);
         let system_horizon = scenario.system_horizon();
         let light_horizon = scenario.own_horizon(0);
         let age_cap = u8::try_from(system_horizon.max(light_horizon) + 1).expect("horizon must fit in u8");
@@ -168,6 +165,37 @@ impl TunnelModel {
             system_horizon,
             light_horizon,
             age_cap,
+            only: None,
+            antecedents: None,
+            scenario,
+        }
+    }
+
+    /// The owner thread of every SC: paths, active servers, pods (their notification's SC).
+    fn sc_owners(scenario: &Scenario) -> Vec<usize> {
+        let p = scenario.paths.len();
+        let mut sc_owner: Vec<usize> = (0..p).collect();
+        sc_owner.extend((0..scenario.servers.len()).filter(|&s| !scenario.servers[s].passive()).map(|s| p + s));
+        sc_owner.extend((0..scenario.servers.len()).filter(|&s| scenario.servers[s].ntfn_sc.is_some()).map(|s| p + s));
+        sc_owner
+    }
+
+    /// The model of a scenario for replaying a trace ([`crate::replay`]): threads, SCs and cores
+    /// only. Time is never advanced, so horizons and the hyperperiod are not computed (a real
+    /// system's scenario need not fit the exhaustive checker's bounds).
+    pub fn for_replay(scenario: Scenario) -> Self {
+        let sc_owner = Self::sc_owners(&scenario);
+        let mut sc_core: Vec<u8> = scenario.paths.iter().map(|p| p.core).collect();
+        sc_core.resize(sc_owner.len(), 0);
+        TunnelModel {
+            sc_core,
+            cores: scenario.cores(),
+            sc_params: scenario.sc_params(),
+            hyperperiod: 1,
+            sc_owner,
+            system_horizon: 0,
+            light_horizon: 0,
+            age_cap: 1,
             only: None,
             antecedents: None,
             scenario,
@@ -246,7 +274,7 @@ impl TunnelModel {
     }
 
     /// Puts a message on server `srv`'s endpoint: received at once if it waits, else queued.
-    fn deliver(&self, s: &mut State, srv: usize, msg: Queued) {
+    pub(crate) fn deliver(&self, s: &mut State, srv: usize, msg: Queued) {
         let st = self.paths() + srv;
         if s.threads[st].run == Run::Recv {
             self.receive(s, srv, msg);
@@ -260,7 +288,7 @@ impl TunnelModel {
     }
 
     /// Server `srv` receives `msg`: donation and reply object for a Call, neither for a Send.
-    fn receive(&self, s: &mut State, srv: usize, msg: Queued) {
+    pub(crate) fn receive(&self, s: &mut State, srv: usize, msg: Queued) {
         let st = self.paths() + srv;
         let from = usize::from(msg.from);
         s.threads[st].run = Run::Serving { left: msg.work, nested_done: false, err: None };
@@ -289,7 +317,7 @@ impl TunnelModel {
 
     /// The reply half of `ReplyRecv` (or a restarted pod's error answer): unblocks the caller and
     /// returns a donated SC to it.
-    fn reply(&self, s: &mut State, srv: usize, err: Option<Reason>) {
+    pub(crate) fn reply(&self, s: &mut State, srv: usize, err: Option<Reason>) {
         let st = self.paths() + srv;
         if let Some(c) = s.threads[st].reply.take() {
             let c = usize::from(c);
@@ -333,7 +361,7 @@ impl TunnelModel {
 
     /// `Signal` on server `srv`'s notification: wakes the server if it waits in `Recv` (a pod on the
     /// notification's SC, or on none if the notification has no SC), else leaves a pending signal.
-    fn signal(&self, s: &mut State, srv: usize) {
+    pub(crate) fn signal(&self, s: &mut State, srv: usize) {
         let st = self.paths() + srv;
         if s.threads[st].run == Run::Recv {
             self.wake(s, srv);
@@ -343,7 +371,7 @@ impl TunnelModel {
     }
 
     /// Server `srv` handles a notification: a pod runs on the notification's SC if it holds one.
-    fn wake(&self, s: &mut State, srv: usize) {
+    pub(crate) fn wake(&self, s: &mut State, srv: usize) {
         let st = self.paths() + srv;
         s.pending[srv] = false;
         s.threads[st].run = Run::Serving { left: NOTIFIED_WORK, nested_done: true, err: None };
@@ -355,7 +383,7 @@ impl TunnelModel {
     }
 
     /// The receive half of `ReplyRecv`: take the next queued message or wait.
-    fn recv(&self, s: &mut State, srv: usize) {
+    pub(crate) fn recv(&self, s: &mut State, srv: usize) {
         let st = self.paths() + srv;
         if s.pending[srv] {
             // A bound notification's pending signal is delivered before queued messages.
@@ -403,7 +431,7 @@ impl TunnelModel {
     /// `ReplyRecv` of server `srv`, the current thread of the core it runs on. If the receive half
     /// takes a caller whose SC is on another core, the server migrates there with the SC; under
     /// [`KernelSmp::LostWakeup`] that core is not woken.
-    fn reply_recv(&self, s: &mut State, srv: usize, err: Option<Reason>) {
+    pub(crate) fn reply_recv(&self, s: &mut State, srv: usize, err: Option<Reason>) {
         let st = self.paths() + srv;
         let here = self.thread_core(s, st);
         self.reply(s, srv, err);
@@ -490,7 +518,7 @@ impl TunnelModel {
         }
     }
 
-    fn fault(&self, s: &mut State, srv: usize) {
+    pub(crate) fn fault(&self, s: &mut State, srv: usize) {
         s.faults_left -= 1;
         let st = self.paths() + srv;
         if let Some(root) = self.root_path(s, st) {
@@ -501,7 +529,7 @@ impl TunnelModel {
         s.threads[st].run = if self.scenario.supervisor { Run::FaultWait } else { Run::Faulted };
     }
 
-    fn spin(&self, s: &mut State, srv: usize) {
+    pub(crate) fn spin(&self, s: &mut State, srv: usize) {
         s.spins_left -= 1;
         let st = self.paths() + srv;
         if let Some(root) = self.root_path(s, st) {
@@ -514,7 +542,7 @@ impl TunnelModel {
     /// point and it re-initialises on the SC it holds. The first interruption of a call decides
     /// the answer: a pod blocked on its own fault message keeps `Fault`, a pod already restarting
     /// keeps its reason.
-    fn restart(&self, s: &mut State, srv: usize, reason: Reason) {
+    pub(crate) fn restart(&self, s: &mut State, srv: usize, reason: Reason) {
         let st = self.paths() + srv;
         let reason = match s.threads[st].run {
             Run::FaultWait => Reason::Fault,

@@ -178,9 +178,27 @@ fn sc_conservation(m: &TunnelModel, s: &State) -> bool {
         }
         let (&[t], 0) = (&holders[..], at_ntfn) else { return false };
         let owner = m.sc_owner[sc];
-        // Bound to its owner, or donated to a passive server serving a chain rooted at the owner.
-        t == owner || (m.is_passive_server(t) && m.root_path(s, t) == Some(owner))
+        // Bound to its owner, or donated to a passive server serving a call chain that starts at
+        // the owner (a path, or an active server making a nested call) and runs through pods.
+        t == owner || (m.is_passive_server(t) && donated_from(m, s, t, owner))
     })
+}
+
+/// Whether pod `t` serves a call chain that reaches `owner` through pods only.
+fn donated_from(m: &TunnelModel, s: &State, t: usize, owner: usize) -> bool {
+    let mut t = t;
+    for _ in 0..s.threads.len() {
+        let Some(c) = s.threads[t].reply else { return false };
+        let c = usize::from(c);
+        if c == owner {
+            return true;
+        }
+        if !m.is_passive_server(c) {
+            return false;
+        }
+        t = c;
+    }
+    false
 }
 
 fn no_deadlock(m: &TunnelModel, s: &State) -> bool {

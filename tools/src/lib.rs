@@ -21,5 +21,6 @@ pub mod sdf;
 pub mod sdk;
 pub mod supervision;
 pub mod trace;
+pub mod trace_check;
 pub mod trace_pd;
 pub mod workspace;

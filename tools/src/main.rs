@@ -114,6 +114,10 @@ enum Cmd {
         /// property's outcome) instead of the report.
         #[arg(long)]
         markdown: bool,
+        /// Replay a trace of a real run (`tunnelkit run --trace FILE`) as a behaviour of the
+        /// model instead: exit 0 when it conforms, 1 at the first event the model does not allow.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["config", "markdown"])]
+        check_trace: Option<PathBuf>,
     },
     /// Check a system description statically (Microkit 2.3 rules + tunnelkit's); exit 1 if invalid.
     Check(CheckArgs),
@@ -340,7 +344,12 @@ fn run(cli: Cli) -> Result<()> {
             config.name()
         ),
         Cmd::Check(c) => std::process::exit(i32::from(check(&c) != ExitCode::SUCCESS)),
-        Cmd::Model { config, markdown } => {
+        Cmd::Model { check_trace: Some(file), .. } => {
+            let report = tunnelkit::trace_check::check_file(&file)?;
+            print!("{report}");
+            std::process::exit(i32::from(!report.conforms()));
+        }
+        Cmd::Model { config, markdown, check_trace: None } => {
             let cfg = if config == "large" { tunnelkit_model::ModelConfig::large() } else { tunnelkit_model::ModelConfig::small() };
             let step = tunnelkit::progress::Step::start(format!("model checking ({config})"));
             let report = tunnelkit_model::check(cfg);

@@ -73,6 +73,8 @@ fn init() -> Path {
         "bench crosstalk path={} completed={completed} work_cycles={work_cycles} window={window} samples={kept} min={min} median={median} max={max}",
         name.as_str()
     );
+    // A traced run (`tunnelkit run --trace`) ends with the first path's report.
+    tunnelkit_runtime::trace::finish();
     Path
 }
 

@@ -246,8 +246,9 @@ pub fn check_trace(system: &TraceSystem, steps: &[Step]) -> ConformanceReport {
                 }
                 Err(rule) => {
                     // Of the states' reasons, the most telling: an invariant's violation, then a
-                    // missing transition, last "a recorded system call has not happened yet".
-                    let rank = rule_rank(&rule);
+                    // missing transition, last "a recorded system call has not happened yet"; among
+                    // equals, that of the state in which the most recorded system calls happened.
+                    let rank = (rule_rank(&rule), c.inflight.iter().filter(|op| op.is_none()).count());
                     if first_error.as_ref().is_none_or(|(r, _, _)| rank > *r) {
                         first_error = Some((rank, rule, c.describe()));
                     }
@@ -255,7 +256,7 @@ pub fn check_trace(system: &TraceSystem, steps: &[Step]) -> ConformanceReport {
             }
         }
         if next.is_empty() {
-            let (_, rule, state) = first_error.unwrap_or_else(|| (0, "no state to replay it in".into(), String::new()));
+            let (_, rule, state) = first_error.unwrap_or_else(|| ((0, 0), "no state to replay it in".into(), String::new()));
             report.violation = Some(Violation { index: i, line: steps[i].line, rule, state });
             break;
         }
@@ -311,3 +312,6 @@ fn resume_point(steps: &[Step], followed: &[bool]) -> Option<(usize, usize)> {
     let resume = gaps.iter().map(|&g| steps[g + 1..].iter().position(|x| x.pd == steps[g].pd).map_or(steps.len(), |k| g + 1 + k)).max()?;
     Some((first, resume.max(first)))
 }
+
+#[cfg(test)]
+mod tests;

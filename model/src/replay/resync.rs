@@ -75,6 +75,10 @@ impl Replay<'_> {
             let Some(caller) = caller else { continue };
             waiting[t].retain(|&(_, c)| c != caller);
             self.s.threads[t].reply = Some(caller as u8);
+            if caller < self.paths {
+                self.s.threads[caller].run = Run::Blocked;
+                self.s.age[caller] = Some(0);
+            }
             let err = answer.reason();
             self.s.threads[t].run = match first.what {
                 Observed::Reply(..) if self.reply_due[t].is_some() => {

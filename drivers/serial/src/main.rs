@@ -90,34 +90,34 @@ mod pl011 {
 mod uart16550 {
     use tunnelkit_runtime::IoPort;
 
-    /// The SDF `<ioport id="0">` of the UART.
-    const PORTS: IoPort = IoPort::new(0);
     /// Line status register offset; bit 5: transmit holding register empty.
     const LSR: u16 = 5;
     const LSR_THRE: u8 = 1 << 5;
 
     /// A 16550 UART on I/O ports.
     pub struct Uart {
-        base: Option<u16>,
+        /// The SDF `<ioport id="0">` of the UART and its base port (`uart_port`).
+        ports: Option<(IoPort, u16)>,
     }
 
     impl Uart {
         /// Programs 115200 8N1 with FIFOs on, interrupts off.
         pub fn new() -> Self {
             let base = u16::try_from(super::uart_port.get()).ok().filter(|b| *b != 0);
-            if let Some(b) = base {
+            let ports = IoPort::declared(0).ok().zip(base);
+            if let Some((p, b)) = ports {
                 for (offset, value) in [(1, 0x00), (3, 0x80), (0, 0x01), (1, 0x00), (3, 0x03), (2, 0xC7), (4, 0x03)] {
-                    let _ = PORTS.out8(b + offset, value);
+                    let _ = p.out8(b + offset, value);
                 }
             }
-            Self { base }
+            Self { ports }
         }
 
         /// Sends one byte, waiting for the transmitter; nothing if unconfigured.
         pub fn put(&mut self, byte: u8) {
-            let Some(b) = self.base else { return };
-            while PORTS.in8(b + LSR).map(|s| s & LSR_THRE == 0).unwrap_or(false) {}
-            let _ = PORTS.out8(b, byte);
+            let Some((p, b)) = self.ports else { return };
+            while p.in8(b + LSR).map(|s| s & LSR_THRE == 0).unwrap_or(false) {}
+            let _ = p.out8(b, byte);
         }
     }
 }

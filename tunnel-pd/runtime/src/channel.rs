@@ -17,6 +17,8 @@ pub enum ChannelError {
     NotCallable(u8),
     /// The PD has no `<irq id=…>` with this id.
     NotAnIrq(u8),
+    /// The PD has no `<ioport id=…>` with this id.
+    NotAnIoPort(u8),
 }
 
 impl fmt::Display for ChannelError {
@@ -26,6 +28,7 @@ impl fmt::Display for ChannelError {
             ChannelError::NotNotifiable(id) => write!(f, "channel {id} has no notify right (set notify=\"true\" on this end)"),
             ChannelError::NotCallable(id) => write!(f, "channel {id} has no pp right (set pp=\"true\" on this end)"),
             ChannelError::NotAnIrq(id) => write!(f, "id {id} is not an <irq> of this PD"),
+            ChannelError::NotAnIoPort(id) => write!(f, "id {id} is not an <ioport> of this PD"),
         }
     }
 }
@@ -123,9 +126,10 @@ mod target {
         }
     }
 
-    /// An x86 I/O port range of this PD (`<ioport id=…>`). Every access is an
-    /// invocation of the range's IOPort capability; the kernel refuses ports
-    /// outside the range. On AArch64 every access fails with
+    /// An x86 I/O port range of this PD (`<ioport id=…>`), obtained only for a
+    /// range the system description declares ([`IoPort::declared`]). Every
+    /// access is an invocation of the range's IOPort capability; the kernel
+    /// refuses ports outside the range. On AArch64 every access fails with
     /// seL4_IllegalOperation (3).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct IoPort(u8);
@@ -141,9 +145,16 @@ mod target {
     }
 
     impl IoPort {
-        /// The range with SDF id `id`.
-        pub const fn new(id: u8) -> Self {
-            Self(id)
+        /// The range with SDF id `id`, if this PD's system description declares
+        /// it (`<ioport id=…>`, the patched `microkit_ioports`).
+        pub fn declared(id: u8) -> Result<Self, ChannelError> {
+            if usize::from(id) >= tunnelkit_sys::MICROKIT_MAX_CHANNELS {
+                return Err(ChannelError::InvalidId(id));
+            }
+            if symbols::ioports() & (1 << id) == 0 {
+                return Err(ChannelError::NotAnIoPort(id));
+            }
+            Ok(Self(id))
         }
 
         /// The SDF id of the range.

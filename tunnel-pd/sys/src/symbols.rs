@@ -15,8 +15,11 @@ pub struct Patched<T>(UnsafeCell<T>);
 unsafe impl<T: Copy> Sync for Patched<T> {}
 
 impl<T: Copy> Patched<T> {
-    /// A symbol with link-time value `value`.
-    pub const fn new(value: T) -> Self {
+    /// A symbol with link-time value `value`. Crate-private: outside this crate
+    /// a `Patched` holds only what the microkit tool wrote (or 0, see
+    /// [`Patched::unpatched`]), so safe code cannot make an address of its own
+    /// choosing look like one the system description gave.
+    pub(crate) const fn new(value: T) -> Self {
         Self(UnsafeCell::new(value))
     }
 
@@ -26,6 +29,19 @@ impl<T: Copy> Patched<T> {
         // time, and the volatile load stops the compiler from folding the
         // link-time value.
         unsafe { core::ptr::read_volatile(self.0.get()) }
+    }
+}
+
+impl Patched<u64> {
+    /// An 8-byte symbol for the tool to patch, 0 until it does (0 means "not
+    /// given" to every reader: [`SharedMemory::from_setvars`] and
+    /// [`DeviceMemory::from_setvars`] return `None` for it). What [`setvar!`]
+    /// and [`region_setvars!`] define.
+    ///
+    /// [`SharedMemory::from_setvars`]: crate::memory::SharedMemory::from_setvars
+    /// [`DeviceMemory::from_setvars`]: crate::memory::DeviceMemory::from_setvars
+    pub const fn unpatched() -> Self {
+        Self::new(0)
     }
 }
 
@@ -149,7 +165,7 @@ macro_rules! setvar {
         #[unsafe(no_mangle)]
         #[used]
         #[allow(non_upper_case_globals)]
-        $vis static $name: $crate::symbols::Patched<u64> = $crate::symbols::Patched::new(0);
+        $vis static $name: $crate::symbols::Patched<u64> = $crate::symbols::Patched::unpatched();
     };
 }
 

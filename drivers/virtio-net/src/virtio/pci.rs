@@ -22,10 +22,18 @@ use tunnelkit_runtime::{IoPort, debug_println};
 use super::queue::{ALIGN, Rings};
 use super::{STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK, StartError, Transport};
 
+/// seL4_FailedLookup: what an access through an undeclared port range amounts to.
+const NO_SUCH_RANGE: u64 = 6;
+
 /// The SDF `<ioport id="0">`: PCI configuration mechanism #1 (0xcf8, 8 ports).
-const CONFIG_PORTS: IoPort = IoPort::new(0);
+fn config_ports() -> Result<IoPort, u64> {
+    IoPort::declared(0).map_err(|_| NO_SUCH_RANGE)
+}
+
 /// The SDF `<ioport id="1">`: where the device's I/O BAR0 goes.
-const DEVICE_PORTS: IoPort = IoPort::new(1);
+fn device_ports() -> Result<IoPort, u64> {
+    IoPort::declared(1).map_err(|_| NO_SUCH_RANGE)
+}
 /// The base port of configuration mechanism #1 (CONFIG_ADDRESS; CONFIG_DATA at +4).
 pub const CONFIG_ADDRESS: u16 = 0xcf8;
 const CONFIG_DATA: u16 = CONFIG_ADDRESS + 4;
@@ -170,23 +178,23 @@ impl ConfigSpace {
     /// Latches the dword at `offset` of `f` into CONFIG_DATA.
     fn select(f: Function, offset: u8) -> Result<(), PciError> {
         let address = 0x8000_0000 | u32::from(f.device) << 11 | u32::from(f.function) << 8 | u32::from(offset & 0xfc);
-        Self::port(CONFIG_PORTS.out32(CONFIG_ADDRESS, address), CONFIG_ADDRESS)
+        Self::port(config_ports().and_then(|p| p.out32(CONFIG_ADDRESS, address)), CONFIG_ADDRESS)
     }
 
     fn read32(f: Function, offset: u8) -> Result<u32, PciError> {
         Self::select(f, offset)?;
-        Self::port(CONFIG_PORTS.in32(CONFIG_DATA), CONFIG_DATA)
+        Self::port(config_ports().and_then(|p| p.in32(CONFIG_DATA)), CONFIG_DATA)
     }
 
     fn write32(f: Function, offset: u8, value: u32) -> Result<(), PciError> {
         Self::select(f, offset)?;
-        Self::port(CONFIG_PORTS.out32(CONFIG_DATA, value), CONFIG_DATA)
+        Self::port(config_ports().and_then(|p| p.out32(CONFIG_DATA, value)), CONFIG_DATA)
     }
 
     fn read16(f: Function, offset: u8) -> Result<u16, PciError> {
         Self::select(f, offset)?;
         let port = CONFIG_DATA + u16::from(offset & 2);
-        Self::port(CONFIG_PORTS.in16(port), port)
+        Self::port(config_ports().and_then(|p| p.in16(port)), port)
     }
 
     /// A 16-bit write touches only its own register (a 32-bit one would also
@@ -194,13 +202,13 @@ impl ConfigSpace {
     fn write16(f: Function, offset: u8, value: u16) -> Result<(), PciError> {
         Self::select(f, offset)?;
         let port = CONFIG_DATA + u16::from(offset & 2);
-        Self::port(CONFIG_PORTS.out16(port, value), port)
+        Self::port(config_ports().and_then(|p| p.out16(port, value)), port)
     }
 
     fn read8(f: Function, offset: u8) -> Result<u8, PciError> {
         Self::select(f, offset)?;
         let port = CONFIG_DATA + u16::from(offset & 3);
-        Self::port(CONFIG_PORTS.in8(port), port)
+        Self::port(config_ports().and_then(|p| p.in8(port)), port)
     }
 
     /// The first function on bus 0 with `vendor`:`device`.
@@ -296,27 +304,27 @@ impl LegacyPci {
     }
 
     fn r8(&self, reg: u16) -> Result<u8, StartError> {
-        self.port(DEVICE_PORTS.in8(self.base + reg), reg)
+        self.port(device_ports().and_then(|p| p.in8(self.base + reg)), reg)
     }
 
     fn r16(&self, reg: u16) -> Result<u16, StartError> {
-        self.port(DEVICE_PORTS.in16(self.base + reg), reg)
+        self.port(device_ports().and_then(|p| p.in16(self.base + reg)), reg)
     }
 
     fn r32(&self, reg: u16) -> Result<u32, StartError> {
-        self.port(DEVICE_PORTS.in32(self.base + reg), reg)
+        self.port(device_ports().and_then(|p| p.in32(self.base + reg)), reg)
     }
 
     fn w8(&self, reg: u16, v: u8) -> Result<(), StartError> {
-        self.port(DEVICE_PORTS.out8(self.base + reg, v), reg)
+        self.port(device_ports().and_then(|p| p.out8(self.base + reg, v)), reg)
     }
 
     fn w16(&self, reg: u16, v: u16) -> Result<(), StartError> {
-        self.port(DEVICE_PORTS.out16(self.base + reg, v), reg)
+        self.port(device_ports().and_then(|p| p.out16(self.base + reg, v)), reg)
     }
 
     fn w32(&self, reg: u16, v: u32) -> Result<(), StartError> {
-        self.port(DEVICE_PORTS.out32(self.base + reg, v), reg)
+        self.port(device_ports().and_then(|p| p.out32(self.base + reg, v)), reg)
     }
 }
 

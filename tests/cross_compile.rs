@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 use goblin::elf::{Elf, header, program_header};
 use tunnelkit::board::{Board, KernelConfig, rust_target};
+use tunnelkit::build::{BuildRequest, pd_cargo_command};
+use tunnelkit::pd_cargo::PROFILE;
 use tunnelkit::workspace::Workspace;
-use tunnelkit_tests::{cargo, repo_root};
+use tunnelkit_tests::repo_root;
 
 /// Builds all PD crates for `board` the way `tunnelkit build` does and returns
 /// `(binary name, image path)`.
@@ -15,17 +17,15 @@ fn build_all(board: Board) -> Vec<(String, PathBuf)> {
     let ws = Workspace::current().expect("workspace");
     assert!(ws.pd_binaries.len() >= 5, "PD binaries found: {:?}", ws.pd_binaries);
     let target_dir = ws.target_dir.join("tunnelkit").join("cargo").join(format!("{}-{}", board.name(), KernelConfig::Debug.name()));
-    let mut cmd = cargo();
-    cmd.args(["build", "--profile", "pd", "--target", rust_target(board), "--target-dir"])
-        .arg(&target_dir)
-        .env("TUNNELKIT_BOARD", board.name())
-        .env("TUNNELKIT_CONFIG", "debug");
+    let request = BuildRequest { system: PathBuf::from("system.xml"), board, config: KernelConfig::Debug };
+    let mut cmd = pd_cargo_command(&ws, &request).expect("the PD build command");
+    cmd.arg("--target-dir").arg(&target_dir);
     for b in &ws.pd_binaries {
         cmd.args(["-p", &b.package]);
     }
     let out = cmd.output().expect("cargo");
     assert!(out.status.success(), "PD crates failed to build for {}:\n{}", rust_target(board), String::from_utf8_lossy(&out.stderr));
-    ws.pd_binaries.iter().map(|b| (b.name.clone(), target_dir.join(rust_target(board)).join("pd").join(&b.name))).collect()
+    ws.pd_binaries.iter().map(|b| (b.name.clone(), target_dir.join(rust_target(board)).join(PROFILE).join(&b.name))).collect()
 }
 
 fn check_image(board: Board, name: &str, bytes: &[u8]) {

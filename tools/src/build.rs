@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::board::{Board, KernelConfig, rust_target};
 use crate::check::{self, Target};
+use crate::pd_cargo::{self, PdCargo};
 use crate::progress::Step;
 use crate::sdf::{Parsed, System};
 use crate::sdk::Sdk;
@@ -124,11 +125,9 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, 
             None if console.is_some() && path == console_pod::IMAGE => console_from_tunnelkit = true,
             None if trace && path == trace_pd::IMAGE => dumper_from_tunnelkit = true,
             None => {
-                let known: Vec<_> = ws.pd_binaries.iter().map(|b| format!("{}.elf", b.name)).collect();
                 bail!(
-                    "{at}: error: image-missing: PD '{pd}' runs '{path}', which no PD crate in this workspace builds (PD images: {}); \
-                     add a crate with [package.metadata.tunnelkit] pd = true and a binary of that name",
-                    known.join(", ")
+                    "{at}: error: image-missing: PD '{pd}' runs '{path}', which no PD crate in this workspace builds ({})",
+                    ws.missing_image_hint(path)
                 );
             }
         }
@@ -138,7 +137,7 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, 
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let cargo_dir = ws.target_dir.join("tunnelkit").join("cargo").join(cargo_dir_name(req, trace));
     compile(ws, req, &packages, &cargo_dir, trace)?;
-    let built_dir = cargo_dir.join(rust_target(req.board)).join("pd");
+    let built_dir = cargo_dir.join(rust_target(req.board)).join(pd_cargo::PROFILE);
     for name in &binaries {
         let from = built_dir.join(name);
         let to = dir.join(format!("{name}.elf"));
@@ -369,13 +368,36 @@ fn build_from_tunnelkit(ws: &Workspace, req: &BuildRequest, image: &str, dir: &P
         .clone();
     let cargo_dir = ws.target_dir.join("tunnelkit").join("cargo-tunnelkit").join(cargo_dir_name(req, trace));
     compile(&own, req, &BTreeSet::from([binary.package.clone()]), &cargo_dir, trace)?;
-    let from = cargo_dir.join(rust_target(req.board)).join("pd").join(&binary.name);
+    let from = cargo_dir.join(rust_target(req.board)).join(pd_cargo::PROFILE).join(&binary.name);
     let to = dir.join(image);
     fs::copy(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
     Ok(())
 }
 
+/// `cargo build` of PD crates of `ws` for the request's board and config,
+/// with every flag a PD needs (profile, rustflags: see [`crate::pd_cargo`])
+/// whatever the workspace's own cargo configuration; packages and target
+/// directory are the caller's to add. Prints what became of the user's own
+/// rustflags, if anything.
+pub fn pd_cargo_command(ws: &Workspace, req: &BuildRequest) -> Result<Command> {
+    let plan = PdCargo::for_workspace(&ws.root, req.board)
+        .with_context(|| format!("setting up the cargo build of the PD crates in {}", ws.root.display()))?;
+    for note in &plan.notes {
+        eprintln!("tunnelkit: {note}");
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&ws.root)
+        .args(["build", "--profile", pd_cargo::PROFILE, "--target", rust_target(req.board)])
+        .env("TUNNELKIT_BOARD", req.board.name())
+        .env("TUNNELKIT_CONFIG", req.config.name());
+    plan.apply(&mut cmd);
+    Ok(cmd)
+}
+
 fn compile(ws: &Workspace, req: &BuildRequest, packages: &BTreeSet<String>, cargo_dir: &Path, trace: bool) -> Result<()> {
+    let mut cmd = pd_cargo_command(ws, req)?;
+    cmd.arg("--target-dir").arg(cargo_dir);
     let step = Step::start(format!(
         "compiling {} PD crate{} for {} ({}{})",
         packages.len(),
@@ -384,17 +406,6 @@ fn compile(ws: &Workspace, req: &BuildRequest, packages: &BTreeSet<String>, carg
         req.config.name(),
         if trace { ", traced" } else { "" }
     ));
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(&ws.root)
-        .args(["build", "--profile", "pd", "--target", rust_target(req.board), "--target-dir"])
-        .arg(cargo_dir)
-        .env("TUNNELKIT_BOARD", req.board.name())
-        .env("TUNNELKIT_CONFIG", req.config.name())
-        // The PD flags (static relocation model, linker script) live in
-        // .cargo/config.toml; RUSTFLAGS from the environment would replace them.
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS");
     // The runtime's `trace` feature for every PD crate, whichever crate of
     // the PD depends on it (tunnelkit-sys's build script reads it); unset
     // otherwise, as in any other build of the PD crates.

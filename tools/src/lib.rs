@@ -13,6 +13,7 @@ pub mod console;
 pub mod console_pod;
 pub mod elf_image;
 pub mod net;
+pub mod pd_cargo;
 pub mod percore;
 pub mod platform;
 pub mod progress;

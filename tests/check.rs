@@ -47,7 +47,7 @@ use tunnelkit_tests::{say, sdk_or_skip, tunnelkit_binary};
 /// Rules that are tunnelkit's own: the microkit tool accepts such systems
 /// (also listed in docs/check.md).
 const TUNNELKIT_ONLY: &[&str] =
-    &["core-utilisation", "pp-cycle", "pod-cross-core", "per-core", "call-bound", "image-arch", "tunnelkit-setting"];
+    &["core-utilisation", "pp-cycle", "pod-cross-core", "per-core", "call-bound", "restart-policy", "image-arch", "tunnelkit-setting"];
 
 /// The error rules of docs/check.md ("What is checked": the rule ids in the
 /// first column of its tables, except rows of severity `warning`).

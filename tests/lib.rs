@@ -26,7 +26,9 @@ pub fn fields(log: &str, prefix: &str) -> Option<std::collections::BTreeMap<Stri
 /// Checks what every containment system must print: 1000 faults and 1000
 /// overruns, each an error to its caller, no hang, fresh state after every
 /// restart, a nested fault restarting the inner pod only, the faulting
-/// active PD running again, no fault the monitor saw. Returns the summary
+/// active PD running again, the PD that faults in init held after its 3
+/// allowed restarts (said once on the console, `held=crashy` in the
+/// summary), no fault the monitor saw. Returns the summary
 /// and details fields.
 pub fn assert_containment_summary(
     test: &str,
@@ -47,6 +49,13 @@ pub fn assert_containment_summary(
     assert_eq!(details["fresh_state"], "2000/2000", "{test}: every restarted pod must serve with fresh state");
     assert_eq!(details["nested_outer_kept_state"], "100/100", "{test}: a nested fault restarts the inner pod only");
     assert_eq!(details["flaky_restarted"], "1", "{test}: the faulting active PD must run again");
+    // The PD that faults in init is held by its restart policy, reported on the
+    // console by the supervisor and in the summary, and no other child is.
+    assert_eq!(f.get("held").map(String::as_str), Some("crashy"), "{test}: held children in the summary:\n{log}");
+    let holding = log.lines().filter(|l| l.contains("supervisor: crashy (child 6)") && l.contains("holding it")).count();
+    assert_eq!(holding, 1, "{test}: the supervisor must say once that it holds crashy:\n{log}");
+    let crashy_restarts = log.lines().filter(|l| l.contains("supervisor: crashy (child 6)") && l.contains("restarting it")).count();
+    assert_eq!(crashy_restarts, 3, "{test}: crashy's policy allows 3 restarts before the hold:\n{log}");
     assert!(!log.contains("MON|ERROR"), "{test}: the monitor saw a fault:\n{log}");
     (f, details)
 }

@@ -88,12 +88,20 @@ impl Guest {
         Some(buf)
     }
 
-    /// Sends `frame` until an answer comes (the guest may still be booting).
+    /// Sends `frame` until an answer of its EtherType comes (the guest may
+    /// still be booting). Frames of another type are left out: answers to
+    /// earlier repeats of an ARP request (the guest answers each) may still
+    /// be on their way when the next exchange starts.
     fn exchange(&self, frame: &[u8], attempts: usize) -> Option<Vec<u8>> {
         for _ in 0..attempts {
             self.send(frame);
-            if let Some(f) = self.receive(Duration::from_millis(500)) {
-                return Some(f);
+            let until = Instant::now() + Duration::from_millis(500);
+            while let Some(left) = until.checked_duration_since(Instant::now()) {
+                match self.receive(left.max(Duration::from_millis(1))) {
+                    Some(f) if f.len() >= 14 && f[12..14] == frame[12..14] => return Some(f),
+                    Some(_) => {}
+                    None => break,
+                }
             }
         }
         None

@@ -1,5 +1,18 @@
-//! Supervision tables: from a system description's call bounds to the table
-//! patched into each supervisor's image.
+//! Supervision tables: from a system description's call bounds and restart
+//! policies to the table patched into each supervisor's image.
+//!
+//! A child declares what its supervisor does when it faults or overruns:
+//!
+//! ```xml
+//! <protection_domain name="worker" id="3" priority="20" budget="1000" period="10000">
+//!     <?tunnelkit restart="hold" max_restarts="3" window_ms="1000" backoff_ms="10"?>
+//! </protection_domain>
+//! ```
+//!
+//! `restart="always"` restarts every time; `restart="hold"` (the default, 5
+//! restarts within 1000 ms) holds the child once it would exceed that. Times
+//! are counted in the supervisor's tick (the PD notifying it once per period),
+//! whose period goes into the table.
 //!
 //! A pod declares its bound with a processing instruction, which the
 //! microkit tool ignores:
@@ -26,7 +39,14 @@ use crate::sdf::{CapKind, Pd, Pos, System};
 /// Returns an [`SdfError`] at a [`Pos`] of the system, with a formatted message.
 macro_rules! fail {
     ($sys:expr, $at:expr, $($msg:tt)*) => {
-        return Err(SdfError { file: $sys.file.clone(), at: $at, message: format!($($msg)*) })
+        return Err(SdfError { file: $sys.file.clone(), at: $at, rule: "call-bound", message: format!($($msg)*) })
+    };
+}
+
+/// [`fail!`] for a restart policy.
+macro_rules! fail_policy {
+    ($sys:expr, $at:expr, $($msg:tt)*) => {
+        return Err(SdfError { file: $sys.file.clone(), at: $at, rule: "restart-policy", message: format!($($msg)*) })
     };
 }
 
@@ -38,6 +58,8 @@ pub struct SdfError {
     pub file: String,
     /// Where.
     pub at: Pos,
+    /// The checker's rule: `call-bound` or `restart-policy`.
+    pub rule: &'static str,
     /// What.
     pub message: String,
 }
@@ -61,12 +83,22 @@ pub struct Table {
     pub position: String,
     /// Its children, in document order.
     pub children: Vec<SupervisedChild>,
+    /// The period of its tick in µs (0: none notifies it).
+    pub tick_us: u64,
 }
 
 /// Builds a table for every PD of `sys` with children whose image
 /// `is_supervisor` accepts. Bounds under any other parent are an error.
 pub fn tables(sys: &System, is_supervisor: impl Fn(&str) -> bool) -> Result<Vec<Table>, SdfError> {
     let pds = &sys.pds;
+    if let Some((pd, (_, at, _))) = pds.iter().find_map(|p| p.restart.filter(|_| p.parent.is_none()).map(|r| (p, r))) {
+        fail_policy!(
+            sys,
+            at,
+            "'{}' has a restart policy but no parent: the policy is applied by the supervisor PD whose child it is",
+            pd.name
+        );
+    }
     if let Some(pd) = pds.iter().find(|p| p.call_bound.is_some() && p.parent.is_none()) {
         fail!(
             sys,
@@ -84,6 +116,14 @@ pub fn tables(sys: &System, is_supervisor: impl Fn(&str) -> bool) -> Result<Vec<
         }
         let image = sup.image.as_ref().map(|i| i.path.as_str()).unwrap_or("");
         if !is_supervisor(image) {
+            if let Some((_, at, _)) = kids.iter().find_map(|&k| pds[k].restart) {
+                fail_policy!(
+                    sys,
+                    at,
+                    "this restart policy needs a supervisor, but the parent '{}' runs '{image}', which has no {TABLE_SYMBOL} table (run supervisor.elf there)",
+                    sup.name
+                );
+            }
             if let Some(&k) = kids.iter().find(|&&k| pds[k].call_bound.is_some()) {
                 fail!(
                     sys,
@@ -102,6 +142,7 @@ pub fn tables(sys: &System, is_supervisor: impl Fn(&str) -> bool) -> Result<Vec<
             let kid = &pds[k];
             let id = kid.id.and_then(|id| u8::try_from(id).ok()).unwrap_or_default();
             let mut c = SupervisedChild::new(id, &kid.name);
+            c.policy = kid.restart.map(|(p, _, _)| p).unwrap_or_default();
             c.call_state_vaddr = call_state_vaddr(sys, sup, kid).unwrap_or(0);
             for (ch, caller) in callers(sys, &kid.name) {
                 let Some(ci) = sys.pd_index(&caller) else { continue };
@@ -149,7 +190,19 @@ pub fn tables(sys: &System, is_supervisor: impl Fn(&str) -> bool) -> Result<Vec<
         if let Some(top) = kids.iter().filter(|&&k| pds[k].call_bound.is_some()).map(|&k| pds[k].priority).max() {
             check_tick(sys, sup, top)?;
         }
-        out.push(Table { pd: sup.name.clone(), image: image.to_string(), position: sys.at(sup.pos), children });
+        let tick_us = tick_period(sys, sup).unwrap_or(0);
+        if let Some((kid, (_, at, _))) = kids.iter().find_map(|&k| pds[k].restart.filter(|r| r.2).map(|r| (&pds[k], r)))
+            && tick_us == 0
+        {
+            fail_policy!(
+                sys,
+                at,
+                "'{}' gives its restart policy a window_ms or backoff_ms, which the supervisor '{}' measures in its tick, but no tick PD notifies it (a PD with budget < period, e.g. tick.elf)",
+                kid.name,
+                sup.name
+            );
+        }
+        out.push(Table { pd: sup.name.clone(), image: image.to_string(), position: sys.at(sup.pos), children, tick_us });
     }
     Ok(out)
 }
@@ -159,21 +212,33 @@ fn bound_pos(pd: &Pd) -> Pos {
     pd.call_bound.map_or(pd.pos, |(_, p)| p)
 }
 
+/// The PDs that may notify `sup`.
+fn notifiers<'s>(sys: &'s System, sup: &Pd) -> Vec<&'s Pd> {
+    let mut out: Vec<&Pd> = Vec::new();
+    for ch in &sys.channels {
+        if let [a, b] = ch.ends.as_slice() {
+            for (me, other) in [(a, b), (b, a)] {
+                if me.pd == sup.name && other.notify {
+                    out.extend(sys.pds.iter().filter(|p| p.name == other.pd));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The period in µs of `sup`'s tick: of the PDs notifying it with budget <
+/// period (one wake-up per period), the one of highest priority.
+fn tick_period(sys: &System, sup: &Pd) -> Option<u64> {
+    notifiers(sys, sup).into_iter().filter(|p| p.budget < p.period).max_by_key(|p| p.priority).map(|p| p.period)
+}
+
 /// Checks that a tick PD drives the watchdog of `sup`: some PD notifies it,
 /// with budget < period (so that it wakes once per period) and a priority
 /// above `top`, the highest bounded pod's (an endless call must not starve
 /// the tick).
 fn check_tick(sys: &System, sup: &Pd, top: u64) -> Result<(), SdfError> {
-    let mut notifiers: Vec<&Pd> = Vec::new();
-    for ch in &sys.channels {
-        if let [a, b] = ch.ends.as_slice() {
-            for (me, other) in [(a, b), (b, a)] {
-                if me.pd == sup.name && other.notify {
-                    notifiers.extend(sys.pds.iter().filter(|p| p.name == other.pd));
-                }
-            }
-        }
-    }
+    let notifiers = notifiers(sys, sup);
     let ticks = |p: &&Pd| p.budget < p.period && p.priority > top;
     if !notifiers.iter().any(ticks) {
         let listed = if notifiers.is_empty() {
@@ -270,7 +335,7 @@ fn sc_slot(sup: &Pd, caller: &str) -> Option<u8> {
 pub fn patch(elf: &Path, table: &Table) -> Result<()> {
     use object::{Object, ObjectSection, ObjectSymbol};
     let mut data = std::fs::read(elf).with_context(|| format!("reading {}", elf.display()))?;
-    let words = encode(&table.children)
+    let words = encode(&table.children, table.tick_us)
         .map_err(|n| anyhow::anyhow!("{}: error: {n} children; a supervisor holds {MAX_CHILDREN}", table.position))?;
     let offset = {
         let file = object::File::parse(&*data).with_context(|| format!("parsing {}", elf.display()))?;

@@ -444,6 +444,7 @@ pub fn outcome(label: u64) -> String {
         7 | 0xF_FFFE => "busy".into(),
         8 | 0xF_FFFD => "fault".into(),
         9 | 0xF_FFFC => "overrun".into(),
+        10 | 0xF_FFFB => "held".into(),
         other => format!("label_{other}"),
     }
 }
@@ -455,6 +456,8 @@ pub fn reason(r: u64) -> String {
         0 => "boot".into(),
         1 => "fault".into(),
         2 => "overrun".into(),
+        0x101 => "held_after_fault".into(),
+        0x102 => "held_after_overrun".into(),
         0xFFFF_FFFF => "unspecified".into(),
         other => format!("reason_{other}"),
     }

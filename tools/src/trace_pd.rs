@@ -343,7 +343,7 @@ mod tests {
     #[test]
     fn child_pds_are_traced_and_a_console_pod_is_printed_through_not_traced() {
         let added = add(&repo_file("tests/systems/containment.xml")).unwrap();
-        assert_eq!(added.traced.len(), 10);
+        assert_eq!(added.traced.len(), 11);
         assert!(added.traced.iter().any(|t| t.pd == "pod_c"));
         valid(&added.text, Board::QemuVirtAarch64, KernelConfig::Debug);
 

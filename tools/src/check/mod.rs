@@ -145,7 +145,12 @@ fn per_core(text: &str, sys: &crate::sdf::System, sink: &mut Sink) {
 fn call_bounds(sys: &crate::sdf::System, supervisors: Option<&images::Supervisors>, sink: &mut Sink) {
     let is_supervisor = |image: &str| supervisors.is_none_or(|s| s.contains(image));
     if let Err(e) = crate::supervision::tables(sys, is_supervisor) {
-        sink.error(e.at, "call-bound", e.message, "see the README's Containment section for a bounded pod's wiring");
+        let hint = if e.rule == "restart-policy" {
+            "see the README's Containment section for restart policies"
+        } else {
+            "see the README's Containment section for a bounded pod's wiring"
+        };
+        sink.error(e.at, e.rule, e.message, hint);
     }
 }
 

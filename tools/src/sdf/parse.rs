@@ -6,6 +6,7 @@ use roxmltree::{Document, Node, ParsingOptions};
 
 use super::diag::{Pos, Sink, pos_at};
 use super::number::{Syntax, parse_dec, parse_num, syntax};
+use tunnelkit_sys::supervision::RestartPolicy;
 
 /// A `<map>`.
 #[derive(Clone, Debug)]
@@ -114,6 +115,10 @@ pub struct Pd {
     pub image: Option<Image>,
     /// `<?tunnelkit call_bound_us="…"?>`: the bound in µs and its position.
     pub call_bound: Option<(u64, Pos)>,
+    /// `<?tunnelkit restart="…" max_restarts="…" window_ms="…" backoff_ms="…"?>`: the restart
+    /// policy its supervisor applies, where it is declared, and whether it names a time
+    /// (`window_ms` or `backoff_ms`, which need the supervisor's tick).
+    pub restart: Option<(RestartPolicy, Pos, bool)>,
     /// `<cspace>` entries.
     pub caps: Vec<Cap>,
     /// Mappings.
@@ -446,6 +451,33 @@ impl<'b> Ctx<'_, 'b, '_> {
                         format!("cross_core=\"{value}\" is not a setting tunnelkit knows"),
                         "write <?tunnelkit cross_core=\"allow\"?> (only for reproducers: such a pod can hang)",
                     ),
+                    "restart" | "max_restarts" | "window_ms" | "backoff_ms" => {
+                        let keys = out.restart.get_or_insert(RestartKeys {
+                            at: pos,
+                            mode: None,
+                            max_restarts: None,
+                            window_ms: None,
+                            backoff_ms: None,
+                        });
+                        if k == "restart" {
+                            keys.mode = Some(value.to_string());
+                            continue;
+                        }
+                        let Some(n) = parse_num(value) else {
+                            self.sink.error(
+                                pos,
+                                "restart-policy",
+                                format!("{k} must be a whole number, not '{value}'"),
+                                "write e.g. <?tunnelkit restart=\"hold\" max_restarts=\"3\" window_ms=\"1000\"?>",
+                            );
+                            continue;
+                        };
+                        match k {
+                            "max_restarts" => keys.max_restarts = Some(n),
+                            "window_ms" => keys.window_ms = Some(n),
+                            _ => keys.backoff_ms = Some(n),
+                        }
+                    }
                     "call_bound_us" => match parse_num(value) {
                         Some(us) if us > 0 => out.call_bound = Some((us, pos)),
                         _ => self.sink.error(
@@ -459,7 +491,7 @@ impl<'b> Ctx<'_, 'b, '_> {
                         pos,
                         "tunnelkit-setting",
                         format!(
-                            "unknown tunnelkit setting '{other}' in a <protection_domain> (known here: call_bound_us, per_core, cross_core)"
+                            "unknown tunnelkit setting '{other}' in a <protection_domain> (known here: call_bound_us, per_core, cross_core, restart, max_restarts, window_ms, backoff_ms)"
                         ),
                         "fix the key; qemu_icount goes directly inside <system>",
                     ),
@@ -512,6 +544,7 @@ impl<'b> Ctx<'_, 'b, '_> {
             vcpu_ids: Vec::new(),
             image: None,
             call_bound: settings.call_bound,
+            restart: settings.restart.and_then(|r| r.policy(&mut self.sink)),
             caps: Vec::new(),
             per_core: settings.per_core,
             cross_core_allowed: settings.cross_core,
@@ -912,6 +945,79 @@ struct PdSettings {
     per_core: Option<Pos>,
     cross_core: bool,
     call_bound: Option<(u64, Pos)>,
+    restart: Option<RestartKeys>,
+}
+
+/// The restart keys of a PD's `<?tunnelkit …?>` instructions, before they are combined.
+struct RestartKeys {
+    at: Pos,
+    mode: Option<String>,
+    max_restarts: Option<u64>,
+    window_ms: Option<u64>,
+    backoff_ms: Option<u64>,
+}
+
+/// Most restarts a `hold` policy may allow within its window (the supervisor keeps that many
+/// restart times per child).
+pub const MAX_RESTARTS: u64 = 16;
+
+impl RestartKeys {
+    /// The policy the keys describe, or an error at their position.
+    fn policy(self, sink: &mut Sink) -> Option<(RestartPolicy, Pos, bool)> {
+        let timed = self.window_ms.is_some() || self.backoff_ms.is_some();
+        let Some(backoff_ms) = self.backoff_ms.unwrap_or(0).try_into().ok().filter(|&b: &u32| b <= 60_000) else {
+            sink.error(self.at, "restart-policy", "backoff_ms must be at most 60000 (a minute)", "write e.g. backoff_ms=\"10\"");
+            return None;
+        };
+        let defaults = RestartPolicy::default();
+        let RestartPolicy::Hold { max_restarts: default_max, window_ms: default_window, .. } = defaults else { unreachable!() };
+        match self.mode.as_deref() {
+            Some("always") => {
+                if self.max_restarts.is_some() || self.window_ms.is_some() {
+                    sink.error(
+                        self.at,
+                        "restart-policy",
+                        "restart=\"always\" restarts every time: max_restarts and window_ms belong to restart=\"hold\"",
+                        "remove them, or write restart=\"hold\"",
+                    );
+                    return None;
+                }
+                Some((RestartPolicy::Always { backoff_ms }, self.at, timed))
+            }
+            None | Some("hold") => {
+                let max = self.max_restarts.unwrap_or(u64::from(default_max));
+                if !(1..=MAX_RESTARTS).contains(&max) {
+                    sink.error(
+                        self.at,
+                        "restart-policy",
+                        format!("max_restarts must be 1 to {MAX_RESTARTS}, not {max}"),
+                        "write e.g. max_restarts=\"5\"",
+                    );
+                    return None;
+                }
+                let window = self.window_ms.unwrap_or(u64::from(default_window));
+                let Some(window_ms) = u32::try_from(window).ok().filter(|&w| w > 0) else {
+                    sink.error(
+                        self.at,
+                        "restart-policy",
+                        format!("window_ms must be 1 to {}, not {window}", u32::MAX),
+                        "write e.g. window_ms=\"1000\"",
+                    );
+                    return None;
+                };
+                Some((RestartPolicy::Hold { max_restarts: max as u16, window_ms, backoff_ms }, self.at, timed))
+            }
+            Some(other) => {
+                sink.error(
+                    self.at,
+                    "restart-policy",
+                    format!("restart=\"{other}\" is not a restart policy"),
+                    "write restart=\"always\" or restart=\"hold\" (the default: hold after max_restarts within window_ms)",
+                );
+                None
+            }
+        }
+    }
 }
 
 /// `<?tunnelkit …?>` directly under `<system>` (run settings), and any

@@ -89,14 +89,27 @@ pub const RESTART_AFTER_FAULT: u64 = 1;
 /// Start reason a supervisor writes when it restarts a PD whose call overran
 /// its bound.
 pub const RESTART_AFTER_OVERRUN: u64 = 2;
+/// Flag a supervisor adds to the start reason when it *holds* the PD (its
+/// restart policy is used up): the PD does not run `init` again; it answers
+/// the interrupted call, if any, as after any restart, then every later call
+/// with [`HELD_LABEL`], and does nothing else.
+pub const RESTART_HELD: u64 = 0x100;
+/// Label of the reply a held PD gives to every call.
+pub const HELD_LABEL: u64 = 0xF_FFFB;
 
 /// Why this start happened (0: boot).
 static START_REASON: AtomicU64 = AtomicU64::new(0);
 
 /// Why this start happened: 0 at boot, else the reason the supervisor gave
-/// when it restarted this PD ([`RESTART_AFTER_FAULT`], [`RESTART_AFTER_OVERRUN`]).
+/// when it restarted this PD ([`RESTART_AFTER_FAULT`], [`RESTART_AFTER_OVERRUN`],
+/// with [`RESTART_HELD`] when it holds the PD).
 pub fn start_reason() -> u64 {
     START_REASON.load(Ordering::Relaxed)
+}
+
+/// Whether the supervisor holds this PD ([`RESTART_HELD`]).
+pub fn held() -> bool {
+    start_reason() & RESTART_HELD != 0
 }
 
 /// Records why this start happened, before `init` runs: the first restart
@@ -107,8 +120,48 @@ pub fn set_start_reason(reason: u64) {
     watch_call_state();
     set_nested_flag(false);
     let state = call_state();
-    if reason != 0 && state.in_call() {
-        publish(state.interrupted_by(reason));
+    let first = reason & !RESTART_HELD;
+    if first != 0 && state.in_call() {
+        publish(state.interrupted_by(first));
+    }
+}
+
+/// The answer to the call a restart interrupted: the error of its first
+/// interruption.
+fn interrupted_answer() -> Option<MessageInfo> {
+    in_call().then(|| {
+        let label = if call_state().interrupted() == RESTART_AFTER_OVERRUN { OVERRUN_LABEL } else { FAULT_LABEL };
+        MessageInfo::with_label(label, 0)
+    })
+}
+
+/// The event loop of a held PD (its `init` is not run): answers the call
+/// the last restart interrupted, then every protected call with
+/// [`HELD_LABEL`]; notifications and its own children's faults are ignored.
+#[doc(hidden)]
+pub fn run_held() -> ! {
+    // A PD that never got through its first `init` (it faulted there every
+    // time) still owes a passive PD's handshake with the monitor.
+    let mut handshake = !STARTED.swap(true, Ordering::Relaxed) && symbols::is_passive();
+    DEFERRED_CAP.store(0, Ordering::Relaxed);
+    crate::trace::event!(Restart, call_state().channel(), u8::from(in_call()), start_reason() as u32, 0);
+    let mut reply = interrupted_answer();
+    let mut calls = CallTracker::new();
+    loop {
+        let Received { badge, .. } = match reply.take() {
+            Some(r) => {
+                calls.end(r);
+                syscall::reply_recv(cap::INPUT, r, cap::REPLY)
+            }
+            None if core::mem::take(&mut handshake) => {
+                syscall::nb_send_recv(cap::MONITOR_EP, MessageInfo::with_label(0, 0), cap::INPUT, cap::REPLY)
+            }
+            None => syscall::recv(cap::INPUT, cap::REPLY),
+        };
+        if badge & cap::BADGE_PPC != 0 {
+            calls.begin((badge & 0x3f) as u8);
+            reply = Some(MessageInfo::with_label(HELD_LABEL, 0));
+        }
     }
 }
 
@@ -171,11 +224,7 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
         // A signal the interrupted call deferred is dropped with its work.
         DEFERRED_CAP.store(0, Ordering::Relaxed);
         crate::trace::event!(Restart, call_state().channel(), u8::from(in_call()), start_reason() as u32, 0);
-        if in_call() {
-            let first = call_state().interrupted();
-            let label = if first == RESTART_AFTER_OVERRUN { OVERRUN_LABEL } else { FAULT_LABEL };
-            reply = Some(MessageInfo::with_label(label, 0));
-        }
+        reply = interrupted_answer();
     } else {
         if symbols::is_passive() {
             // Readiness message to the monitor: label 0, no reply expected, so

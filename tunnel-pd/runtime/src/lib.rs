@@ -49,7 +49,10 @@ pub use tunnelkit_sys::MessageInfo;
 pub use tunnelkit_sys::board::{BOARD, Board, CONFIG, KernelConfig};
 
 #[cfg(target_os = "none")]
-pub use event_loop::{BUSY_LABEL, FAULT_LABEL, OVERRUN_LABEL, RESTART_AFTER_FAULT, RESTART_AFTER_OVERRUN, run, start_reason, wait_for};
+pub use event_loop::{
+    BUSY_LABEL, FAULT_LABEL, HELD_LABEL, OVERRUN_LABEL, RESTART_AFTER_FAULT, RESTART_AFTER_OVERRUN, RESTART_HELD, held, run,
+    start_reason, wait_for,
+};
 #[cfg(target_os = "none")]
 pub use tunnelkit_sys::memory::{DeviceMemory, OutOfBounds, SharedMemory};
 
@@ -108,7 +111,7 @@ pub use tunnelkit_sys::region_setvars;
 #[doc(hidden)]
 pub mod __private {
     #[cfg(target_os = "none")]
-    pub use crate::event_loop::set_start_reason;
+    pub use crate::event_loop::{run_held, set_start_reason};
     pub use tunnelkit_sys::__export_main;
 }
 
@@ -132,6 +135,9 @@ macro_rules! protection_domain {
     ($init:path) => {
         fn __tunnelkit_pd_main(start_reason: u64) -> ! {
             $crate::__private::set_start_reason(start_reason);
+            if $crate::held() {
+                $crate::__private::run_held()
+            }
             $crate::run($init())
         }
         $crate::__private::__export_main!(__tunnelkit_pd_main);

@@ -6,7 +6,7 @@
 #[cfg(target_os = "none")]
 pub use target::{SchedContext, call_state_of, yield_budget};
 pub use tunnelkit_sys::supervision::{
-    CHANNELS, CallState, CallerSc, ChildTable, MAX_CHILDREN, NAME_BYTES, PatchedTable, SupervisedChild, SupervisionTable,
+    CHANNELS, CallState, CallerSc, ChildTable, MAX_CHILDREN, NAME_BYTES, PatchedTable, RestartPolicy, SupervisedChild, SupervisionTable,
 };
 pub use tunnelkit_sys::supervision_table;
 
@@ -49,5 +49,82 @@ mod target {
         let Some(page) = table.call_state(i) else { return CallState::default() };
         let state = CallState(page.load_acquire_u64(0).unwrap_or(0));
         state.with_nested(page.load_acquire_u64(NESTED_FLAG_OFFSET).unwrap_or(0) != 0)
+    }
+}
+
+/// The supervision status page: what a supervisor publishes about its
+/// children for other PDs to read (`<map mr=… setvar_vaddr="supervision_status"
+/// setvar_size="supervision_status_size">` in the supervisor, read-only in
+/// the readers). Word 0 is the number of children; child `i`'s record is
+/// [`status::WORDS`] words at `8 · (1 + i · WORDS)`: its id and flags
+/// (`id | flags << 8`), its restarts so far, its name (NUL-padded).
+#[cfg(target_os = "none")]
+pub mod status {
+    use super::{MAX_CHILDREN, NAME_BYTES};
+    use crate::SharedMemory;
+
+    /// Words per child record.
+    pub const WORDS: usize = 2 + NAME_BYTES / 8;
+    /// Bytes a status page needs.
+    pub const BYTES: u64 = (8 * (1 + MAX_CHILDREN * WORDS)) as u64;
+    /// Flag: the child is held (its restart policy is used up).
+    pub const HELD: u64 = 1;
+    /// Flag: a restart of the child is pending (its backoff).
+    pub const PENDING: u64 = 2;
+
+    /// One child's published status.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct ChildStatus {
+        /// Its child id.
+        pub id: u8,
+        /// [`HELD`], [`PENDING`].
+        pub flags: u64,
+        /// Restarts so far (holding it counts as one).
+        pub restarts: u64,
+        /// Its name, NUL-padded.
+        pub name: [u8; NAME_BYTES],
+    }
+
+    impl ChildStatus {
+        /// Whether the child is held.
+        pub fn held(&self) -> bool {
+            self.flags & HELD != 0
+        }
+
+        /// The name as text (up to the first NUL).
+        pub fn name(&self) -> &str {
+            let len = self.name.iter().position(|&b| b == 0).unwrap_or(NAME_BYTES);
+            core::str::from_utf8(&self.name[..len]).unwrap_or("?")
+        }
+    }
+
+    fn offset(i: usize) -> u64 {
+        (8 * (1 + i * WORDS)) as u64
+    }
+
+    /// Publishes the number of children (once, at start).
+    pub fn set_count(page: &SharedMemory, count: usize) {
+        let _ = page.store_release_u64(0, count as u64);
+    }
+
+    /// Publishes child `i`'s status.
+    pub fn write(page: &SharedMemory, i: usize, s: &ChildStatus) {
+        let at = offset(i);
+        let _ = page.write(at + 16, &s.name);
+        let _ = page.store_release_u64(at + 8, s.restarts);
+        let _ = page.store_release_u64(at, u64::from(s.id) | s.flags << 8);
+    }
+
+    /// Reads child `i`'s status (`None` past the published count).
+    pub fn read(page: &SharedMemory, i: usize) -> Option<ChildStatus> {
+        let count = usize::try_from(page.load_acquire_u64(0).ok()?).ok()?;
+        if i >= count.min(MAX_CHILDREN) {
+            return None;
+        }
+        let at = offset(i);
+        let word = page.load_acquire_u64(at).ok()?;
+        let mut s = ChildStatus { id: word as u8, flags: word >> 8, restarts: page.load_acquire_u64(at + 8).ok()?, ..Default::default() };
+        page.read(at + 16, &mut s.name).ok()?;
+        Some(s)
     }
 }

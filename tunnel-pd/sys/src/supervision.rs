@@ -15,12 +15,16 @@ pub const MAX_CHILDREN: usize = 16;
 pub const NAME_BYTES: usize = 24;
 /// Channel ids of a PD (0..=61).
 pub const CHANNELS: usize = crate::MICROKIT_MAX_CHANNELS;
-/// First word of a patched table ("tksupv", version 1).
-pub const MAGIC: u64 = 0x746b_7375_7076_0001;
-/// Words per child entry: id, bound, call-state address, name, callers.
-const ENTRY_WORDS: usize = 3 + NAME_BYTES / 8 + CHANNELS.div_ceil(4);
-/// Words of the whole table: magic, count, entries.
-pub const TABLE_WORDS: usize = 2 + MAX_CHILDREN * ENTRY_WORDS;
+/// First word of a patched table ("tksupv", version 2).
+pub const MAGIC: u64 = 0x746b_7375_7076_0002;
+/// Offset of a child's restart-policy words in its entry.
+const POLICY_WORD: usize = 3 + NAME_BYTES / 8 + CHANNELS.div_ceil(4);
+/// Words per child entry: id, bound, call-state address, name, callers, restart policy (2).
+const ENTRY_WORDS: usize = POLICY_WORD + 2;
+/// Words before the first entry: magic, count, tick period.
+const HEADER_WORDS: usize = 3;
+/// Words of the whole table: magic, count, the supervisor's tick period (µs, 0: no tick), entries.
+pub const TABLE_WORDS: usize = HEADER_WORDS + MAX_CHILDREN * ENTRY_WORDS;
 /// Name of the patched symbol holding the table.
 pub const TABLE_SYMBOL: &str = "tunnelkit_supervision";
 /// Name of the setvar a pod's runtime publishes its call state through.
@@ -57,6 +61,67 @@ impl CallerSc {
     }
 }
 
+/// What a supervisor does when a child faults or overruns (`<?tunnelkit restart=…?>` in the
+/// child's `<protection_domain>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartPolicy {
+    /// Restart it every time (`restart="always"`), each restart `backoff_ms` later than the fault
+    /// (doubling with each restart in a row that follows within a second of the last).
+    Always {
+        /// Delay before the restart, in ms (0: at once).
+        backoff_ms: u32,
+    },
+    /// Restart it at most `max_restarts` times within any `window_ms` (`restart="hold"`, the
+    /// default); the next fault within the window *holds* it: restarted without running its
+    /// `init`, it answers every call with the held error and does nothing else.
+    Hold {
+        /// Restarts allowed within the window.
+        max_restarts: u16,
+        /// The window, in ms (measured in the supervisor's ticks; without a tick: the whole run).
+        window_ms: u32,
+        /// Delay before each restart, in ms, doubling with each restart within the window.
+        backoff_ms: u32,
+    },
+}
+
+impl Default for RestartPolicy {
+    /// Hold after 5 restarts within one second, no backoff.
+    fn default() -> Self {
+        RestartPolicy::Hold { max_restarts: 5, window_ms: 1000, backoff_ms: 0 }
+    }
+}
+
+impl RestartPolicy {
+    /// The two table words.
+    fn to_words(self) -> [u64; 2] {
+        match self {
+            RestartPolicy::Always { backoff_ms } => [1, u64::from(backoff_ms) << 32],
+            RestartPolicy::Hold { max_restarts, window_ms, backoff_ms } => {
+                [2 | u64::from(max_restarts) << 16, u64::from(window_ms) | u64::from(backoff_ms) << 32]
+            }
+        }
+    }
+
+    /// From the two table words (an unknown mode reads as the default).
+    fn from_words(a: u64, b: u64) -> Self {
+        let backoff_ms = (b >> 32) as u32;
+        match a & 0xff {
+            1 => RestartPolicy::Always { backoff_ms },
+            2 => RestartPolicy::Hold { max_restarts: (a >> 16) as u16, window_ms: b as u32, backoff_ms },
+            _ => RestartPolicy::default(),
+        }
+    }
+
+    /// The delay before restart number `k` in a row (1-based), in ms: `backoff_ms · 2^(k−1)`,
+    /// at most a minute.
+    pub fn backoff(self, k: u32) -> u64 {
+        let base = match self {
+            RestartPolicy::Always { backoff_ms } | RestartPolicy::Hold { backoff_ms, .. } => u64::from(backoff_ms),
+        };
+        base.saturating_mul(1u64 << k.saturating_sub(1).min(16)).min(60_000)
+    }
+}
+
 /// One supervised child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SupervisedChild {
@@ -70,6 +135,8 @@ pub struct SupervisedChild {
     pub call_state_vaddr: u64,
     /// Per channel of the child: whose SC a call on it runs on.
     pub callers: [CallerSc; CHANNELS],
+    /// What to do when it faults or overruns.
+    pub policy: RestartPolicy,
 }
 
 impl SupervisedChild {
@@ -78,7 +145,7 @@ impl SupervisedChild {
         let mut n = [0; NAME_BYTES];
         let len = name.len().min(NAME_BYTES);
         n[..len].copy_from_slice(&name.as_bytes()[..len]);
-        Self { id, name: n, bound_us: 0, call_state_vaddr: 0, callers: [CallerSc::Unknown; CHANNELS] }
+        Self { id, name: n, bound_us: 0, call_state_vaddr: 0, callers: [CallerSc::Unknown; CHANNELS], policy: RestartPolicy::default() }
     }
 
     /// The name as text (up to the first NUL).
@@ -88,16 +155,19 @@ impl SupervisedChild {
     }
 }
 
-/// Encodes `children` (at most [`MAX_CHILDREN`]; more are an error).
-pub fn encode(children: &[SupervisedChild]) -> Result<[u64; TABLE_WORDS], usize> {
+/// Encodes `children` (at most [`MAX_CHILDREN`]; more are an error) for a supervisor whose
+/// tick (the PD notifying it periodically) has a period of `tick_us` (0: it has none).
+pub fn encode(children: &[SupervisedChild], tick_us: u64) -> Result<[u64; TABLE_WORDS], usize> {
     if children.len() > MAX_CHILDREN {
         return Err(children.len());
     }
     let mut w = [0u64; TABLE_WORDS];
     w[0] = MAGIC;
     w[1] = children.len() as u64;
+    w[2] = tick_us;
     for (i, c) in children.iter().enumerate() {
-        let e = &mut w[2 + i * ENTRY_WORDS..2 + (i + 1) * ENTRY_WORDS];
+        let e = &mut w[HEADER_WORDS + i * ENTRY_WORDS..HEADER_WORDS + (i + 1) * ENTRY_WORDS];
+        e[POLICY_WORD..POLICY_WORD + 2].copy_from_slice(&c.policy.to_words());
         e[0] = u64::from(c.id);
         e[1] = c.bound_us;
         e[2] = c.call_state_vaddr;
@@ -126,6 +196,10 @@ pub trait ChildTable {
     fn name(&self, i: usize) -> [u8; NAME_BYTES];
     /// Whose SC runs a call on channel `ch` of child `i`.
     fn caller(&self, i: usize, ch: u8) -> CallerSc;
+    /// Child `i`'s restart policy.
+    fn policy(&self, i: usize) -> RestartPolicy;
+    /// The period of the supervisor's tick in µs (0: it has none).
+    fn tick_us(&self) -> u64;
 }
 
 impl ChildTable for [SupervisedChild] {
@@ -145,18 +219,26 @@ impl ChildTable for [SupervisedChild] {
     fn caller(&self, i: usize, ch: u8) -> CallerSc {
         self[i].callers.get(usize::from(ch)).copied().unwrap_or_default()
     }
+
+    fn policy(&self, i: usize) -> RestartPolicy {
+        self[i].policy
+    }
+
+    fn tick_us(&self) -> u64 {
+        0
+    }
 }
 
 /// A table in words (as [`encode`] made it), read word by word.
 fn word_table_child(word: impl Fn(usize) -> u64, i: usize) -> (u8, u64, u64) {
-    let e = 2 + i * ENTRY_WORDS;
+    let e = HEADER_WORDS + i * ENTRY_WORDS;
     ((word(e) & 0xff) as u8, word(e + 1), word(e + 2))
 }
 
 fn word_table_name(word: impl Fn(usize) -> u64, i: usize) -> [u8; NAME_BYTES] {
     let mut n = [0; NAME_BYTES];
     for (k, chunk) in n.chunks_mut(8).enumerate() {
-        chunk.copy_from_slice(&word(2 + i * ENTRY_WORDS + 3 + k).to_le_bytes());
+        chunk.copy_from_slice(&word(HEADER_WORDS + i * ENTRY_WORDS + 3 + k).to_le_bytes());
     }
     n
 }
@@ -166,7 +248,12 @@ fn word_table_caller(word: impl Fn(usize) -> u64, i: usize, ch: u8) -> CallerSc 
     if ch >= CHANNELS {
         return CallerSc::Unknown;
     }
-    CallerSc::from_half((word(2 + i * ENTRY_WORDS + 3 + NAME_BYTES / 8 + ch / 4) >> (16 * (ch % 4))) as u16)
+    CallerSc::from_half((word(HEADER_WORDS + i * ENTRY_WORDS + 3 + NAME_BYTES / 8 + ch / 4) >> (16 * (ch % 4))) as u16)
+}
+
+fn word_table_policy(word: impl Fn(usize) -> u64, i: usize) -> RestartPolicy {
+    let e = HEADER_WORDS + i * ENTRY_WORDS + POLICY_WORD;
+    RestartPolicy::from_words(word(e), word(e + 1))
 }
 
 /// Decodes a table in words; `None` if it was never patched (or is malformed).
@@ -183,6 +270,7 @@ pub fn decode(w: &[u64; TABLE_WORDS]) -> Option<([Option<SupervisedChild>; MAX_C
         c.bound_us = bound_us;
         c.call_state_vaddr = call_state_vaddr;
         c.name = word_table_name(word, i);
+        c.policy = word_table_policy(word, i);
         for (ch, caller) in c.callers.iter_mut().enumerate() {
             *caller = word_table_caller(word, i, ch as u8);
         }
@@ -266,6 +354,14 @@ impl ChildTable for PatchedTable {
 
     fn caller(&self, i: usize, ch: u8) -> CallerSc {
         word_table_caller(|k| self.table.word(k), i, ch)
+    }
+
+    fn policy(&self, i: usize) -> RestartPolicy {
+        word_table_policy(|k| self.table.word(k), i)
+    }
+
+    fn tick_us(&self) -> u64 {
+        self.table.word(2)
     }
 }
 
@@ -416,15 +512,27 @@ mod tests {
         a.callers[0] = CallerSc::Cap(3);
         a.callers[1] = CallerSc::Child(0);
         a.callers[61] = CallerSc::Cap(63);
-        let b = SupervisedChild::new(7, "a_name_longer_than_twenty_four_bytes");
-        let w = encode(&[a, b]).unwrap();
+        a.policy = RestartPolicy::Always { backoff_ms: 20 };
+        let mut b = SupervisedChild::new(7, "a_name_longer_than_twenty_four_bytes");
+        b.policy = RestartPolicy::Hold { max_restarts: 3, window_ms: 60_000, backoff_ms: 5 };
+        let w = encode(&[a, b], 1000).unwrap();
         let (children, n) = decode(&w).unwrap();
         assert_eq!(n, 2);
         assert_eq!(children[0], Some(a));
         assert_eq!(children[1].unwrap().name(), "a_name_longer_than_twent");
+        assert_eq!(children[1].unwrap().policy, b.policy);
+        assert_eq!(w[2], 1000, "the tick period");
         assert_eq!(children[2], None);
         assert!(decode(&[0; TABLE_WORDS]).is_none(), "an unpatched table decodes to nothing");
-        assert_eq!(encode(&[b; MAX_CHILDREN + 1]), Err(MAX_CHILDREN + 1));
+        assert_eq!(encode(&[b; MAX_CHILDREN + 1], 0), Err(MAX_CHILDREN + 1));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_a_minute() {
+        let p = RestartPolicy::Hold { max_restarts: 5, window_ms: 1000, backoff_ms: 10 };
+        assert_eq!((1..=4).map(|k| p.backoff(k)).collect::<Vec<_>>(), [10, 20, 40, 80]);
+        assert_eq!(p.backoff(40), 60_000);
+        assert_eq!(RestartPolicy::default().backoff(3), 0);
     }
 
     #[test]

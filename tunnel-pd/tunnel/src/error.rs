@@ -8,6 +8,9 @@ const RUNTIME_FAULT_LABEL: u64 = 0xF_FFFD;
 /// Label of the runtime's reply after an overrun (`tunnelkit_runtime::OVERRUN_LABEL`).
 const RUNTIME_OVERRUN_LABEL: u64 = 0xF_FFFC;
 
+/// Label of a held PD's reply to every call (`tunnelkit_runtime::HELD_LABEL`).
+const RUNTIME_HELD_LABEL: u64 = 0xF_FFFB;
+
 /// Label of the runtime's reply to a protected call that arrives while the
 /// callee waits for an async reply (`tunnelkit_runtime::BUSY_LABEL`).
 const RUNTIME_BUSY_LABEL: u64 = 0xF_FFFE;
@@ -48,6 +51,9 @@ pub enum CallError {
     /// The callee could not take the call now (its async queue is full, or it
     /// was blocked waiting for its own async reply); try again.
     Busy,
+    /// The callee is held by its supervisor: it faulted more often than its
+    /// restart policy allows and serves no calls any more.
+    Held,
     /// The reply carried a label tunnelkit does not define.
     BadReply(u64),
 }
@@ -63,6 +69,7 @@ mod label {
     pub const BUSY: u64 = 7;
     pub const FAULT: u64 = 8;
     pub const OVERRUN: u64 = 9;
+    pub const HELD: u64 = 10;
 }
 
 impl CallError {
@@ -78,6 +85,7 @@ impl CallError {
             CallError::Busy => (label::BUSY, &[]),
             CallError::Fault => (label::FAULT, &[]),
             CallError::Overrun => (label::OVERRUN, &[]),
+            CallError::Held => (label::HELD, &[]),
             // Caller-side conditions never travel; report them as refusals.
             CallError::Channel(_) | CallError::BadReply(_) => (label::REFUSED, &[u64::MAX]),
         };
@@ -100,6 +108,7 @@ impl CallError {
             label::BUSY | RUNTIME_BUSY_LABEL => CallError::Busy,
             label::FAULT | RUNTIME_FAULT_LABEL => CallError::Fault,
             label::OVERRUN | RUNTIME_OVERRUN_LABEL => CallError::Overrun,
+            label::HELD | RUNTIME_HELD_LABEL => CallError::Held,
             other => CallError::BadReply(other),
         }
     }
@@ -117,6 +126,7 @@ impl fmt::Display for CallError {
             CallError::Busy => write!(f, "the callee is busy; try again"),
             CallError::Fault => write!(f, "the callee faulted and was restarted"),
             CallError::Overrun => write!(f, "the call overran the caller's budget; the callee was restarted"),
+            CallError::Held => write!(f, "the callee is held by its supervisor (it faulted more often than its restart policy allows)"),
             CallError::Channel(e) => write!(f, "{e}"),
             CallError::BadReply(l) => write!(f, "reply with unknown label {l}"),
         }

@@ -168,6 +168,7 @@ fn every_error_survives_the_wire() {
         CallError::Busy,
         CallError::Fault,
         CallError::Overrun,
+        CallError::Held,
     ];
     for e in errors {
         let mut mrs = ArrayRegisters::default();
@@ -178,6 +179,7 @@ fn every_error_survives_the_wire() {
     let mrs = ArrayRegisters::default();
     assert_eq!(CallError::decode(MessageInfo::with_label(tunnelkit_runtime::UNHANDLED_PPC_LABEL, 0), &mrs), CallError::WrongChannel);
     assert_eq!(CallError::decode(MessageInfo::with_label(77, 0), &mrs), CallError::BadReply(77));
+    assert_eq!(CallError::decode(MessageInfo::with_label(0xF_FFFB, 0), &mrs), CallError::Held, "a held PD's runtime label");
 }
 
 #[test]

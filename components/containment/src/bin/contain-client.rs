@@ -9,7 +9,9 @@
 //! rate while injecting over their rate in the baseline. Prints the
 //! `containment:` summary line, a details line, and `tunnelkit: containment
 //! passed` when every injection produced its error, no call hung, every
-//! restart gave fresh state and the flaky active PD was restarted.
+//! restart gave fresh state, the flaky active PD was restarted and, where the
+//! supervisor publishes its status page, the crash-looping PD (`crashy`,
+//! which faults in `init`) is held and no other child is.
 //!
 //! Calls: `inject` on channel 1 (pod B, which calls pod C; injected panics
 //! go here) and 2 (pod C: the other faults and the endless calls).
@@ -21,6 +23,7 @@
 use core::convert::Infallible;
 
 use containment::{Count, Phase, inject, page};
+use tunnelkit_runtime::supervision::status;
 use tunnelkit_runtime::{Channel, Handler, SharedMemory, debug_println, protection_domain, region_setvars};
 use tunnelkit_tunnel::{CallError, Pp};
 
@@ -50,6 +53,38 @@ region_setvars!(
     /// The shared measurement page (`setvar_vaddr="containment_page"`).
     static containment_page, containment_page_size
 );
+
+region_setvars!(
+    /// The supervisor's status page, read-only (`setvar_vaddr="supervisor_status"`), if mapped.
+    static supervisor_status, supervisor_status_size
+);
+
+/// The child that faults in its `init` every time: its supervisor must hold it.
+const CRASH_LOOPING: &str = "crashy";
+
+/// The held children of a status page, as `name,name` (`none`; `-` without a page).
+struct Held(Option<SharedMemory>);
+
+impl core::fmt::Display for Held {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let Some(page) = &self.0 else { return f.write_str("-") };
+        let mut first = true;
+        for s in (0..).map_while(|i| status::read(page, i)).filter(|s| s.held()) {
+            write!(f, "{}{}", if first { "" } else { "," }, s.name())?;
+            first = false;
+        }
+        if first { f.write_str("none") } else { Ok(()) }
+    }
+}
+
+impl Held {
+    /// Whether the crash-looping child, and no other, is held (true without a page).
+    fn as_expected(&self) -> bool {
+        let Some(page) = &self.0 else { return true };
+        let mut held = (0..).map_while(|i| status::read(page, i)).filter(|s| s.held());
+        held.next().is_some_and(|s| s.name() == CRASH_LOOPING) && held.next().is_none()
+    }
+}
 
 protection_domain!(init);
 
@@ -245,8 +280,9 @@ fn init() -> Injector {
     let balance = if most == 0 { 0.0 } else { least as f64 / most as f64 };
     let flaky = rig.shared.load_acquire_u64(page::FLAKY_RESTARTED).unwrap_or(0);
     let hangs = faults.hangs + overruns.hangs;
+    let held = Held(SharedMemory::from_setvars(&supervisor_status, &supervisor_status_size));
     debug_println!(
-        "containment: faults={} fault_errors={} overruns={} overrun_errors={} hangs={hangs} other_paths_ratio={ratio:.3}",
+        "containment: faults={} fault_errors={} overruns={} overrun_errors={} hangs={hangs} other_paths_ratio={ratio:.3} held={held}",
         faults.injected,
         faults.errors,
         overruns.injected,
@@ -272,11 +308,12 @@ fn init() -> Injector {
     let every_error = faults.errors + faults.as_overrun == FAULTS && overruns.errors == OVERRUNS;
     let fresh = faults.fresh_after == FAULTS && overruns.fresh_after == OVERRUNS;
     let nested_kept = outer_kept == kinds[FaultKind::Nested as usize];
-    if every_error && hangs == 0 && fresh && nested_kept && flaky == 1 && base != 0 {
+    let held_ok = held.as_expected();
+    if every_error && hangs == 0 && fresh && nested_kept && flaky == 1 && base != 0 && held_ok {
         debug_println!("tunnelkit: containment passed");
     } else {
         panic!(
-            "containment failed: errors {every_error}, hangs {hangs}, fresh state {fresh}, flaky restarted {flaky}, baseline work {base}"
+            "containment failed: errors {every_error}, hangs {hangs}, fresh state {fresh}, flaky restarted {flaky}, baseline work {base}, held {held} (expected {CRASH_LOOPING} only: {held_ok})"
         );
     }
     Injector

@@ -18,6 +18,7 @@ pub mod percore;
 pub mod platform;
 pub mod progress;
 pub mod qemu;
+pub mod scaffold;
 pub mod sdf;
 pub mod sdk;
 pub mod supervision;

@@ -121,6 +121,29 @@ enum Cmd {
     },
     /// Check a system description statically (Microkit 2.3 rules + tunnelkit's); exit 1 if invalid.
     Check(CheckArgs),
+    /// Make a new project in DIR (new or empty): a cargo workspace with a
+    /// client PD, a pod serving a small service, a system.xml and a README,
+    /// depending on tunnelkit's crates; `tunnelkit run` in it boots it.
+    New(NewArgs),
+}
+
+#[derive(Args)]
+struct NewArgs {
+    /// The project's directory (must not exist or be empty); its name names the project.
+    dir: PathBuf,
+    /// Depend on the tunnelkit checkout at PATH (default: the checkout this
+    /// tool was built from).
+    #[arg(long, value_name = "PATH", conflicts_with = "git")]
+    tunnelkit: Option<PathBuf>,
+    /// Depend on tunnelkit from this git repository instead of a checkout.
+    #[arg(long, value_name = "URL")]
+    git: Option<String>,
+    /// With --git: follow this branch.
+    #[arg(long, requires = "git", conflicts_with = "rev")]
+    branch: Option<String>,
+    /// With --git: pin this commit or tag.
+    #[arg(long, requires = "git")]
+    rev: Option<String>,
 }
 
 #[derive(Args)]
@@ -344,6 +367,7 @@ fn run(cli: Cli) -> Result<()> {
             config.name()
         ),
         Cmd::Check(c) => std::process::exit(i32::from(check(&c) != ExitCode::SUCCESS)),
+        Cmd::New(n) => new_project(&n),
         Cmd::Model { check_trace: Some(file), .. } => {
             let report = tunnelkit::trace_check::check_file(&file)?;
             print!("{report}");
@@ -365,6 +389,24 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `tunnelkit new`.
+fn new_project(n: &NewArgs) -> Result<()> {
+    use tunnelkit::scaffold::{self, Source};
+    let source = match (&n.git, &n.tunnelkit) {
+        (Some(url), _) => Source::Git { url: url.clone(), branch: n.branch.clone(), rev: n.rev.clone() },
+        (None, Some(path)) => Source::Path(scaffold::checkout(path).with_context(|| format!("--tunnelkit {}", path.display()))?),
+        (None, None) => Source::Path(scaffold::own_checkout()?),
+    };
+    let name = scaffold::create(&n.dir, &source)?;
+    let from = match &source {
+        Source::Path(p) => format!("the tunnelkit checkout at {}", p.display()),
+        Source::Git { url, .. } => url.clone(),
+    };
+    eprintln!("tunnelkit: created the project '{name}' in {} (tunnelkit's crates from {from})", n.dir.display());
+    eprintln!("tunnelkit: next: cd {} && MICROKIT_SDK=/path/to/sdk tunnelkit run [--board x86_64_generic]", n.dir.display());
+    Ok(())
 }
 
 /// `tunnelkit check`: prints every finding; 0 = valid (warnings allowed), 1 = invalid.

@@ -182,23 +182,18 @@ pub fn console_file(test: &str) -> (PathBuf, std::fs::File) {
 }
 
 /// A user's own cargo workspace in a new temporary directory: one PD crate
-/// `hello` (image `hello.elf`, depending on tunnelkit-runtime by path, with
-/// tunnelkit's `.cargo/config.toml` PD flags) whose `init` prints a line and
-/// then runs `init_tail` (Rust statements), and a `system.xml` with that PD.
+/// `hello` (image `hello.elf`, depending on tunnelkit-runtime by path) whose
+/// `init` prints a line and then runs `init_tail` (Rust statements), and a
+/// `system.xml` with that PD. Like any user's workspace it has no
+/// `.cargo/config.toml` and no `[profile.pd]`: the tool passes the PD flags.
 pub fn user_workspace(test: &str, init_tail: &str) -> PathBuf {
     let root = repo_root();
     let dir = std::env::temp_dir().join(format!("tunnelkit-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("hello/src")).unwrap();
-    std::fs::create_dir_all(dir.join(".cargo")).unwrap();
-    std::fs::copy(root.join(".cargo/config.toml"), dir.join(".cargo/config.toml")).unwrap();
     std::fs::copy(root.join("rust-toolchain.toml"), dir.join("rust-toolchain.toml")).unwrap();
     let files = [
-        (
-            "Cargo.toml",
-            "[workspace]\nresolver = \"3\"\nmembers = [\"hello\"]\n\n[profile.pd]\ninherits = \"release\"\npanic = \"abort\"\nlto = \"fat\"\ncodegen-units = 1\n"
-                .to_string(),
-        ),
+        ("Cargo.toml", "[workspace]\nresolver = \"3\"\nmembers = [\"hello\"]\n".to_string()),
         (
             "hello/Cargo.toml",
             format!(

@@ -339,3 +339,65 @@ fn a_user_workspace_prints_in_release_on_qemu_virt_aarch64() {
 fn a_user_workspace_prints_in_release_on_x86_64_generic() {
     a_user_workspace_prints_in_release("a_user_workspace_prints_in_release_on_x86_64_generic", "x86_64_generic");
 }
+
+/// Runs `tests/systems/[smp/]chatter.xml` (three PDs printing 150 long,
+/// self-checking lines each at once, preempted mid-line by their budgets,
+/// on one core or three) and checks that every line is whole: each console
+/// line that holds a chatter line is exactly one, with the payload and sum
+/// its PD and number give, and every PD's lines all arrive, in order.
+fn lines_are_whole(board: &str, config: &str) {
+    let test = format!("console_lines_are_whole_on_{board}_{config}");
+    let Some(_sdk) = tunnelkit_tests::sdk_with_config_or_skip(&test, board, config) else { return };
+    let _guard = qemu_lock();
+    let system = if config.starts_with("smp") { "tests/systems/smp/chatter.xml" } else { "tests/systems/chatter.xml" };
+    let out = tunnelkit(&["run", "--system", system, "--board", board, "--config", config, "--timeout", "300"]);
+    let log = text(&out);
+    assert!(out.status.success(), "{test}: the chatter system did not pass:\n{log}");
+    let mut next = std::collections::BTreeMap::<&str, u64>::new();
+    for line in log.lines().filter(|l| l.contains("chatter ") && !l.contains("tunnelkit:")) {
+        let words: Vec<&str> = line.split(' ').collect();
+        let [first, name, i, payload, sum] = words[..] else { panic!("{test}: a broken line: {line:?}") };
+        assert_eq!(first, "chatter", "{test}: a broken line: {line:?}");
+        let seed: u64 = name.bytes().map(u64::from).sum();
+        let i: u64 = i.parse().unwrap_or_else(|_| panic!("{test}: a broken line: {line:?}"));
+        let want: String = (0..96u64).map(|k| char::from(b'a' + ((seed + i * 7 + k * 13) % 26) as u8)).collect();
+        assert_eq!(payload, want, "{test}: a broken line: {line:?}");
+        assert_eq!(sum, ((seed * 31 + i) % 9973).to_string(), "{test}: a broken line: {line:?}");
+        let n = next.entry(name).or_default();
+        assert_eq!(i, *n, "{test}: {name}'s lines out of order or missing at {line:?}");
+        *n += 1;
+    }
+    assert_eq!(next.len(), 3, "{test}: lines from {next:?}:\n{log}");
+    assert!(next.values().all(|&n| n == 150), "{test}: lines per PD {next:?}:\n{log}");
+    say(&format!("{test}: 450 lines from 3 PDs printing at once, every one whole"));
+}
+
+#[test]
+fn console_lines_are_whole_in_debug_on_qemu_virt_aarch64() {
+    lines_are_whole("qemu_virt_aarch64", "debug");
+}
+
+#[test]
+fn console_lines_are_whole_in_debug_on_x86_64_generic() {
+    lines_are_whole("x86_64_generic", "debug");
+}
+
+#[test]
+fn console_lines_are_whole_in_release_on_qemu_virt_aarch64() {
+    lines_are_whole("qemu_virt_aarch64", "release");
+}
+
+#[test]
+fn console_lines_are_whole_in_release_on_x86_64_generic() {
+    lines_are_whole("x86_64_generic", "release");
+}
+
+#[test]
+fn console_lines_are_whole_across_cores_on_qemu_virt_aarch64() {
+    lines_are_whole("qemu_virt_aarch64", "smp-debug");
+}
+
+#[test]
+fn console_lines_are_whole_across_cores_on_x86_64_generic() {
+    lines_are_whole("x86_64_generic", "smp-debug");
+}

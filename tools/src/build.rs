@@ -107,10 +107,18 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, 
     let mut console = None;
     if add_console && console_pod::needed(req.config, &system) {
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let added = add_console_pod(req, &source, &dir, stem)?;
-        images.push((added.pod.clone(), console_pod::IMAGE.into(), String::new()));
-        source = Source { path: dir.join(format!("{stem}.xml")), text: added.text.clone() };
-        console = Some(added);
+        match add_console_pod(req, &source, &dir, stem) {
+            Ok(added) => {
+                images.push((added.pod.clone(), console_pod::IMAGE.into(), String::new()));
+                source = Source { path: dir.join(format!("{stem}.xml")), text: added.text.clone() };
+                console = Some(added);
+            }
+            // With a kernel console the pod only keeps lines whole: build without it.
+            Err(e) if req.config.has_printing() => {
+                eprintln!("tunnelkit: warning: {e:#}\ntunnelkit: building without the console pod: PDs print on the kernel console, where lines can interleave");
+            }
+            Err(e) => return Err(e),
+        }
     }
     let mut binaries = BTreeSet::new();
     // The console pod the tool added, when this workspace has no crate for it
@@ -240,23 +248,16 @@ fn add_console_pod(req: &BuildRequest, source: &Source, dir: &Path, stem: &str) 
                 format!("{}:{}:{}: error: console pod: {}\n  hint: {}", source.path.display(), e.pos.line, e.pos.col, e.message, e.hint)
             })
             .collect();
-        anyhow::anyhow!(
-            "config '{}' has no kernel console, so tunnelkit adds the console pod to {}, but cannot:\n{}",
-            req.config.name(),
-            source.path.display(),
-            lines.join("\n")
-        )
+        let why = if req.config.has_printing() { "keeps lines whole with the console pod" } else { "has no kernel console, so tunnelkit adds the console pod to" };
+        anyhow::anyhow!("config '{}' {why} {}, but cannot:\n{}", req.config.name(), source.path.display(), lines.join("\n"))
     })?;
     let out = dir.join(format!("{stem}.xml"));
     fs::write(&out, &added.text).with_context(|| format!("writing {}", out.display()))?;
     for line in console_pod::describe(&added) {
         eprintln!("tunnelkit: {line}");
     }
-    eprintln!(
-        "tunnelkit: config '{}' has no kernel console: building {} (the system with the console pod)",
-        req.config.name(),
-        out.display()
-    );
+    let why = if req.config.has_printing() { "whole lines" } else { "no kernel console" };
+    eprintln!("tunnelkit: config '{}' ({why}): building {} (the system with the console pod)", req.config.name(), out.display());
     // The result must itself be a valid system (an internal check).
     let target = Target { board: Some(req.board), config: Some(req.config) };
     let report = check::check_file_with(&out, None, target, None);

@@ -1,16 +1,21 @@
-//! Adding the console pod to a system that could not print otherwise.
+//! Adding the console pod to every system: whole lines in every config.
 //!
 //! The release, benchmark, smp-release and smp-benchmark kernels have no
 //! kernel console: a PD prints only through the console pod (the serial
 //! driver, `serial.elf`), which it calls on the `pp` channel its
 //! `tunnelkit_console_channel` setvar names (see the runtime's `printing`
-//! and `console` modules). For such a config, `tunnelkit run` and
-//! `tunnelkit build` give a system that has no console pod one:
+//! and `console` modules). The debug kernels have one, but it prints a byte
+//! per system call, so PDs printing at once interleave their characters; the
+//! console pod prints each line in one call it serves, one call at a time,
+//! so lines stay whole. So `tunnelkit run` and `tunnelkit build` give every
+//! system that has no console pod one:
 //!
-//! - a passive `serial` PD at priority 254 running `serial.elf`, driving the
-//!   board's UART: the PL011 at 0x9000000 on qemu_virt_aarch64 (a device
-//!   region mapped uncached, `uart_vaddr` / `uart_size`), COM1 at I/O port
-//!   0x3f8 on x86_64_generic (`<ioport id="0">`, `uart_port`);
+//! - a passive `serial` PD at priority 254 running `serial.elf`: in the
+//!   configs without a kernel console it drives the board's UART (the PL011
+//!   at 0x9000000 on qemu_virt_aarch64, a device region mapped uncached,
+//!   `uart_vaddr` / `uart_size`; COM1 at I/O port 0x3f8 on x86_64_generic,
+//!   `<ioport id="0">`, `uart_port`); in the debug configs it prints through
+//!   the kernel console (`seL4_DebugPutChar`), which it alone then uses;
 //! - for every PD, child PDs included, one channel to it: at the PD, `pp`
 //!   on the highest channel id the PD does not use (ids are 0..61 and shared
 //!   with its IRQs), with `setvar_id="tunnelkit_console_channel"`; at the
@@ -22,16 +27,20 @@
 //! priority (`pp-priority`), so a PD at priority 254 cannot print through
 //! it; that, a PD with no free channel id, a system with no room for one
 //! more PD and a UART some region or I/O port already covers are errors at
-//! their position. On a multicore kernel, when the callers run on more than
-//! one core, a pod that callers on two cores share could hang seL4's
-//! multicore kernel (docs/smp.md), so: on qemu_virt_aarch64 the pod is made
-//! per-core (`<?tunnelkit per_core="true"?>`, see [`crate::percore`]): one
-//! instance per core, all driving the same UART (lines stay whole, but two
-//! cores' lines may interleave byte by byte); on x86_64_generic, where one
-//! PD only can own COM1's I/O ports, it is an active server on core 0
-//! instead ([`ACTIVE_BUDGET`] of every [`ACTIVE_PERIOD`] µs): callers on
-//! other cores reach it by plain IPC, and their printing is paid from its
-//! budget, not theirs.
+//! their position in the configs without a kernel console. In the debug
+//! configs such a PD prints on the kernel console directly instead (listed
+//! in the build log; its lines may interleave with the pod's), and a system
+//! that cannot get the pod at all prints as before. On a multicore kernel,
+//! when the callers run on more than one core, a pod that callers on two
+//! cores share could hang seL4's multicore kernel (docs/smp.md), so the
+//! console is an active server on core 0 instead ([`ACTIVE_BUDGET`] of every
+//! [`ACTIVE_PERIOD`] µs): callers on other cores reach it by plain IPC (their
+//! printing is paid from its budget, not theirs), and one server prints
+//! every core's lines, whole. (Per-core instances would keep printing on each
+//! caller's budget, but two cores' lines would interleave byte by byte; on
+//! x86_64 only one PD can own COM1 anyway.) The instances of a per-core pod
+//! cannot share one channel to the server: an error without a kernel
+//! console, direct printing in debug.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -88,6 +97,9 @@ pub struct Added {
     pub clients: Vec<Client>,
     /// How the console PD runs.
     pub kind: Kind,
+    /// PDs that print on the kernel console directly (debug configs: they
+    /// cannot call the pod), with why.
+    pub direct: Vec<(String, &'static str)>,
 }
 
 /// How the console PD runs.
@@ -96,23 +108,28 @@ pub enum Kind {
     /// A passive pod: each caller's budget pays for its printing.
     Pod,
     /// A passive pod with one instance per core its callers run on
-    /// (multicore kernel on qemu_virt_aarch64).
+    /// (multicore kernel on qemu_virt_aarch64 when per-core pods print, which
+    /// cannot share a channel to one server): lines whole per core.
     PerCorePod,
-    /// An active server on core 0 with its own budget (multicore kernel on
-    /// x86_64_generic with callers on several cores).
+    /// An active server on core 0 with its own budget (multicore kernel,
+    /// callers on several cores).
     Server,
 }
 
-/// Whether a system needs the console pod in `config`: the kernel has no
-/// console and no PD of the system runs [`IMAGE`].
-pub fn needed(config: KernelConfig, system: &crate::sdf::System) -> bool {
-    !config.has_printing() && !system.images().any(|(_, i)| i.path == IMAGE)
+/// Whether a system gets the console pod: no PD of it runs [`IMAGE`]. In
+/// the configs without a kernel console it is the only way to print; in the
+/// debug configs it keeps lines whole.
+pub fn needed(_config: KernelConfig, system: &crate::sdf::System) -> bool {
+    !system.images().any(|(_, i)| i.path == IMAGE)
 }
 
 /// Adds the console pod for `board` and `config` to `text` (a valid system
 /// with no console pod).
 pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<AddError>> {
     let (sys, doc) = crate::sdf::rewrite::read(text)?;
+    // With a kernel console a PD that cannot call the pod prints there instead.
+    let kernel_console = config.has_printing();
+    let mut direct: Vec<(String, &'static str)> = Vec::new();
     let mut errors = Vec::new();
     let err = |errors: &mut Vec<AddError>, pos: Pos, message: String, hint: String| errors.push(AddError { pos, message, hint });
 
@@ -143,8 +160,9 @@ pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<
     let pod = free_name("serial", &pd_names);
     let uart = free_name("uart", &mr_names);
 
-    // The UART must be free.
+    // The UART must be free (with a kernel console the pod does not drive it).
     match board.arch() {
+        _ if kernel_console => {}
         Arch::Aarch64 => {
             for mr in &sys.mrs {
                 if let Some(pa) = mr.phys_addr {
@@ -197,6 +215,10 @@ pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<
     }
     let mut clients = Vec::new();
     for (i, pd) in sys.pds.iter().enumerate() {
+        if pd.priority >= PRIORITY && kernel_console {
+            direct.push((pd.name.clone(), "its priority is the pod's"));
+            continue;
+        }
         if pd.priority >= PRIORITY {
             err(
                 &mut errors,
@@ -214,6 +236,7 @@ pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<
         }
         match (0..=MAX_ID).rev().find(|id| !used[i].contains(id)) {
             Some(id) => clients.push(Client { pd: pd.name.clone(), id, pod_id: clients.len() as u64 }),
+            None if kernel_console => direct.push((pd.name.clone(), "it has no channel id left")),
             None => err(
                 &mut errors,
                 pd.pos,
@@ -229,36 +252,48 @@ pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<
     // Insert before the root's end tag.
     let root = doc.root_element().range();
     let at = text[root.clone()].rfind("</").map_or(root.end, |k| root.start + k);
-    let text_as = |kind: Kind| render(text, at, board, config, &pod, &uart, &clients, kind);
+    let text_as = |kind: Kind, clients: &[Client]| render(text, at, board, config, &pod, &uart, clients, kind);
     let mut kind = Kind::Pod;
     if config.is_smp() {
         // Which cores call the pod: one instance per core if more than one.
-        let plain = text_as(Kind::Pod);
+        let plain = text_as(Kind::Pod, &clients);
         let mut sink = Sink::new("");
         if let Some(s) = parse::parse(&plain, &mut sink)
             && let Some(p) = s.pds.iter().position(|p| p.name == pod)
             && crate::check::cores::reach(&s)[p].len() > 1
         {
-            kind = match board.arch() {
-                Arch::Aarch64 => Kind::PerCorePod,
-                Arch::X86_64 => Kind::Server,
-            };
-            if kind == Kind::Server {
+            kind = Kind::Server;
+            {
                 // Instances of a per-core pod would share one channel to the
                 // server, which the per-core expansion cannot split.
                 let reach = crate::check::cores::reach(&s);
-                let split: Vec<AddError> = s
+                let split_pods: Vec<(&crate::sdf::Pd, Pos)> = s
                     .pds
                     .iter()
                     .enumerate()
                     .filter_map(|(i, pd)| pd.per_core.filter(|_| pd.passive && reach[i].len() > 1).map(|pos| (pd, pos)))
+                    .collect();
+                if !split_pods.is_empty() && board.arch() == Arch::Aarch64 {
+                    // Several PDs can drive the PL011: one instance per core.
+                    kind = Kind::PerCorePod;
+                } else if kernel_console {
+                    for (pd, _) in &split_pods {
+                        direct.push((pd.name.clone(), "a per-core pod's instances cannot share its channel"));
+                    }
+                    clients.retain(|c| !split_pods.iter().any(|(pd, _)| pd.name == c.pd));
+                    for (k, c) in clients.iter_mut().enumerate() {
+                        c.pod_id = k as u64;
+                    }
+                }
+                let split: Vec<AddError> = split_pods
+                    .into_iter()
+                    .filter(|_| kind == Kind::Server && !kernel_console)
                     .map(|(pd, pos)| AddError {
                         pos,
                         message: format!(
                             "per-core pod '{}' would print through the console server, but its instances cannot share one channel to it \
-                             (on {} one PD owns COM1, so the console cannot be per-core)",
-                            pd.name,
-                            board.name()
+                             (the console is one server on a multicore kernel, so that lines stay whole)",
+                            pd.name
                         ),
                         hint: format!(
                             "add the serial driver PD ({IMAGE}) yourself, or use --config {}",
@@ -272,7 +307,7 @@ pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<
             }
         }
     }
-    Ok(Added { text: text_as(kind), pod, clients, kind })
+    Ok(Added { text: text_as(kind, &clients), pod, clients, kind, direct })
 }
 
 /// The system with the pod's elements inserted at `at` (before `</system>`).
@@ -281,10 +316,11 @@ fn render(text: &str, at: usize, board: Board, config: KernelConfig, pod: &str, 
     let mut add = String::new();
     let i = "    ";
     add.push_str(&format!(
-        "{i}<!-- Added by tunnelkit for the {} config (no kernel console): the console pod and one channel to it from every PD. -->\n",
-        config.name()
+        "{i}<!-- Added by tunnelkit for the {} config ({}): the console pod and one channel to it from every PD. -->\n",
+        config.name(),
+        if config.has_printing() { "whole lines on the kernel console" } else { "no kernel console" }
     ));
-    if board.arch() == Arch::Aarch64 {
+    if board.arch() == Arch::Aarch64 && !config.has_printing() {
         add.push_str(&format!("{i}<memory_region name=\"{uart}\" size=\"{PL011_SIZE:#x}\" phys_addr=\"{PL011:#x}\" />\n"));
     }
     let how = match kind {
@@ -297,6 +333,7 @@ fn render(text: &str, at: usize, board: Board, config: KernelConfig, pod: &str, 
     }
     add.push_str(&format!("{i}{i}<program_image path=\"{IMAGE}\" />\n"));
     match board.arch() {
+        _ if config.has_printing() => {}
         Arch::Aarch64 => add.push_str(&format!(
             "{i}{i}<map mr=\"{uart}\" vaddr=\"{PL011_VADDR:#x}\" perms=\"rw\" cached=\"false\" setvar_vaddr=\"uart_vaddr\" setvar_size=\"uart_size\" />\n"
         )),
@@ -332,9 +369,9 @@ pub fn describe(added: &Added) -> Vec<String> {
         added.pod,
         match added.kind {
             Kind::Pod => "passive".to_string(),
-            Kind::PerCorePod => "passive, one instance per core".to_string(),
+            Kind::PerCorePod => "passive, one instance per core (per-core pods print, so lines are whole per core; two cores' may interleave)".to_string(),
             Kind::Server => format!(
-                "an active server on core 0 with {ACTIVE_BUDGET} µs every {ACTIVE_PERIOD} µs: one PD only can own COM1, and a pod shared across cores can hang the kernel"
+                "an active server on core 0 with {ACTIVE_BUDGET} µs every {ACTIVE_PERIOD} µs: a pod shared across cores can hang the kernel, and one server keeps every core's lines whole"
             ),
         },
         added.clients.len(),
@@ -342,6 +379,10 @@ pub fn describe(added: &Added) -> Vec<String> {
     )];
     let list: Vec<String> = added.clients.iter().map(|c| format!("{} {}", c.pd, c.id)).collect();
     lines.push(format!("console channel at each PD: {}", list.join(", ")));
+    if !added.direct.is_empty() {
+        let list: Vec<String> = added.direct.iter().map(|(pd, why)| format!("{pd} ({why})")).collect();
+        lines.push(format!("printing on the kernel console directly: {}", list.join(", ")));
+    }
     lines
 }
 
@@ -486,15 +527,15 @@ mod tests {
         let images = crate::sdf::System::from_text("s.xml", text).unwrap();
         assert!(needed(KernelConfig::Release, &images));
         assert!(needed(KernelConfig::SmpBenchmark, &images));
-        assert!(!needed(KernelConfig::Debug, &images));
-        assert!(!needed(KernelConfig::SmpDebug, &images));
+        assert!(needed(KernelConfig::Debug, &images), "whole lines in debug too");
+        assert!(needed(KernelConfig::SmpDebug, &images));
         let with_pod = repo_file("tests/systems/runtime-console.qemu_virt_aarch64.xml");
         let images = crate::sdf::System::from_text("s.xml", &with_pod).unwrap();
         assert!(!needed(KernelConfig::Release, &images));
     }
 
     #[test]
-    fn on_a_multicore_kernel_callers_on_several_cores_get_a_per_core_pod() {
+    fn on_a_multicore_kernel_callers_on_several_cores_get_a_server_or_per_core_instances() {
         let smp = repo_file("smp.xml");
         let added = add(&smp, Board::QemuVirtAarch64, KernelConfig::SmpRelease).unwrap();
         assert_eq!(added.kind, Kind::PerCorePod);
@@ -517,11 +558,31 @@ mod tests {
         assert!(added.text.contains("<protection_domain name=\"serial\" priority=\"254\" budget=\"2000\" period=\"10000\" cpu=\"0\">"));
         valid(&added.text, Board::X86_64Generic, KernelConfig::SmpRelease);
         let added = add(text, Board::QemuVirtAarch64, KernelConfig::SmpRelease).unwrap();
-        assert_eq!(added.kind, Kind::PerCorePod);
+        assert_eq!(added.kind, Kind::Server, "no per-core pod prints: one server keeps every core's lines whole");
+        // In debug the instances of a per-core pod print on the kernel console directly.
+        let added = add(&smp, Board::X86_64Generic, KernelConfig::SmpDebug).unwrap();
+        assert_eq!(added.kind, Kind::Server);
+        assert!(added.direct.iter().any(|(pd, _)| pd == "crypt"), "{:?}", added.direct);
+        assert!(!added.clients.iter().any(|c| c.pd == "crypt"));
+        valid(&added.text, Board::X86_64Generic, KernelConfig::SmpDebug);
         // One core: a plain pod, as on a single-core kernel.
         let text = repo_file("system.xml");
         let added = add(&text, Board::X86_64Generic, KernelConfig::SmpBenchmark).unwrap();
         assert_eq!(added.kind, Kind::Pod);
         valid(&added.text, Board::X86_64Generic, KernelConfig::SmpBenchmark);
+    }
+
+    #[test]
+    fn in_debug_the_pod_uses_the_kernel_console_and_a_pd_that_cannot_call_it_prints_directly() {
+        let text = repo_file("tests/systems/containment.xml");
+        for board in [Board::QemuVirtAarch64, Board::X86_64Generic] {
+            let added = add(&text, board, KernelConfig::Debug).unwrap();
+            assert_eq!(added.direct, [("tick".to_string(), "its priority is the pod's")]);
+            assert!(!added.clients.iter().any(|c| c.pd == "tick"));
+            assert!(added.clients.iter().any(|c| c.pd == "crashy"), "children print through it too");
+            assert!(!added.text.contains("0x9000000") && !added.text.contains("<ioport"), "no UART of its own in debug");
+            assert_eq!(describe(&added)[2], "printing on the kernel console directly: tick (its priority is the pod's)");
+            valid(&added.text, board, KernelConfig::Debug);
+        }
     }
 }

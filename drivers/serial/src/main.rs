@@ -1,6 +1,8 @@
 //! Console pod: prints what other PDs send it (the runtime's console
-//! protocol) on the board's UART. Passive, so each caller's budget pays for
-//! its own output, and one call's bytes are never interleaved with another's.
+//! protocol) on the board's UART, or, where the system gives it none (the
+//! debug configs, whose kernel owns the UART), on the kernel console.
+//! Passive, so each caller's budget pays for its own output, and one call's
+//! bytes are never interleaved with another's.
 //!
 //! AArch64 (QEMU virt): PL011 at the `<map>` named by `uart_vaddr` /
 //! `uart_size` (uncached). x86_64: 16550 COM1 through `<ioport id="0">`, whose
@@ -12,7 +14,7 @@
 
 use core::convert::Infallible;
 
-use tunnelkit_runtime::{Channel, Handler, MessageInfo, console, mr, protection_domain, region_setvars, setvar};
+use tunnelkit_runtime::{Channel, Handler, MessageInfo, console, mr, printing, protection_domain, region_setvars, setvar};
 
 region_setvars!(
     /// Virtual address of the PL011 registers.
@@ -39,13 +41,19 @@ impl Handler for Serial {
 
     fn protected(&mut self, _channel: Channel, msg_info: MessageInfo) -> Result<MessageInfo, Infallible> {
         match console::decode(msg_info.label(), msg_info.length(), mr::get, &mut self.buf) {
-            Some(n) => {
+            Some(n) if self.uart.configured() => {
                 for &b in &self.buf[..n] {
                     if b == b'\n' {
                         self.uart.put(b'\r');
                     }
                     self.uart.put(b);
                 }
+                Ok(MessageInfo::with_label(0, 0))
+            }
+            Some(n) => {
+                // No UART of its own (a debug config): the kernel console,
+                // which only this PD uses for the others' lines.
+                printing::write_bytes(&self.buf[..n]);
                 Ok(MessageInfo::with_label(0, 0))
             }
             None => Ok(MessageInfo::with_label(1, 0)),
@@ -75,6 +83,11 @@ mod pl011 {
     impl Uart {
         pub fn new() -> Self {
             Self(DeviceMemory::from_setvars(&super::uart_vaddr, &super::uart_size))
+        }
+
+        /// Whether the system maps the registers.
+        pub fn configured(&self) -> bool {
+            self.0.is_some()
         }
 
         /// Sends one byte, waiting while the FIFO is full; nothing if unmapped.
@@ -111,6 +124,11 @@ mod uart16550 {
                 }
             }
             Self { ports }
+        }
+
+        /// Whether the system gives the UART's ports.
+        pub fn configured(&self) -> bool {
+            self.ports.is_some()
         }
 
         /// Sends one byte, waiting for the transmitter; nothing if unconfigured.

@@ -1,8 +1,9 @@
 //! Printing: to the console pod when the system description gives this PD a
-//! console channel (every kernel config; lines stay whole), otherwise to the
-//! kernel console (`seL4_DebugPutChar`, `debug` config only; another PD's
-//! output can interleave a line there, as the kernel prints a byte per
-//! system call). Without either, output is dropped.
+//! console channel (`tunnelkit build` gives every PD one, in every config:
+//! lines stay whole), otherwise to the kernel console (`seL4_DebugPutChar`,
+//! debug configs only; another PD's output can interleave a line there, as
+//! the kernel prints a byte per system call). Without either, output is
+//! dropped.
 
 use core::fmt;
 
@@ -41,7 +42,17 @@ impl fmt::Write for LineBuffer {
     }
 }
 
-/// Writes formatted text to the kernel console. Use [`debug_print!`](crate::debug_print).
+/// Writes `bytes` as they are where this PD prints (see the module doc): the
+/// console pod's own way out to the kernel console in the debug configs.
+pub fn write_bytes(bytes: &[u8]) {
+    for part in bytes.chunks(LINE) {
+        let mut line = LineBuffer { buf: [0; LINE], len: part.len() };
+        line.buf[..part.len()].copy_from_slice(part);
+        line.flush();
+    }
+}
+
+/// Writes formatted text where this PD prints. Use [`debug_print!`](crate::debug_print).
 pub fn print(args: fmt::Arguments<'_>) {
     let mut line = LineBuffer { buf: [0; LINE], len: 0 };
     let _ = fmt::Write::write_fmt(&mut line, args);
@@ -53,13 +64,15 @@ pub fn print(args: fmt::Arguments<'_>) {
     }
 }
 
-/// Prints to the kernel console (debug config only).
+/// Prints where this PD prints: through the console pod (every config), or
+/// on the kernel console (debug configs).
 #[macro_export]
 macro_rules! debug_print {
     ($($arg:tt)*) => { $crate::printing::print(format_args!($($arg)*)) };
 }
 
-/// Prints a line to the kernel console (debug config only).
+/// Prints a line where this PD prints (see [`debug_print!`]): whole, when
+/// it prints through the console pod.
 #[macro_export]
 macro_rules! debug_println {
     () => { $crate::printing::print(format_args!("\n")) };

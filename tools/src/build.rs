@@ -115,7 +115,9 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, 
             }
             // With a kernel console the pod only keeps lines whole: build without it.
             Err(e) if req.config.has_printing() => {
-                eprintln!("tunnelkit: warning: {e:#}\ntunnelkit: building without the console pod: PDs print on the kernel console, where lines can interleave");
+                eprintln!(
+                    "tunnelkit: warning: {e:#}\ntunnelkit: building without the console pod: PDs print on the kernel console, where lines can interleave"
+                );
             }
             Err(e) => return Err(e),
         }
@@ -248,7 +250,11 @@ fn add_console_pod(req: &BuildRequest, source: &Source, dir: &Path, stem: &str) 
                 format!("{}:{}:{}: error: console pod: {}\n  hint: {}", source.path.display(), e.pos.line, e.pos.col, e.message, e.hint)
             })
             .collect();
-        let why = if req.config.has_printing() { "keeps lines whole with the console pod" } else { "has no kernel console, so tunnelkit adds the console pod to" };
+        let why = if req.config.has_printing() {
+            "keeps lines whole with the console pod"
+        } else {
+            "has no kernel console, so tunnelkit adds the console pod to"
+        };
         anyhow::anyhow!("config '{}' {why} {}, but cannot:\n{}", req.config.name(), source.path.display(), lines.join("\n"))
     })?;
     let out = dir.join(format!("{stem}.xml"));

@@ -369,7 +369,8 @@ pub fn describe(added: &Added) -> Vec<String> {
         added.pod,
         match added.kind {
             Kind::Pod => "passive".to_string(),
-            Kind::PerCorePod => "passive, one instance per core (per-core pods print, so lines are whole per core; two cores' may interleave)".to_string(),
+            Kind::PerCorePod =>
+                "passive, one instance per core (per-core pods print, so lines are whole per core; two cores' may interleave)".to_string(),
             Kind::Server => format!(
                 "an active server on core 0 with {ACTIVE_BUDGET} µs every {ACTIVE_PERIOD} µs: a pod shared across cores can hang the kernel, and one server keeps every core's lines whole"
             ),

@@ -50,8 +50,8 @@ pub use tunnelkit_sys::board::{BOARD, Board, CONFIG, KernelConfig};
 
 #[cfg(target_os = "none")]
 pub use event_loop::{
-    BUSY_LABEL, FAULT_LABEL, HELD_LABEL, OVERRUN_LABEL, RESTART_AFTER_FAULT, RESTART_AFTER_OVERRUN, RESTART_HELD, held, run,
-    start_reason, wait_for,
+    BUSY_LABEL, FAULT_LABEL, HELD_LABEL, OVERRUN_LABEL, RESTART_AFTER_FAULT, RESTART_AFTER_OVERRUN, RESTART_HELD, held, run, start_reason,
+    wait_for,
 };
 #[cfg(target_os = "none")]
 pub use tunnelkit_sys::memory::{DeviceMemory, OutOfBounds, SharedMemory};

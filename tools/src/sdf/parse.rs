@@ -544,7 +544,7 @@ impl<'b> Ctx<'_, 'b, '_> {
             vcpu_ids: Vec::new(),
             image: None,
             call_bound: settings.call_bound,
-            restart: settings.restart.and_then(|r| r.policy(&mut self.sink)),
+            restart: settings.restart.and_then(|r| r.policy(self.sink)),
             caps: Vec::new(),
             per_core: settings.per_core,
             cross_core_allowed: settings.cross_core,

@@ -16,8 +16,7 @@ protection_domain!(init);
 struct Crashy;
 
 fn init() -> Crashy {
-    raise_vm_fault();
-    Crashy
+    raise_vm_fault()
 }
 
 impl Handler for Crashy {

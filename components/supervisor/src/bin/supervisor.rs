@@ -18,7 +18,7 @@
 //! without one it restarts faulting children and names them by id.
 //!
 //! Each child's restart policy (`<?tunnelkit restart=…?>`, see
-//! `supervisor::Restarts`) decides what a failure means: a restart, a restart
+//! `tunnelkit_supervisor::Restarts`) decides what a failure means: a restart, a restart
 //! after a backoff (done on a later tick), or *holding* the child — restarted
 //! without its `init`, it answers every call with `Err(Held)` — which is
 //! reported on the console and in the status page
@@ -30,7 +30,7 @@
 
 use core::convert::Infallible;
 
-use supervisor::{Decision, Restarts};
+use tunnelkit_supervisor::{Decision, Restarts};
 use tunnelkit_runtime::supervision::status::{self, ChildStatus};
 use tunnelkit_runtime::supervision::{
     CallState, ChildTable, MAX_CHILDREN, NAME_BYTES, PatchedTable, RestartPolicy, SchedContext, call_state_of, supervision_table,

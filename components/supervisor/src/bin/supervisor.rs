@@ -30,7 +30,6 @@
 
 use core::convert::Infallible;
 
-use tunnelkit_supervisor::{Decision, Restarts};
 use tunnelkit_runtime::supervision::status::{self, ChildStatus};
 use tunnelkit_runtime::supervision::{
     CallState, ChildTable, MAX_CHILDREN, NAME_BYTES, PatchedTable, RestartPolicy, SchedContext, call_state_of, supervision_table,
@@ -40,6 +39,7 @@ use tunnelkit_runtime::{
     ChannelSet, Child, Handler, MessageInfo, RESTART_AFTER_FAULT, RESTART_AFTER_OVERRUN, RESTART_HELD, SharedMemory, debug_println, mr,
     protection_domain, region_setvars,
 };
+use tunnelkit_supervisor::{Decision, Restarts};
 
 protection_domain!(init);
 

@@ -59,7 +59,7 @@ impl ServerSpec {
 /// `true` charges it that whole interval's consumption (an over-approximation by at most one
 /// interval: the caller's own work before the call), `false` charges it nothing (an
 /// under-approximation by at most one interval: the call's work before it was first seen), as
-/// the implementation's `Watchdog::tick` does (`tunnel-pd/runtime/src/watchdog.rs`, run by
+/// the implementation's `Watchdog::tick` does (`components/supervisor-lib/src/watchdog.rs`, run by
 /// `components/supervisor`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Watchdog {

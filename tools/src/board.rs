@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-pub use tunnelkit_sys::board::{Arch, Board, KernelConfig};
+pub use tunnelkit_abi::board::{Arch, Board, KernelConfig};
 
 /// The Rust target PD images for `board` are compiled for.
 pub fn rust_target(board: Board) -> &'static str {

@@ -32,7 +32,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use tunnelkit_sys::supervision::{CALL_STATE_SYMBOL, CHANNELS, CallerSc, MAX_CHILDREN, SupervisedChild, TABLE_SYMBOL, TABLE_WORDS, encode};
+use tunnelkit_abi::supervision::{CALL_STATE_SYMBOL, CHANNELS, CallerSc, MAX_CHILDREN, SupervisedChild, TABLE_SYMBOL, TABLE_WORDS, encode};
 
 use crate::sdf::{CapKind, Pd, Pos, System};
 

@@ -26,7 +26,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
-use tunnelkit_sys::trace::{Layout, crc16};
+use tunnelkit_abi::trace::{Layout, crc16};
 
 use crate::sdf::System;
 
@@ -433,18 +433,19 @@ pub struct RunInfo {
 /// What a reply or answer label means (tunnelkit's `CallError` labels and
 /// the runtime's own).
 pub fn outcome(label: u64) -> String {
+    use tunnelkit_abi::reply::{BUSY_LABEL, FAULT_LABEL, HELD_LABEL, OVERRUN_LABEL, UNHANDLED_PPC_LABEL};
     match label {
         0 => "ok".into(),
         1 => "unknown_operation".into(),
         2 => "bad_length".into(),
-        3 | 0xF_FFFF => "wrong_channel".into(),
+        3 | UNHANDLED_PPC_LABEL => "wrong_channel".into(),
         4 => "bad_window".into(),
         5 => "no_lent_region".into(),
         6 => "refused".into(),
-        7 | 0xF_FFFE => "busy".into(),
-        8 | 0xF_FFFD => "fault".into(),
-        9 | 0xF_FFFC => "overrun".into(),
-        10 | 0xF_FFFB => "held".into(),
+        7 | BUSY_LABEL => "busy".into(),
+        8 | FAULT_LABEL => "fault".into(),
+        9 | OVERRUN_LABEL => "overrun".into(),
+        10 | HELD_LABEL => "held".into(),
         other => format!("label_{other}"),
     }
 }
@@ -452,15 +453,7 @@ pub fn outcome(label: u64) -> String {
 /// Why a PD started (`unspecified`: a `child_restart` by
 /// `Child::restart`, which sets the entry point only).
 pub fn reason(r: u64) -> String {
-    match r {
-        0 => "boot".into(),
-        1 => "fault".into(),
-        2 => "overrun".into(),
-        0x101 => "held_after_fault".into(),
-        0x102 => "held_after_overrun".into(),
-        0xFFFF_FFFF => "unspecified".into(),
-        other => format!("reason_{other}"),
-    }
+    tunnelkit_abi::reply::reason_name(r).map_or_else(|| format!("reason_{r}"), str::to_string)
 }
 
 /// seL4's fault label, as the supervisor names it.

@@ -1,10 +1,14 @@
-//! The supervisor's restart policy bookkeeping (pure logic, host-tested): per
-//! child, when it was restarted, and what the next failure means — restart
-//! now, restart after a backoff, or hold (`RestartPolicy` from the child's
-//! `<?tunnelkit restart=…?>`). Time is counted in the supervisor's ticks.
+//! The supervisor's library (pure logic, host-tested): the watchdog's
+//! accounting of bounded pods' calls ([`watchdog`]), and the restart policy
+//! bookkeeping ([`Restarts`]): per child, when it was restarted, and what the
+//! next failure means — restart now, restart after a backoff, or hold
+//! (`RestartPolicy` from the child's `<?tunnelkit restart=…?>`). Time is
+//! counted in the supervisor's ticks.
 
 #![no_std]
 #![forbid(unsafe_code)]
+
+pub mod watchdog;
 
 use tunnelkit_runtime::supervision::{MAX_CHILDREN, RestartPolicy};
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use tunnelkit_sys::supervision::TABLE_SYMBOL;
+use tunnelkit_abi::supervision::TABLE_SYMBOL;
 
 use super::{Sink, Target};
 use crate::elf_image::{ElfImage, SymbolLookup};

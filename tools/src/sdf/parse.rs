@@ -6,7 +6,7 @@ use roxmltree::{Document, Node, ParsingOptions};
 
 use super::diag::{Pos, Sink, pos_at};
 use super::number::{Syntax, parse_dec, parse_num, syntax};
-use tunnelkit_sys::supervision::RestartPolicy;
+use tunnelkit_abi::supervision::RestartPolicy;
 
 /// A `<map>`.
 #[derive(Clone, Debug)]

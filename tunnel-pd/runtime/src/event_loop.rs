@@ -77,25 +77,7 @@ impl CallTracker {
     }
 }
 
-/// Label of the reply a restarted PD sends to the caller whose call it was
-/// serving when it faulted (the tunnel layer reports it as a fault).
-pub const FAULT_LABEL: u64 = 0xF_FFFD;
-/// Label of that reply when the call overran its bound (the supervisor's
-/// watchdog stopped it).
-pub const OVERRUN_LABEL: u64 = 0xF_FFFC;
-
-/// Start reason a supervisor writes when it restarts a PD after a fault.
-pub const RESTART_AFTER_FAULT: u64 = 1;
-/// Start reason a supervisor writes when it restarts a PD whose call overran
-/// its bound.
-pub const RESTART_AFTER_OVERRUN: u64 = 2;
-/// Flag a supervisor adds to the start reason when it *holds* the PD (its
-/// restart policy is used up): the PD does not run `init` again; it answers
-/// the interrupted call, if any, as after any restart, then every later call
-/// with [`HELD_LABEL`], and does nothing else.
-pub const RESTART_HELD: u64 = 0x100;
-/// Label of the reply a held PD gives to every call.
-pub const HELD_LABEL: u64 = 0xF_FFFB;
+use tunnelkit_abi::reply::{FAULT_LABEL, HELD_LABEL, OVERRUN_LABEL, RESTART_AFTER_OVERRUN, RESTART_HELD};
 
 /// Why this start happened (0: boot).
 static START_REASON: AtomicU64 = AtomicU64::new(0);
@@ -165,9 +147,7 @@ pub fn run_held() -> ! {
     }
 }
 
-/// Label of the reply to a protected call that arrives while the PD blocks in
-/// [`wait_for`] (the caller gets an error instead of waiting).
-pub const BUSY_LABEL: u64 = 0xF_FFFE;
+use tunnelkit_abi::reply::BUSY_LABEL;
 
 /// Blocks until `channel` is notified (used by the async transport). Other
 /// notifications are kept for the event loop; a protected call that arrives

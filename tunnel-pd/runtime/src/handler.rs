@@ -3,9 +3,7 @@
 use crate::channel::{Channel, ChannelSet, Child};
 use tunnelkit_sys::MessageInfo;
 
-/// Label of the reply to a protected call the PD does not serve (the default
-/// [`Handler::protected`]). The tunnel layer reports it as a wrong channel.
-pub const UNHANDLED_PPC_LABEL: u64 = 0xF_FFFF;
+pub use tunnelkit_abi::reply::UNHANDLED_PPC_LABEL;
 
 /// What a PD does when something arrives. Every method has a default that
 /// matches libmicrokit's behaviour for a PD that does not define it.

@@ -38,7 +38,6 @@ mod event_loop;
 mod panicking;
 pub mod supervision;
 pub mod trace;
-pub mod watchdog;
 
 #[cfg(target_os = "none")]
 pub use channel::IoPort;
@@ -49,9 +48,9 @@ pub use tunnelkit_sys::MessageInfo;
 pub use tunnelkit_sys::board::{BOARD, Board, CONFIG, KernelConfig};
 
 #[cfg(target_os = "none")]
-pub use event_loop::{
-    BUSY_LABEL, FAULT_LABEL, HELD_LABEL, OVERRUN_LABEL, RESTART_AFTER_FAULT, RESTART_AFTER_OVERRUN, RESTART_HELD, held, run, start_reason,
-    wait_for,
+pub use event_loop::{held, run, start_reason, wait_for};
+pub use tunnelkit_abi::reply::{
+    BUSY_LABEL, FAULT_LABEL, HELD_LABEL, OVERRUN_LABEL, RESTART_AFTER_FAULT, RESTART_AFTER_OVERRUN, RESTART_HELD,
 };
 #[cfg(target_os = "none")]
 pub use tunnelkit_sys::memory::{DeviceMemory, OutOfBounds, SharedMemory};

@@ -18,8 +18,19 @@ pub fn finish() {
     tunnelkit_sys::trace::end()
 }
 
+/// Records an event of `kind` (fields as in the dump line, docs/trace.md)
+/// when tracing is compiled in; nothing otherwise. For code outside the
+/// runtime that records events of its own (the supervisor's watchdog).
+#[inline(always)]
+pub fn record(kind: Kind, ch: u8, depth: u8, a: u32, b: u64) {
+    if ENABLED {
+        tunnelkit_sys::trace::record(kind, ch, depth, a, b);
+    }
+}
+
 /// Records an event when tracing is compiled in; its arguments are not even
-/// evaluated otherwise.
+/// evaluated otherwise. (Used by the target-only event loop and channels.)
+#[cfg_attr(not(target_os = "none"), allow(unused_macros))]
 macro_rules! event {
     ($kind:ident, $ch:expr, $depth:expr, $a:expr, $b:expr) => {
         if tunnelkit_sys::trace::ENABLED {
@@ -27,6 +38,7 @@ macro_rules! event {
         }
     };
 }
+#[cfg_attr(not(target_os = "none"), allow(unused_imports))]
 pub(crate) use event;
 
 /// Whether `line` is a pass line as `tunnelkit run` recognises it by

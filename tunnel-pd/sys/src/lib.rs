@@ -53,7 +53,7 @@ pub const MICROKIT_MAX_MESSAGE_WORDS: usize = 64;
 /// Number of message registers in the IPC buffer (`seL4_MsgMaxLength`).
 pub const SEL4_MSG_MAX_LENGTH: usize = 120;
 /// Number of channel ids a Microkit PD may use (0..=61).
-pub const MICROKIT_MAX_CHANNELS: usize = 62;
+pub const MICROKIT_MAX_CHANNELS: usize = tunnelkit_abi::MICROKIT_MAX_CHANNELS;
 
 /// Exports `$main` (a `fn(u64) -> !`) as the function `_start` calls. Its
 /// argument is the first argument register at entry: 0 at boot (the

@@ -1,19 +1,10 @@
 //! [`CallError`] and its encoding in reply labels.
 
 use core::fmt;
-use tunnelkit_runtime::{ChannelError, MessageInfo, UNHANDLED_PPC_LABEL};
-
-/// Label of the runtime's reply after a fault (`tunnelkit_runtime::FAULT_LABEL`).
-const RUNTIME_FAULT_LABEL: u64 = 0xF_FFFD;
-/// Label of the runtime's reply after an overrun (`tunnelkit_runtime::OVERRUN_LABEL`).
-const RUNTIME_OVERRUN_LABEL: u64 = 0xF_FFFC;
-
-/// Label of a held PD's reply to every call (`tunnelkit_runtime::HELD_LABEL`).
-const RUNTIME_HELD_LABEL: u64 = 0xF_FFFB;
-
-/// Label of the runtime's reply to a protected call that arrives while the
-/// callee waits for an async reply (`tunnelkit_runtime::BUSY_LABEL`).
-const RUNTIME_BUSY_LABEL: u64 = 0xF_FFFE;
+use tunnelkit_runtime::{
+    BUSY_LABEL as RUNTIME_BUSY_LABEL, ChannelError, FAULT_LABEL as RUNTIME_FAULT_LABEL, HELD_LABEL as RUNTIME_HELD_LABEL, MessageInfo,
+    OVERRUN_LABEL as RUNTIME_OVERRUN_LABEL, UNHANDLED_PPC_LABEL,
+};
 
 use crate::message::MessageRegisters;
 

@@ -5,7 +5,7 @@
 //!
 //! Its watchdog runs on every notification from the tick PD: it charges each
 //! bounded pod's open call the CPU time its caller's scheduling context used
-//! (see `tunnelkit_runtime::watchdog`) and restarts a pod whose call used more
+//! (see `tunnelkit_supervisor::watchdog`) and restarts a pod whose call used more
 //! than its declared bound; the caller gets `Err(Overrun)`.
 //!
 //! The decision and the restart must not be split by a budget expiry (the
@@ -34,11 +34,11 @@ use tunnelkit_runtime::supervision::status::{self, ChildStatus};
 use tunnelkit_runtime::supervision::{
     CallState, ChildTable, MAX_CHILDREN, NAME_BYTES, PatchedTable, RestartPolicy, SchedContext, call_state_of, supervision_table,
 };
-use tunnelkit_runtime::watchdog::{Consumed, Overrun, Watchdog};
 use tunnelkit_runtime::{
     ChannelSet, Child, Handler, MessageInfo, RESTART_AFTER_FAULT, RESTART_AFTER_OVERRUN, RESTART_HELD, SharedMemory, debug_println, mr,
     protection_domain, region_setvars,
 };
+use tunnelkit_supervisor::watchdog::{Consumed, Overrun, Watchdog};
 use tunnelkit_supervisor::{Decision, Restarts};
 
 protection_domain!(init);

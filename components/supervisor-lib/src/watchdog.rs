@@ -27,7 +27,8 @@
 //! restart on. This module is the pure decision; the
 //! supervisor PD (`components/supervisor`) does the system calls.
 
-use crate::supervision::{CHANNELS, CallState, CallerSc, ChildTable, MAX_CHILDREN};
+use tunnelkit_runtime::supervision::{CHANNELS, CallState, CallerSc, ChildTable, MAX_CHILDREN};
+use tunnelkit_runtime::trace::Kind;
 
 /// Per-tick input: SC consumption by cspace slot (µs since the last tick).
 pub type Consumed = [u64; 64];
@@ -146,7 +147,7 @@ impl Watchdog {
             if bound_us != 0 && acc.used_us > bound_us && !nested[i] && acc.stopped != Some(state.seq()) {
                 acc.stopped = Some(state.seq());
                 let id = table.child(i).0;
-                crate::trace::event!(ChildOverrun, id, 0, u32::try_from(acc.used_us).unwrap_or(u32::MAX), bound_us);
+                tunnelkit_runtime::trace::record(Kind::ChildOverrun, id, 0, u32::try_from(acc.used_us).unwrap_or(u32::MAX), bound_us);
                 stop(Overrun { index: i, used_us: acc.used_us, bound_us });
             }
         }
@@ -157,7 +158,7 @@ impl Watchdog {
 mod tests {
     use super::*;
 
-    use crate::supervision::SupervisedChild;
+    use tunnelkit_runtime::supervision::SupervisedChild;
 
     fn table() -> Vec<SupervisedChild> {
         let mut b = SupervisedChild::new(1, "pod_b");

@@ -4,6 +4,7 @@
 //! this crate, so the tools do not link the PD symbol layer.
 //!
 //! - [`board`]: boards, kernel configurations, their memory layout facts.
+//! - [`error`]: seL4's error codes as a type.
 //! - [`supervision`]: the supervision table, restart policies, the call-state word.
 //! - [`reply`]: the runtime's reply labels and a supervisor's restart reasons.
 //! - [`trace`]: the trace record, region layout and dump line.
@@ -13,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod board;
+pub mod error;
 pub mod reply;
 pub mod supervision;
 pub mod trace;

@@ -67,6 +67,7 @@ pub use target::IoPort;
 #[cfg(target_os = "none")]
 mod target {
     use super::{Channel, ChannelError, Child};
+    use tunnelkit_abi::error::Sel4Error;
     use tunnelkit_sys::labels::LABELS;
     use tunnelkit_sys::{MessageInfo, cap, symbols, syscall};
 
@@ -114,14 +115,7 @@ mod target {
         /// event loop's next system call. One deferred action is kept; the last wins.
         pub fn deferred_notify(self) -> Result<(), ChannelError> {
             let id = self.checked(symbols::notifications(), ChannelError::NotNotifiable)?;
-            crate::event_loop::defer(cap::notification(id), MessageInfo::with_label(0, 0));
-            Ok(())
-        }
-
-        /// Acknowledges the IRQ when this entry point returns (see [`Channel::deferred_notify`]).
-        pub fn deferred_irq_ack(self) -> Result<(), ChannelError> {
-            let id = self.checked(symbols::irqs(), ChannelError::NotAnIrq)?;
-            crate::event_loop::defer(cap::irq_handler(id), MessageInfo::with_label(LABELS.irq_ack_irq, 0));
+            crate::deferred::defer(cap::notification(id), MessageInfo::with_label(0, 0));
             Ok(())
         }
     }
@@ -162,7 +156,7 @@ mod target {
             self.0
         }
 
-        fn labels() -> Result<PortLabels, u64> {
+        fn labels() -> Result<PortLabels, Sel4Error> {
             match LABELS.arch {
                 tunnelkit_sys::labels::ArchLabels::X86_64 {
                     ioport_in8: in8,
@@ -172,71 +166,71 @@ mod target {
                     ioport_out16: out16,
                     ioport_out32: out32,
                 } => Ok(PortLabels { in8, in16, in32, out8, out16, out32 }),
-                _ => Err(3), // seL4_IllegalOperation: no I/O ports on this architecture
+                _ => Err(Sel4Error::IllegalOperation), // no I/O ports on this architecture
             }
         }
 
         /// `X86IOPortOut*`: MR0 = port, MR1 = value.
-        fn write(self, label: u64, port: u16, value: u32) -> Result<(), u64> {
+        fn write(self, label: u64, port: u16, value: u32) -> Result<(), Sel4Error> {
             tunnelkit_sys::ipc_buffer::set_mr(0, u64::from(port));
             tunnelkit_sys::ipc_buffer::set_mr(1, u64::from(value));
             let r = syscall::call(cap::ioport(self.0), MessageInfo::with_label(label, 2));
-            if r.label() == 0 { Ok(()) } else { Err(r.label()) }
+            Sel4Error::check(r.label())
         }
 
         /// `X86IOPortIn*`: MR0 = port; the value comes back in MR0.
-        fn read(self, label: u64, port: u16) -> Result<u64, u64> {
+        fn read(self, label: u64, port: u16) -> Result<u64, Sel4Error> {
             tunnelkit_sys::ipc_buffer::set_mr(0, u64::from(port));
             let r = syscall::call(cap::ioport(self.0), MessageInfo::with_label(label, 1));
-            if r.label() == 0 { Ok(tunnelkit_sys::ipc_buffer::get_mr(0)) } else { Err(r.label()) }
+            Sel4Error::check(r.label()).map(|()| tunnelkit_sys::ipc_buffer::get_mr(0))
         }
 
-        /// Writes a byte to `port` (inside the range). Err: the kernel's error code.
-        pub fn out8(self, port: u16, value: u8) -> Result<(), u64> {
+        /// Writes a byte to `port` (inside the range). Err: the kernel's error.
+        pub fn out8(self, port: u16, value: u8) -> Result<(), Sel4Error> {
             self.write(Self::labels()?.out8, port, u32::from(value))
         }
 
-        /// Writes 16 bits to `port` (inside the range). Err: the kernel's error code.
-        pub fn out16(self, port: u16, value: u16) -> Result<(), u64> {
+        /// Writes 16 bits to `port` (inside the range). Err: the kernel's error.
+        pub fn out16(self, port: u16, value: u16) -> Result<(), Sel4Error> {
             self.write(Self::labels()?.out16, port, u32::from(value))
         }
 
-        /// Writes 32 bits to `port` (inside the range). Err: the kernel's error code.
-        pub fn out32(self, port: u16, value: u32) -> Result<(), u64> {
+        /// Writes 32 bits to `port` (inside the range). Err: the kernel's error.
+        pub fn out32(self, port: u16, value: u32) -> Result<(), Sel4Error> {
             self.write(Self::labels()?.out32, port, value)
         }
 
-        /// Reads a byte from `port` (inside the range). Err: the kernel's error code.
-        pub fn in8(self, port: u16) -> Result<u8, u64> {
+        /// Reads a byte from `port` (inside the range). Err: the kernel's error.
+        pub fn in8(self, port: u16) -> Result<u8, Sel4Error> {
             self.read(Self::labels()?.in8, port).map(|v| v as u8)
         }
 
-        /// Reads 16 bits from `port` (inside the range). Err: the kernel's error code.
-        pub fn in16(self, port: u16) -> Result<u16, u64> {
+        /// Reads 16 bits from `port` (inside the range). Err: the kernel's error.
+        pub fn in16(self, port: u16) -> Result<u16, Sel4Error> {
             self.read(Self::labels()?.in16, port).map(|v| v as u16)
         }
 
-        /// Reads 32 bits from `port` (inside the range). Err: the kernel's error code.
-        pub fn in32(self, port: u16) -> Result<u32, u64> {
+        /// Reads 32 bits from `port` (inside the range). Err: the kernel's error.
+        pub fn in32(self, port: u16) -> Result<u32, Sel4Error> {
             self.read(Self::labels()?.in32, port).map(|v| v as u32)
         }
     }
 
     impl Child {
         /// Restarts the child at `entry` (`TCB_WriteRegisters`, resume, PC only).
-        /// Returns the kernel's error code on failure.
-        pub fn restart(self, entry: u64) -> Result<(), u64> {
+        /// Returns the kernel's error on failure.
+        pub fn restart(self, entry: u64) -> Result<(), Sel4Error> {
             // Traced with no reason: the child's first argument register is left as it was.
             crate::trace::event!(ChildRestart, self.0, 0, u32::MAX, 0);
             tunnelkit_sys::ipc_buffer::set_mr(0, 1);
             tunnelkit_sys::ipc_buffer::set_mr(1, 1);
             tunnelkit_sys::ipc_buffer::set_mr(2, entry);
             let r = syscall::call(cap::child_tcb(self.0), MessageInfo::with_label(LABELS.tcb_write_registers, 3));
-            if r.label() == 0 { Ok(()) } else { Err(r.label()) }
+            Sel4Error::check(r.label())
         }
 
         /// Restarts the child at the tunnelkit image entry point (`_start`).
-        pub fn restart_from_entry(self) -> Result<(), u64> {
+        pub fn restart_from_entry(self) -> Result<(), Sel4Error> {
             self.restart(tunnelkit_sys::IMAGE_BASE)
         }
 
@@ -246,7 +240,7 @@ mod target {
         /// (`TCB_WriteRegisters`, resume). Its runtime rebuilds its state with
         /// `init` and, if it was serving a protected call, answers that caller
         /// with a fault or overrun error.
-        pub fn restart_clean(self, reason: u64) -> Result<(), u64> {
+        pub fn restart_clean(self, reason: u64) -> Result<(), Sel4Error> {
             use tunnelkit_sys::ipc_buffer::set_mr;
             // seL4_UserContext order: aarch64 pc, sp, spsr, x0; x86_64 rip,
             // rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi. Flags are sanitised
@@ -263,13 +257,7 @@ mod target {
                 set_mr(2 + i, *w);
             }
             let r = syscall::call(cap::child_tcb(self.0), MessageInfo::with_label(LABELS.tcb_write_registers, 2 + words.len()));
-            if r.label() == 0 { Ok(()) } else { Err(r.label()) }
-        }
-
-        /// Stops the child (`TCB_Suspend`).
-        pub fn stop(self) -> Result<(), u64> {
-            let r = syscall::call(cap::child_tcb(self.0), MessageInfo::with_label(LABELS.tcb_suspend, 0));
-            if r.label() == 0 { Ok(()) } else { Err(r.label()) }
+            Sel4Error::check(r.label())
         }
     }
 }

@@ -5,20 +5,11 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tunnelkit_sys::supervision::{CallState, call_state_cell, set_nested_flag, watch_call_state};
 
 use crate::channel::{Channel, ChannelSet, Child};
+use crate::deferred;
 use crate::handler::Handler;
 use tunnelkit_sys::labels::LABELS;
 use tunnelkit_sys::syscall::{self, Received};
 use tunnelkit_sys::{MessageInfo, cap, symbols};
-
-/// The one deferred signal: a cap (0 = none) and the message sent on it.
-static DEFERRED_CAP: AtomicU64 = AtomicU64::new(0);
-static DEFERRED_INFO: AtomicU64 = AtomicU64::new(0);
-
-/// Queues a signal to send with the loop's next system call (last one wins).
-pub(crate) fn defer(cap: u64, info: MessageInfo) {
-    DEFERRED_CAP.store(cap, Ordering::Relaxed);
-    DEFERRED_INFO.store(info.into_word(), Ordering::Relaxed);
-}
 
 /// Notification bits that arrived while [`wait_for`] blocked for another
 /// channel; the loop delivers them to `notified` before receiving again.
@@ -125,7 +116,7 @@ pub fn run_held() -> ! {
     // A PD that never got through its first `init` (it faulted there every
     // time) still owes a passive PD's handshake with the monitor.
     let mut handshake = !STARTED.swap(true, Ordering::Relaxed) && symbols::is_passive();
-    DEFERRED_CAP.store(0, Ordering::Relaxed);
+    deferred::drop_pending();
     crate::trace::event!(Restart, call_state().channel(), u8::from(in_call()), start_reason() as u32, 0);
     let mut reply = interrupted_answer();
     let mut calls = CallTracker::new();
@@ -169,25 +160,6 @@ pub fn wait_for(channel: Channel) {
     }
 }
 
-/// Traces a deferred signal as it is sent, if it is a notification.
-fn trace_deferred(cap: u64) {
-    if crate::trace::ENABLED && (cap::notification(0)..=cap::notification(61)).contains(&cap) {
-        crate::trace::event!(Notify, (cap - cap::notification(0)) as u8, 0, 0, 0);
-    }
-}
-
-fn take_deferred() -> Option<(u64, MessageInfo)> {
-    // A plain load first: the common case (nothing deferred) needs no
-    // read-modify-write (single-threaded PD; atomics only to stay safe Rust).
-    if DEFERRED_CAP.load(Ordering::Relaxed) == 0 {
-        return None;
-    }
-    match DEFERRED_CAP.swap(0, Ordering::Relaxed) {
-        0 => None,
-        cap => Some((cap, MessageInfo::from_word(DEFERRED_INFO.load(Ordering::Relaxed)))),
-    }
-}
-
 /// Runs the event loop for `handler` for ever (called by `protection_domain!`
 /// after `init`).
 pub fn run<H: Handler>(mut handler: H) -> ! {
@@ -202,14 +174,14 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
         // The call state stays "in call" until the answer is about to be
         // sent, so a restart during this restart still answers.
         // A signal the interrupted call deferred is dropped with its work.
-        DEFERRED_CAP.store(0, Ordering::Relaxed);
+        deferred::drop_pending();
         crate::trace::event!(Restart, call_state().channel(), u8::from(in_call()), start_reason() as u32, 0);
         reply = interrupted_answer();
     } else {
         if symbols::is_passive() {
             // Readiness message to the monitor: label 0, no reply expected, so
             // it is sent without blocking (never `Call`).
-            defer(cap::MONITOR_EP, MessageInfo::with_label(0, 0));
+            deferred::defer(cap::MONITOR_EP, MessageInfo::with_label(0, 0));
         }
         // seL4 issue #1536: IRQs set up by the initialiser may start masked.
         let irqs = symbols::irqs();
@@ -230,17 +202,17 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
             check(handler.notified(ChannelSet::from_badge(pending)));
             continue;
         }
-        let Received { badge, info } = match (reply.take(), take_deferred()) {
+        let Received { badge, info } = match (reply.take(), deferred::take()) {
             (Some(r), deferred) => {
                 calls.end(r);
                 if let Some((cap, msg)) = deferred {
-                    trace_deferred(cap);
+                    deferred::trace(cap);
                     syscall::send(cap, msg);
                 }
                 syscall::reply_recv(cap::INPUT, r, cap::REPLY)
             }
             (None, Some((cap, msg))) => {
-                trace_deferred(cap);
+                deferred::trace(cap);
                 syscall::nb_send_recv(cap, msg, cap::INPUT, cap::REPLY)
             }
             (None, None) => syscall::recv(cap::INPUT, cap::REPLY),

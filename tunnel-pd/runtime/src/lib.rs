@@ -33,6 +33,8 @@ mod pass_report;
 pub mod printing;
 
 #[cfg(target_os = "none")]
+mod deferred;
+#[cfg(target_os = "none")]
 mod event_loop;
 #[cfg(target_os = "none")]
 mod panicking;
@@ -49,6 +51,7 @@ pub use tunnelkit_sys::board::{BOARD, Board, CONFIG, KernelConfig};
 
 #[cfg(target_os = "none")]
 pub use event_loop::{held, run, start_reason, wait_for};
+pub use tunnelkit_abi::error::Sel4Error;
 pub use tunnelkit_abi::reply::{
     BUSY_LABEL, FAULT_LABEL, HELD_LABEL, OVERRUN_LABEL, RESTART_AFTER_FAULT, RESTART_AFTER_OVERRUN, RESTART_HELD,
 };

@@ -28,11 +28,11 @@ mod target {
         }
 
         /// CPU time the SC consumed since the last query, in µs
-        /// (`SchedContext_Consumed`); the kernel's error code on failure (e.g.
-        /// no SC cap in that slot).
-        pub fn consumed_us(self) -> Result<u64, u64> {
+        /// (`SchedContext_Consumed`); the kernel's error on failure (e.g. no
+        /// SC cap in that slot).
+        pub fn consumed_us(self) -> Result<u64, tunnelkit_abi::error::Sel4Error> {
             let r = syscall::call(self.0, MessageInfo::with_label(LABELS.sched_context_consumed, 0));
-            if r.label() == 0 { Ok(ipc_buffer::get_mr(0)) } else { Err(r.label()) }
+            tunnelkit_abi::error::Sel4Error::check(r.label()).map(|()| ipc_buffer::get_mr(0))
         }
     }
 

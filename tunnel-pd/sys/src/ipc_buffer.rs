@@ -25,14 +25,3 @@ pub fn set_mr(i: usize, value: u64) {
     // SAFETY: as for `get_mr`.
     unsafe { core::ptr::write_volatile(msg_ptr(i), value) }
 }
-
-/// Byte offset of `caps_or_badges[0]` in `seL4_IPCBuffer`.
-const CAPS_OFFSET: u64 = 976;
-
-/// Sets extra capability `i` (0..3) of the next message sent (`caps_or_badges[i]`).
-pub fn set_extra_cap(i: usize, cptr: crate::cap::CPtr) {
-    assert!(i < 3, "extra cap {i} out of range");
-    // SAFETY: the IPC buffer is mapped read/write for the PD's whole life;
-    // `caps_or_badges` has three words at this offset.
-    unsafe { core::ptr::write_volatile((BOARD.ipc_buffer_addr() + CAPS_OFFSET + 8 * i as u64) as *mut u64, cptr) }
-}

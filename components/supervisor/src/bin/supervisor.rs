@@ -117,7 +117,7 @@ impl Supervisor {
 
     fn restart(&self, child: Child, reason: u64) {
         if let Err(e) = child.restart_clean(reason) {
-            debug_println!("supervisor: restarting {} (child {}) failed: seL4 error {e}", self.name(self.index_of(child)), child.index());
+            debug_println!("supervisor: restarting {} (child {}) failed: {e}", self.name(self.index_of(child)), child.index());
         }
     }
 
@@ -250,9 +250,7 @@ impl Handler for Supervisor {
                 Some(Ok(us)) => consumed[usize::from(slot)] = us,
                 Some(Err(e)) => {
                     // Said once; the slot is then left out.
-                    debug_println!(
-                        "supervisor: cspace slot {slot} holds no scheduling context (seL4 error {e}): calls on it are not bounded"
-                    );
+                    debug_println!("supervisor: cspace slot {slot} holds no scheduling context ({e}): calls on it are not bounded");
                     self.sc_slots &= !(1 << slot);
                 }
                 None => self.sc_slots &= !(1 << slot),

@@ -17,21 +17,21 @@
 
 use core::fmt;
 
-use tunnelkit_runtime::{IoPort, debug_println};
+use tunnelkit_runtime::{IoPort, Sel4Error, debug_println};
 
 use super::queue::{ALIGN, Rings};
 use super::{STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK, StartError, Transport};
 
-/// seL4_FailedLookup: what an access through an undeclared port range amounts to.
-const NO_SUCH_RANGE: u64 = 6;
+/// What an access through an undeclared port range amounts to.
+const NO_SUCH_RANGE: Sel4Error = Sel4Error::FailedLookup;
 
 /// The SDF `<ioport id="0">`: PCI configuration mechanism #1 (0xcf8, 8 ports).
-fn config_ports() -> Result<IoPort, u64> {
+fn config_ports() -> Result<IoPort, Sel4Error> {
     IoPort::declared(0).map_err(|_| NO_SUCH_RANGE)
 }
 
 /// The SDF `<ioport id="1">`: where the device's I/O BAR0 goes.
-fn device_ports() -> Result<IoPort, u64> {
+fn device_ports() -> Result<IoPort, Sel4Error> {
     IoPort::declared(1).map_err(|_| NO_SUCH_RANGE)
 }
 /// The base port of configuration mechanism #1 (CONFIG_ADDRESS; CONFIG_DATA at +4).
@@ -97,7 +97,7 @@ impl fmt::Display for Ports {
 #[derive(Clone, Copy, Debug)]
 pub enum PciError {
     /// The kernel refused a port access: port, seL4 error, the SDF range.
-    Port(u16, u64, Ports),
+    Port(u16, Sel4Error, Ports),
     /// No 1af4:1000 function on bus 0.
     NotFound,
     /// BAR0 is not an I/O BAR (its value).
@@ -123,7 +123,7 @@ impl fmt::Display for PciError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             PciError::Port(port, err, ports) => {
-                write!(f, "the kernel refused I/O port {port:#x} (seL4 error {err}): the SDF's {ports} must cover it")
+                write!(f, "the kernel refused I/O port {port:#x} ({err}): the SDF's {ports} must cover it")
             }
             PciError::NotFound => write!(
                 f,
@@ -171,7 +171,7 @@ impl fmt::Display for Function {
 struct ConfigSpace;
 
 impl ConfigSpace {
-    fn port<T>(r: Result<T, u64>, port: u16) -> Result<T, PciError> {
+    fn port<T>(r: Result<T, Sel4Error>, port: u16) -> Result<T, PciError> {
         r.map_err(|e| PciError::Port(port, e, Ports::Config))
     }
 
@@ -299,7 +299,7 @@ impl LegacyPci {
         Ok(LegacyPci { function, base })
     }
 
-    fn port<T>(&self, r: Result<T, u64>, reg: u16) -> Result<T, StartError> {
+    fn port<T>(&self, r: Result<T, Sel4Error>, reg: u16) -> Result<T, StartError> {
         r.map_err(|e| StartError::Pci(PciError::Port(self.base + reg, e, Ports::Device)))
     }
 

@@ -494,7 +494,7 @@ SDK in `$MICROKIT_SDK`, the Rust targets `aarch64-unknown-none` and
 export MICROKIT_SDK=/path/to/microkit-sdk
 tunnelkit run                                  # qemu_virt_aarch64, debug config
 tunnelkit run --board x86_64_generic
-tunnelkit run --config release                 # no kernel console: tunnelkit adds its console pod
+tunnelkit run --config release                 # the release kernel
 tunnelkit check system.xml --board qemu_virt_aarch64
 ```
 

@@ -105,6 +105,13 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, 
         images.push((String::new(), trace_pd::IMAGE.into(), String::new()));
     }
     let mut console = None;
+    if system.kernel_console && !req.config.has_printing() {
+        bail!(
+            "{}: <?tunnelkit console=\"kernel\"?> asks for the kernel console, but config '{}' has none: use a debug config, or remove the setting (the console pod is then added)",
+            system.at(system.pos),
+            req.config.name()
+        );
+    }
     if add_console && console_pod::needed(req.config, &system) {
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         match add_console_pod(req, &source, &dir, stem) {

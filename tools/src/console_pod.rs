@@ -116,11 +116,12 @@ pub enum Kind {
     Server,
 }
 
-/// Whether a system gets the console pod: no PD of it runs [`IMAGE`]. In
-/// the configs without a kernel console it is the only way to print; in the
-/// debug configs it keeps lines whole.
-pub fn needed(_config: KernelConfig, system: &crate::sdf::System) -> bool {
-    !system.images().any(|(_, i)| i.path == IMAGE)
+/// Whether a system gets the console pod: no PD of it runs [`IMAGE`], and
+/// it does not ask for the kernel console (`<?tunnelkit console="kernel"?>`,
+/// honoured in the debug configs). In the configs without a kernel console
+/// it is the only way to print; in the debug configs it keeps lines whole.
+pub fn needed(config: KernelConfig, system: &crate::sdf::System) -> bool {
+    !system.images().any(|(_, i)| i.path == IMAGE) && !(system.kernel_console && config.has_printing())
 }
 
 /// Adds the console pod for `board` and `config` to `text` (a valid system
@@ -585,5 +586,15 @@ mod tests {
             assert_eq!(describe(&added)[2], "printing on the kernel console directly: tick (its priority is the pod's)");
             valid(&added.text, board, KernelConfig::Debug);
         }
+    }
+
+    #[test]
+    fn a_system_may_keep_the_kernel_console_in_debug() {
+        let text = "<system>\n  <?tunnelkit console=\"kernel\"?>\n  <protection_domain name=\"a\" priority=\"1\"><program_image path=\"a.elf\" /></protection_domain>\n</system>";
+        let sys = crate::sdf::System::from_text("s.xml", text).unwrap();
+        assert!(sys.kernel_console);
+        assert!(!needed(KernelConfig::Debug, &sys));
+        assert!(!needed(KernelConfig::SmpDebug, &sys));
+        assert!(needed(KernelConfig::Release, &sys), "without a kernel console the setting cannot apply (build refuses it)");
     }
 }

@@ -215,6 +215,11 @@ pub struct System {
     /// QEMU's instruction counter as its clock (deterministic time, as the
     /// benchmarks run), on boards where seL4's timer works that way.
     pub icount: bool,
+    /// `<?tunnelkit console="kernel"?>` under `<system>`: print on the kernel
+    /// console directly, with no console pod added (debug configs only; lines
+    /// of PDs printing at once can interleave). For experiments whose
+    /// scheduling a console pod would change.
+    pub kernel_console: bool,
     /// Every symbol the microkit tool patches into a PD image, in document order.
     pub setvars: Vec<Setvar>,
     /// Every PD, children included, in document order.
@@ -1056,10 +1061,18 @@ fn system_settings(ctx: &mut Ctx, root: Node, sys: &mut System) {
                     format!("qemu_icount must be true or false, not '{other}'"),
                     "write <?tunnelkit qemu_icount=\"true\"?>",
                 ),
+                ("console", "kernel") => sys.kernel_console = true,
+                ("console", "pod") => sys.kernel_console = false,
+                ("console", other) => ctx.sink.error(
+                    pos,
+                    "tunnelkit-setting",
+                    format!("console must be pod or kernel, not '{other}'"),
+                    "write <?tunnelkit console=\"kernel\"?> to print on the kernel console directly (debug configs)",
+                ),
                 (other, _) => ctx.sink.error(
                     pos,
                     "tunnelkit-setting",
-                    format!("unknown system setting '{other}' (known here: qemu_icount; call_bound_us and per_core go inside a pod's <protection_domain>)"),
+                    format!("unknown system setting '{other}' (known here: qemu_icount, console; call_bound_us and per_core go inside a pod's <protection_domain>)"),
                     "fix the key or move it into the <protection_domain> it is about",
                 ),
             }

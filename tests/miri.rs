@@ -12,7 +12,8 @@ use std::time::Instant;
 use tunnelkit_tests::{output_text, repo_root, say};
 
 /// The crates, as in the README's Miri command.
-const CRATES: [&str; 7] = ["tunnelkit-abi", "tunnelkit-sys", "tunnelkit-runtime", "tunnelkit-tunnel", "tunnelkit-supervisor", "netstack", "demo-services"];
+const CRATES: [&str; 7] =
+    ["tunnelkit-abi", "tunnelkit-sys", "tunnelkit-runtime", "tunnelkit-tunnel", "tunnelkit-supervisor", "netstack", "demo-services"];
 /// PD addresses are patched-in integers made pointers with
 /// `with_exposed_provenance` (tunnel-pd/sys/src/memory.rs), which Miri
 /// supports but warns about unless told the program means it.

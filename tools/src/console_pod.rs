@@ -121,7 +121,9 @@ pub enum Kind {
 /// honoured in the debug configs). In the configs without a kernel console
 /// it is the only way to print; in the debug configs it keeps lines whole.
 pub fn needed(config: KernelConfig, system: &crate::sdf::System) -> bool {
-    !system.images().any(|(_, i)| i.path == IMAGE) && !(system.kernel_console && config.has_printing())
+    let has_pod = system.images().any(|(_, i)| i.path == IMAGE);
+    let keeps_kernel_console = system.kernel_console && config.has_printing();
+    !has_pod && !keeps_kernel_console
 }
 
 /// Adds the console pod for `board` and `config` to `text` (a valid system

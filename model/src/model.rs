@@ -150,25 +150,11 @@ pub struct TunnelModel {
 impl TunnelModel {
     /// Builds the model of a scenario (which must [`validate`](Scenario::validate)).
     pub fn new(scenario: Scenario) -> Self {
-        let sc_owner = Self::sc_owners(&scenario);
         let system_horizon = scenario.system_horizon();
         let light_horizon = scenario.own_horizon(0);
         let age_cap = u8::try_from(system_horizon.max(light_horizon) + 1).expect("horizon must fit in u8");
-        let mut sc_core: Vec<u8> = scenario.paths.iter().map(|p| p.core).collect();
-        sc_core.resize(sc_owner.len(), 0);
-        TunnelModel {
-            sc_core,
-            cores: scenario.cores(),
-            sc_params: scenario.sc_params(),
-            hyperperiod: scenario.hyperperiod(),
-            sc_owner,
-            system_horizon,
-            light_horizon,
-            age_cap,
-            only: None,
-            antecedents: None,
-            scenario,
-        }
+        let hyperperiod = scenario.hyperperiod();
+        TunnelModel { hyperperiod, system_horizon, light_horizon, age_cap, ..Self::for_replay(scenario) }
     }
 
     /// The owner thread of every SC: paths, active servers, pods (their notification's SC).

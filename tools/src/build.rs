@@ -168,6 +168,11 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, 
     }
 
     let mut final_path = expand_per_core(req, &source, &dir, stem)?;
+    // The console pod and the trace dumper are added after the last line of
+    // the description, so every position of the user's file is the same in
+    // what is built: name the user's file in diagnostics unless the per-core
+    // expansion rewrote it.
+    let positions_kept = final_path == source.path;
     let mut traced = None;
     if trace {
         let added = add_trace(req, &final_path, &dir, stem)?;
@@ -193,7 +198,8 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, 
     // The rules about images, now that they exist: the system the microkit
     // tool will build, with its search path.
     let final_text = fs::read_to_string(&final_path).with_context(|| format!("reading {}", final_path.display()))?;
-    let final_parsed = Parsed::text(&final_path.display().to_string(), &final_text);
+    let label = if positions_kept { req.system.display().to_string() } else { final_path.display().to_string() };
+    let final_parsed = Parsed::text(&label, &final_text);
     let final_system = final_parsed.clone().into_valid()?;
     stop_on_errors(req, &check::check_parsed(&final_text, final_parsed, target, Some(std::slice::from_ref(&dir))), " (its images)")?;
     let supervised = patch_supervisors(&final_system, &dir)?;

@@ -301,7 +301,7 @@ fn a_pd_the_added_console_pod_cannot_serve_is_reported_at_its_position() {
     let log = text(&out);
     assert!(!out.status.success(), "{log}");
     assert!(
-        log.contains("tests/systems/containment.xml:38:36: error: console pod: PD 'tick' has priority 254, but it would print by calling the console pod"),
+        log.contains("tests/systems/containment.xml:46:36: error: console pod: PD 'tick' has priority 254, but it would print by calling the console pod"),
         "{log}"
     );
 }

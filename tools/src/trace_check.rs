@@ -66,9 +66,11 @@ fn step(e: &Event, line: usize, index: &HashMap<String, usize>) -> Result<Step> 
     let pd_of = |name: &str| index.get(name).copied().with_context(|| format!("line {line}: {name} is not a PD of the header"));
     let peer = || -> Result<usize> { pd_of(e.peer.as_deref().with_context(|| format!("line {line}: {} without a peer", e.event))?) };
     let child = || -> Result<usize> { pd_of(e.child_pd.as_deref().with_context(|| format!("line {line}: {} without child_pd", e.event))?) };
+    // A held restart (`held_after_fault`, …) answers the interrupted call as any restart after
+    // that reason does; what it does afterwards (Err(Held) to every call) is an answer of its own.
     let reason = || match e.reason.as_deref() {
-        Some("fault") => Some(Reason::Fault),
-        Some("overrun") => Some(Reason::Overrun),
+        Some("fault" | "held_after_fault") => Some(Reason::Fault),
+        Some("overrun" | "held_after_overrun") => Some(Reason::Overrun),
         _ => None,
     };
     let answer = || match (e.outcome.as_deref(), e.label) {

@@ -87,8 +87,10 @@ impl Replay<'_> {
                 Observed::Reply(..) => Run::Blocked,
                 Observed::ChildRestart(..) => Run::FaultWait,
                 Observed::Init(Some(r)) | Observed::Restart { reason: r, .. } => {
-                    let seen = matches!(first.what, Observed::Restart { .. });
-                    self.restarted[t] = Some((r, true, seen));
+                    // Its `init` is still to come if it is this first event; a first
+                    // `restart` follows an `init` before the tail.
+                    let init_seen = matches!(first.what, Observed::Restart { .. });
+                    self.restarted[t] = Some((r, init_seen, false));
                     Run::Restarting { left: 1, reason: err.unwrap_or(r) }
                 }
                 _ => Run::Serving { left: 1, nested_done: true, err },

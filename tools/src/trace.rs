@@ -433,19 +433,20 @@ pub struct RunInfo {
 /// What a reply or answer label means (tunnelkit's `CallError` labels and
 /// the runtime's own).
 pub fn outcome(label: u64) -> String {
+    use tunnelkit_abi::reply::service::*;
     use tunnelkit_abi::reply::{BUSY_LABEL, FAULT_LABEL, HELD_LABEL, OVERRUN_LABEL, UNHANDLED_PPC_LABEL};
     match label {
         0 => "ok".into(),
-        1 => "unknown_operation".into(),
-        2 => "bad_length".into(),
-        3 | UNHANDLED_PPC_LABEL => "wrong_channel".into(),
-        4 => "bad_window".into(),
-        5 => "no_lent_region".into(),
-        6 => "refused".into(),
-        7 | BUSY_LABEL => "busy".into(),
-        8 | FAULT_LABEL => "fault".into(),
-        9 | OVERRUN_LABEL => "overrun".into(),
-        10 | HELD_LABEL => "held".into(),
+        UNKNOWN_OPERATION => "unknown_operation".into(),
+        BAD_LENGTH => "bad_length".into(),
+        WRONG_CHANNEL | UNHANDLED_PPC_LABEL => "wrong_channel".into(),
+        BAD_WINDOW => "bad_window".into(),
+        NO_LENT_REGION => "no_lent_region".into(),
+        REFUSED => "refused".into(),
+        BUSY | BUSY_LABEL => "busy".into(),
+        FAULT | FAULT_LABEL => "fault".into(),
+        OVERRUN | OVERRUN_LABEL => "overrun".into(),
+        HELD | HELD_LABEL => "held".into(),
         other => format!("label_{other}"),
     }
 }

@@ -38,3 +38,28 @@ pub fn reason_name(r: u64) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// The labels of a tunnel service's error replies (`CallError` in `tunnelkit-tunnel`; 0 is
+/// success).
+pub mod service {
+    /// The callee's service has no such operation.
+    pub const UNKNOWN_OPERATION: u64 = 1;
+    /// A request or response had the wrong number of words.
+    pub const BAD_LENGTH: u64 = 2;
+    /// No such service on this channel.
+    pub const WRONG_CHANNEL: u64 = 3;
+    /// A lent window outside the lent region.
+    pub const BAD_WINDOW: u64 = 4;
+    /// No region lent on the channel.
+    pub const NO_LENT_REGION: u64 = 5;
+    /// Refused with a service-defined code.
+    pub const REFUSED: u64 = 6;
+    /// The callee is busy.
+    pub const BUSY: u64 = 7;
+    /// The callee (or a pod it called) faulted.
+    pub const FAULT: u64 = 8;
+    /// The call overran its bound.
+    pub const OVERRUN: u64 = 9;
+    /// The callee is held by its supervisor.
+    pub const HELD: u64 = 10;
+}

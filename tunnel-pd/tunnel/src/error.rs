@@ -49,19 +49,8 @@ pub enum CallError {
     BadReply(u64),
 }
 
-/// Reply labels (0 is success).
-mod label {
-    pub const UNKNOWN_OPERATION: u64 = 1;
-    pub const BAD_LENGTH: u64 = 2;
-    pub const WRONG_CHANNEL: u64 = 3;
-    pub const BAD_WINDOW: u64 = 4;
-    pub const NO_LENT_REGION: u64 = 5;
-    pub const REFUSED: u64 = 6;
-    pub const BUSY: u64 = 7;
-    pub const FAULT: u64 = 8;
-    pub const OVERRUN: u64 = 9;
-    pub const HELD: u64 = 10;
-}
+/// Reply labels (0 is success), shared with the host tools.
+use tunnelkit_abi::reply::service as label;
 
 impl CallError {
     /// Writes the error reply (label plus detail words) a callee sends.

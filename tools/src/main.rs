@@ -98,6 +98,11 @@ enum Cmd {
         /// (with smp-benchmark: the text between the multicore results markers).
         #[arg(long)]
         update_readme: bool,
+        /// Run only these systems of the benchmark config: `crossings` (the
+        /// crossing costs) or `crosstalk` (the four crosstalk designs). The
+        /// results then hold only their part; not with --update-readme.
+        #[arg(long, value_parser = ["crossings", "crosstalk"], conflicts_with_all = ["update_readme", "net"])]
+        only: Option<String>,
         /// Measure the network systems from the host instead (release config):
         /// the floor (net-floor.xml), the tunnel and the async pipeline, under
         /// UDP load up to 50 000 datagrams/s; writes net.json, net.md and net.svg.
@@ -355,10 +360,15 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Bench { board, config: KernelConfig::Benchmark, out, runs, timeout, update_readme, net: false } => {
-            bench(board, out, runs.unwrap_or(2), timeout.unwrap_or(900), update_readme)
+        Cmd::Bench { board, config: KernelConfig::Benchmark, out, runs, timeout, update_readme, net: false, only } => {
+            let only = only
+                .map(|o| if o == "crossings" { tunnelkit::bench::run::Only::Crossings } else { tunnelkit::bench::run::Only::Crosstalk });
+            bench(board, out, runs.unwrap_or(2), timeout.unwrap_or(900), update_readme, only)
         }
-        Cmd::Bench { board, config: KernelConfig::SmpBenchmark, out, runs, timeout, update_readme, net: false } => {
+        Cmd::Bench { config: KernelConfig::SmpBenchmark, only: Some(_), .. } => {
+            bail!("--only selects systems of the benchmark config; smp-benchmark runs its own set")
+        }
+        Cmd::Bench { board, config: KernelConfig::SmpBenchmark, out, runs, timeout, update_readme, net: false, .. } => {
             bench_smp(board, out, runs, timeout, update_readme)
         }
         Cmd::Bench { config, .. } => bail!(
@@ -433,19 +443,34 @@ fn check(c: &CheckArgs) -> ExitCode {
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
-fn bench(board: Board, out: Option<PathBuf>, runs: u32, timeout: u64, update_readme: bool) -> Result<()> {
+fn bench(
+    board: Board,
+    out: Option<PathBuf>,
+    runs: u32,
+    timeout: u64,
+    update_readme: bool,
+    only: Option<tunnelkit::bench::run::Only>,
+) -> Result<()> {
     use tunnelkit::bench::{report, run};
     let (ws, sdk) = setup()?;
     let out = out.unwrap_or_else(|| PathBuf::from("bench-results").join(board.name()));
-    let outcome = run::run(&ws, &sdk, &run::BenchRequest { board, runs, timeout: Duration::from_secs(timeout) })?;
-    let written = report::write_all(&outcome.results, &out)?;
-    println!("{}", report::markdown(&outcome.results));
+    let outcome = run::run(&ws, &sdk, &run::BenchRequest { board, runs, timeout: Duration::from_secs(timeout), only })?;
     for (system, same) in &outcome.repeatable {
         println!("repeatability: {system}: {}", if *same { "identical in every run" } else { "DIFFERENT between runs" });
     }
     if runs == 1 {
         println!("repeatability: not checked (one run per system)");
     }
+    // Nothing is written from runs that disagree: under icount they must not.
+    let differing: Vec<&str> = outcome.repeatable.iter().filter(|(_, same)| !same).map(|(s, _)| s.as_str()).collect();
+    if !differing.is_empty() {
+        bail!(
+            "benchmark runs of {} differed; under -icount shift=0 they must be instruction-exact (nothing was written)",
+            differing.join(", ")
+        );
+    }
+    let written = report::write_all(&outcome.results, &out)?;
+    println!("{}", report::markdown(&outcome.results));
     eprintln!("tunnelkit: wrote {}, {} and {} plots", written.json.display(), written.markdown.display(), written.svgs.len());
     if update_readme {
         // Every board measured into bench-results/ so far, this one included.
@@ -465,9 +490,6 @@ fn bench(board: Board, out: Option<PathBuf>, runs: u32, timeout: u64, update_rea
         let text = std::fs::read_to_string(&readme)?;
         std::fs::write(&readme, report::update_readme(&text, &report::readme_section_for_boards(&boards)))?;
         eprintln!("tunnelkit: updated the Results section of {}", readme.display());
-    }
-    if outcome.repeatable.iter().any(|(_, same)| !same) {
-        bail!("benchmark runs differed; under -icount shift=0 they must be instruction-exact");
     }
     Ok(())
 }

@@ -34,6 +34,17 @@ pub struct BenchRequest {
     pub runs: u32,
     /// Timeout per boot.
     pub timeout: Duration,
+    /// Only these systems (all when `None`).
+    pub only: Option<Only>,
+}
+
+/// A part of the benchmark systems ([`BenchRequest::only`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Only {
+    /// The crossings system.
+    Crossings,
+    /// The crosstalk systems.
+    Crosstalk,
 }
 
 /// What a benchmark run produced.
@@ -68,13 +79,14 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome
     let config = KernelConfig::Benchmark;
     let dir = ws.target_dir.join("tunnelkit").join("bench").join(req.board.name());
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut bench_systems = vec![BenchSystem {
+    let mut bench_systems = Vec::new();
+    bench_systems.push(BenchSystem {
         name: "crossings".into(),
         xml: systems::crossings(req.board),
         judge: Judge::new("bench: crossings done"),
         design: None,
         icount: true,
-    }];
+    });
     for d in Design::ALL {
         bench_systems.push(BenchSystem {
             name: format!("crosstalk-{}", d.name()),
@@ -85,6 +97,11 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome
         });
     }
 
+    bench_systems.retain(|s| match req.only {
+        None => true,
+        Some(Only::Crossings) => s.design.is_none(),
+        Some(Only::Crosstalk) => s.design.is_some(),
+    });
     let kernel32 = match req.board {
         Board::X86_64Generic => sdk.kernel32(req.board, config)?,
         Board::QemuVirtAarch64 => PathBuf::new(),

@@ -333,6 +333,19 @@ impl CallState {
         (self.0 & INTERRUPTED) >> INTERRUPTED_SHIFT
     }
 
+    /// What [`begin`](Self::begin) and [`end`](Self::end) each add to an
+    /// idle state outside a restart: from idle `s`, `begin(ch)` is
+    /// `s + SEQ_UNIT | ch` and its `end()` is `s + 2 · SEQ_UNIT` (an event
+    /// loop can keep the idle state and publish with one add each).
+    pub const SEQ_UNIT: u64 = 1 << SEQ_SHIFT;
+
+    /// The idle state `end` leads to, minus two [`SEQ_UNIT`](Self::SEQ_UNIT)s:
+    /// the base from which `base + SEQ_UNIT | ch` begins the next call and
+    /// `base + 2 · SEQ_UNIT` ends it. For an idle state it is the state itself.
+    pub const fn base(self) -> u64 {
+        if self.in_call() { ((self.0 | LOW) + 1).wrapping_sub(2 * Self::SEQ_UNIT) } else { self.0 }
+    }
+
     /// The state after a call on `channel` starts (from idle).
     pub const fn begin(self, channel: u8) -> Self {
         Self(((self.0 | LOW) + 1) | (channel as u64 & 0x3f))
@@ -412,5 +425,22 @@ mod tests {
         assert_eq!((waiting.seq(), waiting.channel()), (busy.seq(), 5));
         assert!(!waiting.end().nested(), "an ended call waits on nothing");
         assert!(idle.end().in_call(), "end() is only for a PD in a call");
+    }
+
+    #[test]
+    fn the_base_begins_and_ends_calls_with_one_add() {
+        let unit = CallState::SEQ_UNIT;
+        let mut s = CallState::default();
+        for ch in [0u8, 5, 61] {
+            let base = s.base();
+            assert_eq!(base, s.0, "an idle state is its own base");
+            assert_eq!(CallState((base + unit) | u64::from(ch)), s.begin(ch));
+            assert_eq!(CallState(base + 2 * unit), s.begin(ch).end());
+            s = s.begin(ch).end();
+        }
+        // A restart during a call: the call's end is base + 2 units.
+        let hit = s.begin(7).interrupted_by(1);
+        assert_eq!(CallState(hit.base().wrapping_add(2 * unit)), hit.end());
+        assert_eq!(CallState((hit.base().wrapping_add(2 * unit) + unit) | 3), hit.end().begin(3));
     }
 }

@@ -64,9 +64,42 @@ impl Channel {
 #[cfg(target_os = "none")]
 pub use target::IoPort;
 
+/// A channel this PD has checked it may call through ([`Channel::callable`]):
+/// calling it needs no further check. It holds the endpoint's cap (never 0,
+/// so an `Option<Callable>` is one word).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Callable {
+    endpoint: core::num::NonZeroU64,
+}
+
+impl Callable {
+    /// The channel.
+    pub const fn channel(self) -> Channel {
+        Channel((self.endpoint.get() - tunnelkit_sys::cap::endpoint(0)) as u8)
+    }
+}
+
+#[cfg(target_os = "none")]
+impl Callable {
+    /// Protected procedure call: `seL4_Call` on the peer's endpoint, with the
+    /// message registers in the IPC buffer before and after. Traced: the
+    /// call and its reply, and whether this PD makes it while serving a call
+    /// (a nested call).
+    #[inline]
+    pub fn call(self, msg_info: tunnelkit_sys::MessageInfo) -> tunnelkit_sys::MessageInfo {
+        let depth = if crate::trace::ENABLED { u8::from(crate::event_loop::serving()) } else { 0 };
+        crate::trace::event!(Call, self.channel().0, depth, 0, msg_info.label());
+        // Marked for the supervisor: a PD blocked on a reply must not be
+        // restarted (see `nested_flag`).
+        let reply = tunnelkit_sys::syscall::call_marked(self.endpoint.get(), msg_info, tunnelkit_sys::supervision::nested_flag());
+        crate::trace::event!(Reply, self.channel().0, depth, 0, reply.label());
+        reply
+    }
+}
+
 #[cfg(target_os = "none")]
 mod target {
-    use super::{Channel, ChannelError, Child};
+    use super::{Callable, Channel, ChannelError, Child};
     use tunnelkit_abi::error::Sel4Error;
     use tunnelkit_sys::labels::LABELS;
     use tunnelkit_sys::{MessageInfo, cap, symbols, syscall};
@@ -83,27 +116,24 @@ mod target {
         /// Protected procedure call: `seL4_Call` on the peer's endpoint. The
         /// message registers are in the IPC buffer, before and after.
         pub fn pp_call(self, msg_info: MessageInfo) -> Result<MessageInfo, ChannelError> {
-            let id = self.checked(symbols::pps(), ChannelError::NotCallable)?;
-            // Traced: the call and its reply, and whether this PD makes it
-            // while serving a call (a nested call).
-            let depth = if crate::trace::ENABLED { u8::from(crate::event_loop::serving()) } else { 0 };
-            crate::trace::event!(Call, id, depth, 0, msg_info.label());
-            let reply = self.call_unchecked(id, msg_info);
-            crate::trace::event!(Reply, id, depth, 0, reply.label());
-            Ok(reply)
+            Ok(self.callable()?.call(msg_info))
         }
 
-        /// [`Channel::pp_call`] on a checked channel, untraced (the console
+        /// The channel as a [`Callable`], checked once: this PD's end has
+        /// `pp="true"` (the patched `microkit_pps` mask has its bit).
+        pub fn callable(self) -> Result<Callable, ChannelError> {
+            let id = self.checked(symbols::pps(), ChannelError::NotCallable)?;
+            let endpoint = core::num::NonZeroU64::new(cap::endpoint(id)).expect("endpoint caps are not slot 0");
+            Ok(Callable { endpoint })
+        }
+
+        /// [`Callable::call`] on a checked channel, untraced (the console
         /// is not part of what a trace shows).
         pub(crate) fn call_unchecked(self, id: u8, msg_info: MessageInfo) -> MessageInfo {
             // Marked for the supervisor: a PD blocked on a reply must not be
-            // restarted (two stores, no branch; see `set_nested_flag`).
-            tunnelkit_sys::supervision::set_nested_flag(true);
-            let reply = syscall::call(cap::endpoint(id), msg_info);
-            tunnelkit_sys::supervision::set_nested_flag(false);
-            reply
+            // restarted (see `nested_flag`).
+            syscall::call_marked(cap::endpoint(id), msg_info, tunnelkit_sys::supervision::nested_flag())
         }
-
         /// Acknowledges the IRQ with this id so it can fire again.
         pub fn irq_ack(self) -> Result<(), ChannelError> {
             let id = self.checked(symbols::irqs(), ChannelError::NotAnIrq)?;

@@ -4,7 +4,7 @@
 //! it as libmicrokit does (`seL4_NBSendRecv`), or sent before the reply
 //! where the loop must answer a call first. One is kept; the last one wins.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tunnelkit_sys::{MessageInfo, cap};
 
@@ -12,10 +12,32 @@ use tunnelkit_sys::{MessageInfo, cap};
 static CAP: AtomicU64 = AtomicU64::new(0);
 static INFO: AtomicU64 = AtomicU64::new(0);
 
+/// Set when the event loop has more to do than answer and receive: a
+/// deferred signal here, or notifications `wait_for` kept. The loop's fast
+/// path tests only this; its slow path clears it and looks at each.
+static SLOW_PATH: AtomicBool = AtomicBool::new(false);
+
+/// Sends the event loop through its slow path next time.
+pub(crate) fn take_slow_path() {
+    SLOW_PATH.store(true, Ordering::Relaxed);
+}
+
+/// Whether the event loop must take its slow path.
+#[inline(always)]
+pub(crate) fn slow_path() -> bool {
+    SLOW_PATH.load(Ordering::Relaxed)
+}
+
+/// Clears [`slow_path`] (the slow path then looks at every kind of work).
+pub(crate) fn clear_slow_path() {
+    SLOW_PATH.store(false, Ordering::Relaxed);
+}
+
 /// Queues a signal to send with the loop's next system call (last one wins).
 pub(crate) fn defer(cap: u64, info: MessageInfo) {
     CAP.store(cap, Ordering::Relaxed);
     INFO.store(info.into_word(), Ordering::Relaxed);
+    take_slow_path();
 }
 
 /// Drops what is queued (a restart drops the interrupted call's signal with its work).

@@ -35,26 +35,30 @@ pub(crate) fn serving() -> bool {
 /// call is being served). It lives in the PD's call-state page when the
 /// system maps one (the supervisor's watchdog reads it there), else in a
 /// static; either way it survives a restart, which reads it.
+#[inline(always)]
 fn publish(state: CallState) {
     call_state_cell().store(state.0, Ordering::Release);
 }
 
-/// The event loop's copy of the call state, kept in a register: starting
-/// and ending a call cost a few instructions and one store.
+/// The event loop's copy of the call state: starting and ending a call cost
+/// one add (and the channel's or) and one store each ([`CallState::base`]).
+/// Where it is published is read each time (one load): on x86_64 a register
+/// held across the system call costs more in moves.
 struct CallTracker {
-    state: CallState,
+    /// The idle state before the call being served or the next one (see
+    /// [`CallState::base`]).
+    base: u64,
 }
 
 impl CallTracker {
     fn new() -> Self {
-        Self { state: call_state() }
+        Self { base: call_state().base() }
     }
 
-    /// A protected call on `channel` starts being served.
+    /// A protected call on `channel` starts being served (from idle).
     #[inline(always)]
-    fn begin(&mut self, channel: u8) {
-        self.state = self.state.begin(channel);
-        publish(self.state);
+    fn begin(&mut self, channel: u64) {
+        publish(CallState((self.base + CallState::SEQ_UNIT) | channel));
     }
 
     /// The answer to the call being served is decided and about to be
@@ -62,9 +66,9 @@ impl CallTracker {
     /// the PD can neither fault nor overrun: it only makes the system call).
     #[inline(always)]
     fn end(&mut self, answer: MessageInfo) {
-        crate::trace::event!(Answer, self.state.channel(), 0, 0, answer.label());
-        self.state = self.state.end();
-        publish(self.state);
+        crate::trace::event!(Answer, call_state().channel(), 0, 0, answer.label());
+        self.base = self.base.wrapping_add(2 * CallState::SEQ_UNIT);
+        publish(CallState(self.base));
     }
 }
 
@@ -132,7 +136,7 @@ pub fn run_held() -> ! {
             None => syscall::recv(cap::INPUT, cap::REPLY),
         };
         if badge & cap::BADGE_PPC != 0 {
-            calls.begin((badge & 0x3f) as u8);
+            calls.begin(badge & 0x3f);
             reply = Some(MessageInfo::with_label(HELD_LABEL, 0));
         }
     }
@@ -156,6 +160,7 @@ pub fn wait_for(channel: Channel) {
             syscall::send(cap::REPLY, MessageInfo::with_label(BUSY_LABEL, 0));
         } else if badge & cap::BADGE_FAULT == 0 {
             PENDING.fetch_or(ChannelSet::from_badge(badge).bits(), Ordering::Relaxed);
+            deferred::take_slow_path();
         }
     }
 }
@@ -192,6 +197,7 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
 
     let mut calls = CallTracker::new();
     loop {
+        deferred::clear_slow_path();
         let pending = if PENDING.load(Ordering::Relaxed) == 0 { 0 } else { PENDING.swap(0, Ordering::Relaxed) };
         if pending != 0 {
             if let Some(r) = reply.take() {
@@ -217,28 +223,47 @@ pub fn run<H: Handler>(mut handler: H) -> ! {
             }
             (None, None) => syscall::recv(cap::INPUT, cap::REPLY),
         };
-        reply = dispatch(&mut handler, &mut calls, badge, info);
+        reply = serve(&mut handler, &mut calls, badge, info);
     }
 }
 
-fn dispatch<H: Handler>(handler: &mut H, calls: &mut CallTracker, badge: u64, info: MessageInfo) -> Option<MessageInfo> {
-    if badge & cap::BADGE_PPC != 0 {
-        let channel = Channel::new((badge & 0x3f) as u8);
-        calls.begin(channel.index());
+/// Handles what arrived; returns the answer still to send when it was a
+/// protected call. The fast path: while what arrives is a protected call and
+/// nothing else waits (no notification kept by [`wait_for`], no deferred
+/// signal), the answer goes out with the next receive in one system call
+/// without leaving this loop.
+#[inline(always)]
+fn serve<H: Handler>(handler: &mut H, calls: &mut CallTracker, mut badge: u64, mut info: MessageInfo) -> Option<MessageInfo> {
+    loop {
+        if badge & cap::BADGE_PPC == 0 {
+            dispatch_other(handler, badge, info);
+            return None;
+        }
+        let id = badge & 0x3f;
+        calls.begin(id);
+        let channel = Channel::new(id as u8);
         crate::trace::event!(Serve, channel.index(), 0, 0, info.label());
-        Some(check(handler.protected(channel, info)))
-    } else if badge & cap::BADGE_FAULT != 0 {
+        let answer = check(handler.protected(channel, info));
+        if deferred::slow_path() {
+            return Some(answer);
+        }
+        calls.end(answer);
+        Received { badge, info } = syscall::reply_recv(cap::INPUT, answer, cap::REPLY);
+    }
+}
+
+/// A fault of a child or a notification.
+fn dispatch_other<H: Handler>(handler: &mut H, badge: u64, info: MessageInfo) {
+    if badge & cap::BADGE_FAULT != 0 {
         // Resuming the child is not the end of a call this PD serves: reply
         // now (libmicrokit folds it into the next ReplyRecv; same effect).
         crate::trace::event!(ChildFault, (badge & 0xff) as u8, 0, 0, info.label());
         if let Some(r) = check(handler.fault(Child::new((badge & 0xff) as u8), info)) {
             syscall::send(cap::REPLY, r);
         }
-        None
     } else {
         crate::trace::event!(Notified, 0, 0, 0, ChannelSet::from_badge(badge).bits());
         check(handler.notified(ChannelSet::from_badge(badge)));
-        None
     }
 }
 

@@ -43,7 +43,7 @@ pub mod trace;
 
 #[cfg(target_os = "none")]
 pub use channel::IoPort;
-pub use channel::{Channel, ChannelError, ChannelSet, Child};
+pub use channel::{Callable, Channel, ChannelError, ChannelSet, Child};
 pub use handler::{Handler, UNHANDLED_PPC_LABEL};
 pub use pass_report::PassReporter;
 pub use tunnelkit_sys::MessageInfo;

@@ -25,3 +25,21 @@ pub fn set_mr(i: usize, value: u64) {
     // SAFETY: as for `get_mr`.
     unsafe { core::ptr::write_volatile(msg_ptr(i), value) }
 }
+
+/// The first four message registers, `msg[0..4]`: the ones the kernel
+/// passes in registers. Read whole (two paired loads on AArch64) whatever
+/// the message length; the words past it are not part of any message.
+#[inline(always)]
+pub(crate) fn fast_mrs() -> [u64; 4] {
+    // SAFETY: as for `get_mr`, for msg[0..4] (in bounds). A plain load: the
+    // system call's asm is a compiler barrier for memory (it is not `nomem`),
+    // so the kernel's writes during the call are seen.
+    unsafe { *(msg_ptr(0) as *const [u64; 4]) }
+}
+
+/// Writes the first four message registers (see [`fast_mrs`]).
+#[inline(always)]
+pub(crate) fn set_fast_mrs(mrs: [u64; 4]) {
+    // SAFETY: as for `fast_mrs`.
+    unsafe { *(msg_ptr(0) as *mut [u64; 4]) = mrs }
+}

@@ -136,17 +136,24 @@ mod cells {
         unsafe { &*STATE.load(Ordering::Relaxed) }
     }
 
-    /// Sets the nested flag: two stores around each protected call, no
-    /// branch, whether or not the PD is watched.
+    /// This PD's nested flag (word 1 of its call-state page, else a
+    /// static): non-zero while it waits on a protected call it made
+    /// ([`crate::syscall::call_marked`] sets it around each call, no branch,
+    /// whether or not the PD is watched).
     #[inline(always)]
-    pub fn set_nested(nested: bool) {
+    pub fn nested() -> &'static AtomicU64 {
         // SAFETY: as for `state`, with LOCAL_NESTED or word 1 of the page.
-        unsafe { (*NESTED.load(Ordering::Relaxed)).store(u64::from(nested), Ordering::Release) }
+        unsafe { &*NESTED.load(Ordering::Relaxed) }
+    }
+
+    /// Sets or clears the nested flag.
+    pub fn set_nested(nested: bool) {
+        self::nested().store(u64::from(nested), Ordering::Release)
     }
 }
 
 #[cfg(target_os = "none")]
-pub use cells::{set_nested as set_nested_flag, state as call_state_cell, watch as watch_call_state};
+pub use cells::{nested as nested_flag, set_nested as set_nested_flag, state as call_state_cell, watch as watch_call_state};
 
 crate::setvar!(
     /// Address of this PD's call-state page (`<map setvar_vaddr=

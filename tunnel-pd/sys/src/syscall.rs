@@ -2,12 +2,14 @@
 //!
 //! Like libsel4's plain variants, these move MR0..MR3 between the registers
 //! and the IPC buffer's `msg[0..4]`, so every message register is read and
-//! written through [`crate::ipc_buffer`]. Only as many registers as the
-//! message length names are moved.
+//! written through [`crate::ipc_buffer`]. All four are moved whatever the
+//! message length (two paired loads or stores, no branch): the kernel
+//! transfers only the length's worth, and words past a message's length are
+//! not part of it.
 
 use crate::arch::{self, Regs};
 use crate::cap::CPtr;
-use crate::ipc_buffer::{get_mr, set_mr};
+use crate::ipc_buffer::{fast_mrs, set_fast_mrs};
 use crate::message_info::MessageInfo;
 use crate::sysno;
 
@@ -20,24 +22,15 @@ pub struct Received {
     pub info: MessageInfo,
 }
 
-fn fast_count(info: MessageInfo) -> usize {
-    info.length().min(4)
-}
-
+#[inline(always)]
 fn load(cap: CPtr, info: MessageInfo, reply: CPtr, dest: CPtr) -> Regs {
-    let mut mrs = [0; 4];
-    for (i, mr) in mrs.iter_mut().enumerate().take(fast_count(info)) {
-        *mr = get_mr(i);
-    }
-    Regs { cap, info: info.into_word(), mrs, reply, dest }
+    Regs { cap, info: info.into_word(), mrs: fast_mrs(), reply, dest }
 }
 
+#[inline(always)]
 fn store(r: &Regs) -> Received {
-    let info = MessageInfo::from_word(r.info);
-    for (i, mr) in r.mrs.iter().enumerate().take(fast_count(info)) {
-        set_mr(i, *mr);
-    }
-    Received { badge: r.cap, info }
+    set_fast_mrs(r.mrs);
+    Received { badge: r.cap, info: MessageInfo::from_word(r.info) }
 }
 
 /// `seL4_Call`: send `info` (and its MRs) on `cap` and wait for the reply.
@@ -47,6 +40,19 @@ pub fn call(cap: CPtr, info: MessageInfo) -> MessageInfo {
     // kernel raise a cap fault, not undefined behaviour.
     unsafe { arch::syscall(sysno::CALL, &mut r) };
     store(&r).info
+}
+
+/// `seL4_Call` marked for a supervisor: `flag` is non-zero (it holds its own
+/// address) from just before the call until the reply is back, and 0 after.
+/// Three instructions besides the call's own; see
+/// `tunnelkit_sys::supervision::nested_flag`.
+#[inline(always)]
+pub fn call_marked(cap: CPtr, info: MessageInfo, flag: &core::sync::atomic::AtomicU64) -> MessageInfo {
+    use core::sync::atomic::Ordering::Release;
+    flag.store(flag as *const _ as u64, Release);
+    let reply = call(cap, info);
+    flag.store(0, Release);
+    reply
 }
 
 /// `seL4_ReplyRecv`: reply with `info` through `reply`, then receive on `src`.

@@ -133,6 +133,25 @@ macro_rules! service {
                 )+
             }
 
+            /// The largest operation id.
+            const MAX_ID: u64 = {
+                let ids: &[u64] = &[$($id),+];
+                let (mut max, mut i) = (0, 0);
+                while i < ids.len() {
+                    if ids[i] > max {
+                        max = ids[i];
+                    }
+                    i += 1;
+                }
+                max
+            };
+
+            /// Entries of the dispatch table: one per label up to the largest
+            /// id. Ids up to 255 are dispatched by one indexed jump; a
+            /// service with a larger id has no table and is dispatched by
+            /// `match`.
+            const TABLE_LEN: usize = if MAX_ID < 256 { MAX_ID as usize + 1 } else { 0 };
+
             /// Decodes the request in `mrs`, runs the operation `info`'s label
             /// names, and writes the reply; unknown ids and bad lengths become
             /// error replies.
@@ -143,9 +162,34 @@ macro_rules! service {
                 info: MessageInfo,
                 mrs: &mut impl MessageRegisters,
             ) -> MessageInfo {
-                match info.label() {
+                dispatch_by_label(server, caller, info, mrs)
+            }
+
+            /// [`dispatch`], by one indexed jump through a table of the
+            /// operations where the ids allow it.
+            #[inline(always)]
+            fn dispatch_by_label<S: Server + ?Sized, M: MessageRegisters>(
+                server: &mut S,
+                caller: Caller,
+                info: MessageInfo,
+                mrs: &mut M,
+            ) -> MessageInfo {
+                let label = info.label();
+                if TABLE_LEN > 0 {
+                    // A constant: LLVM indexes it in place (read-only data).
+                    let table = const {
+                        let mut t = [operations::unknown::<S, M> as fn(&mut S, Caller, MessageInfo, &mut M) -> MessageInfo; TABLE_LEN];
+                        $( if ($id as usize) < TABLE_LEN { t[$id as usize] = operations::$op::<S, M>; } )+
+                        t
+                    };
+                    if label < TABLE_LEN as u64 {
+                        return table[label as usize](server, caller, info, mrs);
+                    }
+                    return operations::unknown(server, caller, info, mrs);
+                }
+                match label {
                     $( $id => operations::$op(server, caller, info, mrs), )+
-                    op => CallError::UnknownOperation { op }.encode(mrs),
+                    _ => operations::unknown(server, caller, info, mrs),
                 }
             }
 
@@ -160,6 +204,12 @@ macro_rules! service {
                         $crate::serve_operation(info, mrs, |request: $req| server.$op(caller, request))
                     }
                 )+
+
+                /// Any id the service does not define.
+                #[inline(never)]
+                pub(super) fn unknown<S: Server + ?Sized, M: MessageRegisters>(_: &mut S, _: Caller, info: MessageInfo, mrs: &mut M) -> MessageInfo {
+                    CallError::UnknownOperation { op: info.label() }.encode(mrs)
+                }
             }
 
             /// Serves a protected call if it arrived on one of `callers`, and

@@ -16,24 +16,34 @@ pub trait Transport {
 }
 
 /// A Microkit protected call (`seL4_Call` on a `pp` channel): a tunnel when
-/// the callee is passive, plain IPC when it is active.
+/// the callee is passive, plain IPC when it is active. The channel's `pp`
+/// right is checked at the first call and remembered: later calls only trap.
 #[cfg(target_os = "none")]
 #[derive(Clone, Copy, Debug)]
 pub struct Pp {
     channel: tunnelkit_runtime::Channel,
+    checked: Option<tunnelkit_runtime::Callable>,
     ipc_buffer: crate::message::IpcBuffer,
 }
 
 #[cfg(target_os = "none")]
 impl Pp {
-    /// Calls through `channel` (this PD's end must have `pp="true"`).
+    /// Calls through `channel` (this PD's end must have `pp="true"`; a call
+    /// fails with [`CallError::Channel`] otherwise).
     pub const fn new(channel: tunnelkit_runtime::Channel) -> Self {
-        Self { channel, ipc_buffer: crate::message::IpcBuffer }
+        Self { channel, checked: None, ipc_buffer: crate::message::IpcBuffer }
     }
 
     /// The channel calls go through.
     pub const fn channel(&self) -> tunnelkit_runtime::Channel {
         self.channel
+    }
+
+    #[cold]
+    fn check(&mut self) -> Result<tunnelkit_runtime::Callable, CallError> {
+        let callable = self.channel.callable().map_err(CallError::Channel)?;
+        self.checked = Some(callable);
+        Ok(callable)
     }
 }
 
@@ -47,7 +57,11 @@ impl Transport for Pp {
 
     #[inline]
     fn call(&mut self, info: MessageInfo) -> Result<MessageInfo, CallError> {
-        self.channel.pp_call(info).map_err(CallError::Channel)
+        let callable = match self.checked {
+            Some(c) => c,
+            None => self.check()?,
+        };
+        Ok(callable.call(info))
     }
 }
 

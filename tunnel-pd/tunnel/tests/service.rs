@@ -156,6 +156,53 @@ fn unknown_operation_and_bad_length_are_errors_not_panics() {
     assert_eq!(CallError::decode(reply, &mrs), CallError::BadLength { expected: 64, got: 120 });
 }
 
+service! {
+    /// Ids too large for a dispatch table: dispatched by `match`.
+    pub mod sparse {
+        /// Echoes the request.
+        7 => fn low(u64) -> u64;
+        /// Echoes the request plus one.
+        4096 => fn high(u64) -> u64;
+    }
+}
+
+struct Sparse;
+
+impl sparse::Server for Sparse {
+    fn low(&mut self, _caller: Caller, x: u64) -> Result<u64, CallError> {
+        Ok(x)
+    }
+    fn high(&mut self, _caller: Caller, x: u64) -> Result<u64, CallError> {
+        Ok(x + 1)
+    }
+}
+
+#[test]
+fn every_label_reaches_its_operation_or_is_unknown() {
+    let caller = Caller::new(Channel::new(3));
+    // Table dispatch (ids 1, 2, 7, 8): label 0, the gaps, the label just past
+    // the table and a label past any table are unknown.
+    for label in [0u64, 3, 4, 5, 6, 9, 255, 256, 4096, (1 << 52) - 1] {
+        let mut mrs = ArrayRegisters::default();
+        let reply = adder::dispatch(&mut Adder, caller, MessageInfo::with_label(label, 0), &mut mrs);
+        assert_eq!(CallError::decode(reply, &mrs), CallError::UnknownOperation { op: label }, "label {label}");
+    }
+    let mut mrs = ArrayRegisters::default();
+    mrs.0[0] = 0; // Window::new(0, 0)
+    let reply = adder::dispatch(&mut Adder, caller, MessageInfo::with_label(adder::ops::check, 1), &mut mrs);
+    assert_eq!(reply.label(), 0, "a window check reaches its operation");
+    // Match dispatch.
+    for (label, expected) in [(7u64, Some(41u64)), (4096, Some(42)), (0, None), (8, None), (4095, None), (4097, None)] {
+        let mut mrs = ArrayRegisters::default();
+        mrs.0[0] = 41;
+        let reply = sparse::dispatch(&mut Sparse, caller, MessageInfo::with_label(label, 1), &mut mrs);
+        match expected {
+            Some(v) => assert_eq!((reply.label(), reply.length(), mrs.0[0]), (0, 1, v), "label {label}"),
+            None => assert_eq!(CallError::decode(reply, &mrs), CallError::UnknownOperation { op: label }, "label {label}"),
+        }
+    }
+}
+
 #[test]
 fn every_error_survives_the_wire() {
     let errors = [

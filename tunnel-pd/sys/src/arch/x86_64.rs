@@ -1,8 +1,12 @@
 //! x86_64: `syscall`, number in rdx, cap rdi, info rsi, MR0..3 r10, r8, r9,
 //! r15, reply r12, NBSendRecv destination r13. The kernel zeroes rsp and
-//! clobbers rcx / r11, so rsp is parked in r14 across the instruction.
+//! clobbers rcx / r11, so rsp is parked in a static across the instruction
+//! (a register would be one fewer for the compiler around every call).
 
 use super::Regs;
+
+/// The stack pointer across a `syscall` (a PD has one thread).
+static mut PARKED_RSP: u64 = 0;
 
 /// Traps into the kernel with syscall number `number` (negative).
 ///
@@ -11,14 +15,16 @@ use super::Regs;
 /// write the IPC buffer, so callers must not hold references into it.
 #[inline(always)]
 pub(crate) unsafe fn syscall(number: i64, r: &mut Regs) {
-    // SAFETY: the caller guarantees a valid call. rsp is saved in r14 (which the
-    // kernel restores) and put back after `syscall`; rcx and r11 are declared
-    // clobbered; memory is not marked untouched (IPC buffer).
+    // SAFETY: the caller guarantees a valid call. rsp is saved in
+    // PARKED_RSP (written and read only here, by the PD's only thread, with
+    // no reference to it) and put back after `syscall`; rcx and r11 are
+    // declared clobbered; memory is not marked untouched (IPC buffer).
     unsafe {
         core::arch::asm!(
-            "mov r14, rsp",
+            "mov qword ptr [rip + {parked}], rsp",
             "syscall",
-            "mov rsp, r14",
+            "mov rsp, qword ptr [rip + {parked}]",
+            parked = sym PARKED_RSP,
             in("rdx") number,
             inout("rdi") r.cap,
             inout("rsi") r.info,
@@ -28,7 +34,6 @@ pub(crate) unsafe fn syscall(number: i64, r: &mut Regs) {
             inout("r15") r.mrs[3],
             in("r12") r.reply,
             in("r13") r.dest,
-            out("r14") _,
             out("rcx") _,
             out("r11") _,
         );

@@ -21,6 +21,25 @@ pub struct Results {
     /// the kernel), i.e. what the runtime and tunnel code cost on both sides.
     #[serde(default)]
     pub user_mode: Vec<Crossing>,
+    /// The tunnel's null crossing taken apart ([`SplitPart`]).
+    #[serde(default)]
+    pub split: Vec<SplitPart>,
+}
+
+/// One measurement of the crossing split: a piece of the tunnel's null round
+/// trip against the rest of the raw floor (`bench-client`'s `split`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SplitPart {
+    /// `floor` (raw client, raw server), `client` (typed tunnel client, raw
+    /// server), `marked` (raw client with the nested flag, raw server),
+    /// `loop` (raw client, the runtime's event loop answering directly),
+    /// `server` (raw client, the bench pod's `null`).
+    pub part: String,
+    /// Round-trip counter cycles.
+    pub cycles: Cycles,
+    /// The same round trip counting user mode only (AArch64; `None` where
+    /// the counter cannot exclude the kernel).
+    pub user: Option<Cycles>,
 }
 
 /// QEMU version and the exact flags used.
@@ -76,6 +95,10 @@ pub struct CrosstalkPath {
     pub achieved_share: f64,
     /// Work units completed in the window.
     pub completed: u64,
+    /// The CPU the shared service has of its own, as a fraction of one CPU
+    /// (`None`: a pod, which runs on its callers' budgets).
+    #[serde(default)]
+    pub server_share: Option<f64>,
 }
 
 /// Light-path latency under a flood, per design.

@@ -17,7 +17,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::model::{Crossing, CrosstalkPath, Cycles, Latency, Results};
+use super::model::{Crossing, CrosstalkPath, Cycles, Latency, Results, SplitPart};
 
 /// The line that opens the generated section in a README.
 pub const BEGIN_MARKER: &str = "<!-- tunnelkit-bench-results:begin -->";
@@ -105,7 +105,107 @@ pub fn markdown(results: &Results) -> String {
         out.push('\n');
         user_mode_table(&mut out, &results.user_mode);
     }
+    if !results.split.is_empty() {
+        out.push('\n');
+        split_table(&mut out, results);
+    }
     out
+}
+
+/// One group of the crossing split: its name, what it does, and how it is
+/// derived from the measured parts (parts added and subtracted).
+struct SplitGroup {
+    name: &'static str,
+    does: &'static str,
+    plus: &'static [&'static str],
+    minus: &'static [&'static str],
+}
+
+/// The groups of the tunnel's null round trip, from the `split` parts.
+const SPLIT_GROUPS: [SplitGroup; 5] = [
+    SplitGroup {
+        name: "kernel floor",
+        does: "`seL4_Call` to a server answering from `seL4_ReplyRecv`: the kernel, both system-call stubs, the four message registers moved each way, the reply check, the measuring loop",
+        plus: &["floor"],
+        minus: &[],
+    },
+    SplitGroup {
+        name: "client marshalling",
+        does: "the typed client: the request encoded, the channel's checked `pp` handle, the reply's info word compared, the response decoded",
+        plus: &["client"],
+        minus: &["marked"],
+    },
+    SplitGroup {
+        name: "bookkeeping: nested flag",
+        does: "the caller's nested flag for the supervisor, set around the call",
+        plus: &["marked"],
+        minus: &["floor"],
+    },
+    SplitGroup {
+        name: "event loop and bookkeeping: call state",
+        does: "the callee's runtime loop: badge test, call state published at start and end, the check for deferred work",
+        plus: &["loop"],
+        minus: &["floor"],
+    },
+    SplitGroup {
+        name: "dispatch",
+        does: "label to operation (one indexed jump), the request's length check, the reply encoded",
+        plus: &["server"],
+        minus: &["loop"],
+    },
+];
+
+/// A split group's value from the parts' (cycles, user-mode) medians.
+fn split_value(parts: &[SplitPart], g: &SplitGroup, pick: impl Fn(&SplitPart) -> Option<u64>) -> Option<i64> {
+    let get = |name: &str| parts.iter().find(|p| p.part == name).and_then(&pick).map(|v| v as i64);
+    let plus: Option<i64> = g.plus.iter().map(|n| get(n)).sum();
+    let minus: Option<i64> = g.minus.iter().map(|n| get(n)).sum();
+    Some(plus? - minus?)
+}
+
+/// Appends the split of the tunnel's null round trip into its groups.
+fn split_table(out: &mut String, results: &Results) {
+    let parts = &results.split;
+    out.push_str(
+        "### Where the tunnel's null round trip goes
+
+",
+    );
+    out.push_str(
+        "Each piece measured on its own against the raw floor (raw client or raw server on the other side; the \
+         `split` parts in results.json). Cycles include the kernel; user-mode instructions (AArch64: the counter \
+         excluding EL1 and EL2) are the code of the runtime and tunnel alone.\n\n",
+    );
+    out.push_str("| group | what it does | cycles | user-mode instructions |\n|---|---|--:|--:|\n");
+    let user = |p: &SplitPart| p.user.map(|u| u.median);
+    let cycles = |p: &SplitPart| Some(p.cycles.median);
+    let (mut sum_c, mut sum_u) = (Some(0i64), Some(0i64));
+    for g in &SPLIT_GROUPS {
+        let c = split_value(parts, g, cycles);
+        let u = split_value(parts, g, user);
+        sum_c = sum_c.zip(c).map(|(a, b)| a + b);
+        sum_u = sum_u.zip(u).map(|(a, b)| a + b);
+        let show = |v: Option<i64>| v.map_or(NONE.to_string(), |v| v.to_string());
+        let _ = writeln!(out, "| {} | {} | {} | {} |", g.name, g.does, show(c), show(u));
+    }
+    let show = |v: Option<i64>| v.map_or(NONE.to_string(), |v| v.to_string());
+    let _ = writeln!(out, "| sum of the groups | | {} | {} |", show(sum_c), show(sum_u));
+    let tunnel = null_median(&results.crossings, "tunnel");
+    let tunnel_user = results.user_mode.iter().find(|c| c.transport == "tunnel").map(|c| c.cycles.median);
+    let _ = writeln!(
+        out,
+        "| the tunnel, measured whole | | {} | {} |",
+        tunnel.map_or(NONE.to_string(), |v| v.to_string()),
+        tunnel_user.map_or(NONE.to_string(), |v| v.to_string())
+    );
+}
+
+/// The median of `transport`'s null crossing (depth 1, batch 1, nothing carried).
+pub(super) fn null_median(crossings: &[Crossing], transport: &str) -> Option<u64> {
+    crossings
+        .iter()
+        .find(|c| c.transport == transport && c.depth == 1 && c.batch == 1 && c.payload_bytes == 0 && c.lent_bytes == 0)
+        .map(|c| c.cycles.median)
 }
 
 /// Appends the user-mode-only null crossings (framework cost without the kernel).
@@ -174,14 +274,18 @@ fn crosstalk_table(out: &mut String, paths: &[CrosstalkPath]) {
         out.push_str("Crosstalk: not measured.\n");
         return;
     }
-    out.push_str("Shares are fractions of one CPU; deviation is achieved minus configured, in percentage points.\n\n");
-    out.push_str("| design | path | configured share | achieved share | deviation (pp) | completed |\n");
-    out.push_str("|---|---|--:|--:|--:|--:|\n");
+    out.push_str(
+        "Shares are fractions of one CPU; deviation is achieved minus configured, in percentage points. Service CPU: \
+         what the shared service has of its own (pods have none: they run on their callers' budgets).\n\n",
+    );
+    out.push_str("| design | service CPU | path | configured share | achieved share | deviation (pp) | completed |\n");
+    out.push_str("|---|--:|---|--:|--:|--:|--:|\n");
     for p in paths {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             cell(&p.design),
+            p.server_share.map_or("callers'".to_string(), percent),
             cell(&p.path),
             percent(p.configured_share),
             percent(p.achieved_share),
@@ -607,7 +711,7 @@ mod tests {
     }
 
     fn share(design: &str, path: &str, configured_share: f64, achieved_share: f64) -> CrosstalkPath {
-        CrosstalkPath { design: design.into(), path: path.into(), configured_share, achieved_share, completed: 42 }
+        CrosstalkPath { design: design.into(), path: path.into(), configured_share, achieved_share, completed: 42, server_share: None }
     }
 
     fn sample() -> Results {
@@ -635,6 +739,7 @@ mod tests {
                 Latency { design: "ipc".into(), cycles: Cycles { min: 1000, median: 90000, max: 200000 } },
             ],
             user_mode: Vec::new(),
+            split: Vec::new(),
         }
     }
 
@@ -647,6 +752,7 @@ mod tests {
             crosstalk: Vec::new(),
             light_path_latency: Vec::new(),
             user_mode: Vec::new(),
+            split: Vec::new(),
         }
     }
 
@@ -688,9 +794,9 @@ mod tests {
     #[test]
     fn markdown_crosstalk_and_latency_tables() {
         let md = markdown(&sample());
-        assert!(md.contains("| design | path | configured share | achieved share | deviation (pp) | completed |"));
-        assert!(md.contains("| tunnel | light | 10.0% | 9.8% | -0.2 | 42 |"), "{md}");
-        assert!(md.contains("| ipc | heavy | 50.0% | 80.0% | +30.0 | 42 |"), "{md}");
+        assert!(md.contains("| design | service CPU | path | configured share | achieved share | deviation (pp) | completed |"));
+        assert!(md.contains("| tunnel | callers' | light | 10.0% | 9.8% | -0.2 | 42 |"), "{md}");
+        assert!(md.contains("| ipc | callers' | heavy | 50.0% | 80.0% | +30.0 | 42 |"), "{md}");
         assert!(md.contains("### Light-path latency under flood"));
         assert!(md.contains("| ipc | 1000 | 90000 | 200000 |"), "{md}");
         assert!(!md.contains("not measured"));
@@ -704,9 +810,9 @@ mod tests {
             vec![share("tun|nel", "light", f64::NAN, 0.5), share("ipc", "heavy", 0.5, f64::INFINITY), share("ipc", "x", 0.2, 0.2)];
         let md = markdown(&results);
         assert!(md.contains("| tunnel | 0 | 0 | 1 | 1 | 1000 | 990 | 1000 | 1050 | — |"), "{md}");
-        assert!(md.contains("| tun\\|nel | light | — | 50.0% | — | 42 |"), "{md}");
-        assert!(md.contains("| ipc | heavy | 50.0% | — | — | 42 |"), "{md}");
-        assert!(md.contains("| ipc | x | 20.0% | 20.0% | +0.0 | 42 |"), "{md}");
+        assert!(md.contains("| tun\\|nel | callers' | light | — | 50.0% | — | 42 |"), "{md}");
+        assert!(md.contains("| ipc | callers' | heavy | 50.0% | — | — | 42 |"), "{md}");
+        assert!(md.contains("| ipc | callers' | x | 20.0% | 20.0% | +0.0 | 42 |"), "{md}");
 
         // A zero raw floor gives no ratio rather than infinity.
         let mut results = sample();

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::model::{Crossing, CrosstalkPath, Cycles, Latency, QemuInfo, Results};
+use super::model::{Crossing, CrosstalkPath, Cycles, Latency, QemuInfo, Results, SplitPart};
 use super::systems::{self, Design, PATHS};
 use crate::board::{Board, KernelConfig, qemu_args};
 use crate::build::{BuildRequest, build};
@@ -114,6 +114,7 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome
         crosstalk: Vec::new(),
         light_path_latency: Vec::new(),
         user_mode: Vec::new(),
+        split: Vec::new(),
     };
     let mut repeatable = Vec::new();
     for sys in bench_systems {
@@ -143,6 +144,7 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome
             None => {
                 results.crossings = parse_crossings(lines)?;
                 results.user_mode = parse_user_mode(lines)?;
+                results.split = parse_split(lines)?;
             }
             Some(d) => {
                 let (paths, light) = parse_crosstalk(d, lines)?;
@@ -212,6 +214,24 @@ pub fn parse_user_mode(lines: &[String]) -> Result<Vec<Crossing>> {
     if user.is_empty() { Ok(Vec::new()) } else { parse_crossings(&user) }
 }
 
+/// Parses `bench split …` and `bench split-user …` lines (the crossing split).
+pub fn parse_split(lines: &[String]) -> Result<Vec<SplitPart>> {
+    let mut parts: Vec<SplitPart> = Vec::new();
+    for line in lines.iter().filter(|l| l.starts_with("bench split part=")) {
+        let f = fields(line);
+        let part = f.get("part").with_context(|| format!("no part= in '{line}'"))?.to_string();
+        parts.push(SplitPart { part, cycles: cycles(&f, line)?, user: None });
+    }
+    for line in lines.iter().filter(|l| l.starts_with("bench split-user part=")) {
+        let f = fields(line);
+        let part = f.get("part").with_context(|| format!("no part= in '{line}'"))?;
+        let p =
+            parts.iter_mut().find(|p| p.part == *part).with_context(|| format!("user-mode split of '{part}' without its cycles line"))?;
+        p.user = Some(cycles(&f, line)?);
+    }
+    Ok(parts)
+}
+
 /// Parses `bench crosstalk …` lines of one design.
 pub fn parse_crosstalk(design: Design, lines: &[String]) -> Result<(Vec<CrosstalkPath>, Vec<Latency>)> {
     let mut paths = Vec::new();
@@ -234,6 +254,7 @@ pub fn parse_crosstalk(design: Design, lines: &[String]) -> Result<(Vec<Crosstal
             // one uninterrupted call, over the window.
             achieved_share: if window == 0 { 0.0 } else { (completed * work) as f64 / window as f64 },
             completed,
+            server_share: design.server_budget_us().map(|b| b as f64 / systems::SERVER_PERIOD_US as f64),
         });
         if spec.name == PATHS[0].name {
             light.push(Latency { design: design.name().into(), cycles: cycles(&f, line)? });

@@ -19,15 +19,23 @@ pub enum Design {
     /// budget, but one thread serves them all, so a caller whose budget
     /// expires inside the pod stalls the others until its refill.
     TunnelShared,
-    /// An active server with its own budget, called by protected calls.
+    /// An active server with its own budget, called by protected calls. Its
+    /// budget is the CPU the per-path pods use in [`Design::Tunnel`] (the
+    /// paths' budgets together: all of it), so that only who pays differs.
     Ipc,
-    /// An active server with its own budget, fed through async rings.
+    /// An active server with its own budget (as large as in [`Design::Ipc`]),
+    /// fed through async rings.
     Async,
+    /// [`Design::Ipc`] with half the CPU for the server (50 % while the
+    /// paths reserve 100 %): capacity and who pays mixed.
+    IpcHalf,
+    /// [`Design::Async`] with half the CPU for the server.
+    AsyncHalf,
 }
 
 impl Design {
     /// Every design, in report order.
-    pub const ALL: [Design; 4] = [Design::Tunnel, Design::TunnelShared, Design::Ipc, Design::Async];
+    pub const ALL: [Design; 6] = [Design::Tunnel, Design::TunnelShared, Design::Ipc, Design::Async, Design::IpcHalf, Design::AsyncHalf];
 
     /// The name used in results.
     pub fn name(self) -> &'static str {
@@ -36,7 +44,24 @@ impl Design {
             Design::TunnelShared => "tunnel-shared",
             Design::Ipc => "ipc",
             Design::Async => "async",
+            Design::IpcHalf => "ipc-half",
+            Design::AsyncHalf => "async-half",
         }
+    }
+
+    /// The shared server's own budget in µs per [`SERVER_PERIOD_US`], if it
+    /// has one (the pods run on their callers' budgets).
+    pub fn server_budget_us(self) -> Option<u64> {
+        match self {
+            Design::Tunnel | Design::TunnelShared => None,
+            Design::Ipc | Design::Async => Some(PATHS.iter().map(|p| p.budget_us * SERVER_PERIOD_US / p.period_us).sum()),
+            Design::IpcHalf | Design::AsyncHalf => Some(SERVER_PERIOD_US / 2),
+        }
+    }
+
+    /// Whether the service is reached through async rings.
+    fn is_async(self) -> bool {
+        matches!(self, Design::Async | Design::AsyncHalf)
     }
 }
 
@@ -64,9 +89,8 @@ pub const PATHS: [PathSpec; 3] = [
     PathSpec { name: "medium", budget_us: 3_000, period_us: 10_000 },
     PathSpec { name: "heavy", budget_us: 6_000, period_us: 10_000 },
 ];
-/// Budget and period of the active shared server (IPC and async designs).
-pub const SERVER_BUDGET_US: u64 = 5_000;
-/// See [`SERVER_BUDGET_US`].
+/// Period of the active shared server (IPC and async designs; its budget is
+/// [`Design::server_budget_us`]).
 pub const SERVER_PERIOD_US: u64 = 10_000;
 
 /// Channel id every PD uses for the console pod.
@@ -186,13 +210,14 @@ impl Sdf {
     }
 }
 
-/// The crossing-cost system: a client, the raw floor server, the bench pod
-/// as a tunnel (with a nested chain of two more pods), as an active IPC
-/// server and as an async server.
+/// The crossing-cost system: a client, the raw floor server, the runtime's
+/// event loop alone (`bench-loop`), the bench pod as a tunnel (with a nested
+/// chain of two more pods), as an active IPC server and as an async server.
 pub fn crossings(board: Board) -> String {
     let mut s = Sdf::new(board);
     s.pd("client", "bench-client", r#"priority="10" budget="1000" period="1000" stack_size="0x10000""#);
     s.pd("raw", "bench-raw", r#"priority="100" passive="true""#);
+    s.pd("loop", "bench-loop", r#"priority="100" passive="true""#);
     s.pd("pod", "bench-pod", r#"priority="100" passive="true""#);
     s.pd("pod2", "bench-pod", r#"priority="110" passive="true""#);
     s.pd("pod3", "bench-pod", r#"priority="120" passive="true""#);
@@ -202,6 +227,7 @@ pub fn crossings(board: Board) -> String {
         s.console(pd);
     }
     s.pp("client", 1, "raw", 0);
+    s.pp("client", 5, "loop", 0);
     s.pp("client", 2, "pod", 0);
     s.share("lend", "client", 2, "pod", 0, 0x1000);
     s.pp("pod", 5, "pod2", 0);
@@ -224,9 +250,9 @@ pub fn crosstalk(board: Board, design: Design) -> String {
     for p in PATHS {
         s.pd(p.name, "bench-path", &format!(r#"priority="50" budget="{}" period="{}" stack_size="0x10000""#, p.budget_us, p.period_us));
     }
-    let server = match design {
-        Design::Tunnel | Design::TunnelShared => r#"priority="100" passive="true""#.to_string(),
-        Design::Ipc | Design::Async => format!(r#"priority="100" budget="{SERVER_BUDGET_US}" period="{SERVER_PERIOD_US}""#),
+    let server = match design.server_budget_us() {
+        None => r#"priority="100" passive="true""#.to_string(),
+        Some(budget) => format!(r#"priority="100" budget="{budget}" period="{SERVER_PERIOD_US}""#),
     };
     let instances: Vec<String> = match design {
         Design::Tunnel => PATHS.iter().map(|p| format!("work_{}", p.name)).collect(),
@@ -242,22 +268,22 @@ pub fn crosstalk(board: Board, design: Design) -> String {
             Design::Tunnel => (instances[i].as_str(), 0),
             _ => ("work", i as u8),
         };
-        match design {
-            Design::Tunnel | Design::TunnelShared | Design::Ipc => s.pp(p.name, 1, work, id),
-            Design::Async => {
-                s.notify(p.name, 1, work, id);
-                s.share("ring", p.name, 1, work, id, 0x2000);
-            }
+        if design.is_async() {
+            s.notify(p.name, 1, work, id);
+            s.share("ring", p.name, 1, work, id, 0x2000);
+        } else {
+            s.pp(p.name, 1, work, id);
         }
     }
     for w in &instances {
         s.console(w);
     }
-    let note = match design {
-        Design::Ipc | Design::Async => {
-            " Deliberately over-committed (the paths reserve 100 % and the server 50 %), so `tunnelkit check` reports core-utilisation."
-        }
-        _ => "",
+    let note = match design.server_budget_us() {
+        Some(budget) => format!(
+            " Deliberately over-committed (the paths reserve 100 % and the server {} %), so `tunnelkit check` reports core-utilisation.",
+            budget * 100 / SERVER_PERIOD_US
+        ),
+        None => String::new(),
     };
     s.xml(&format!("Crosstalk experiment, design: {}.{note}", design.name()))
 }
@@ -286,7 +312,11 @@ mod tests {
         let replicas = crosstalk(Board::QemuVirtAarch64, Design::Tunnel);
         assert_eq!(replicas.matches(r#"program_image path="bench-pod.elf""#).count(), 3);
         assert!(tunnel.contains(r#"<protection_domain name="work" priority="100" passive="true">"#));
-        assert!(ipc.contains(r#"<protection_domain name="work" priority="100" budget="5000" period="10000">"#));
+        assert!(ipc.contains(r#"<protection_domain name="work" priority="100" budget="10000" period="10000">"#));
+        let half = crosstalk(Board::QemuVirtAarch64, Design::IpcHalf);
+        assert!(half.contains(r#"<protection_domain name="work" priority="100" budget="5000" period="10000">"#));
+        let paths: u64 = PATHS.iter().map(|p| p.budget_us).sum();
+        assert_eq!(Design::Ipc.server_budget_us(), Some(paths), "equal capacity: the server has what the paths have together");
         let strip = |t: &str| t.lines().filter(|l| !l.contains("name=\"work\"") && !l.contains("design:")).collect::<Vec<_>>().join("\n");
         assert_eq!(strip(&tunnel), strip(&ipc));
     }

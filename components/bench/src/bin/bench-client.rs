@@ -5,8 +5,12 @@
 //!
 //! Async requests are also measured in batches of 2 and 4 (cost per request).
 //!
+//! Then the tunnel's null crossing split into its parts (`bench split`, and
+//! on AArch64 `bench split-user` counting user mode only).
+//!
 //! Calls: raw floor on channel 1; `bench` on 2 (tunnel pod), 3 (active
-//! server, plain IPC) and 4 (async server), each with a lent region.
+//! server, plain IPC) and 4 (async server), each with a lent region; the
+//! event loop alone (`bench-loop`) on 5.
 
 #![no_std]
 #![no_main]
@@ -20,6 +24,8 @@ use tunnelkit_sys::{MessageInfo, cap, syscall};
 use tunnelkit_tunnel::{CallError, IpcBuffer, LentRegion, Transport, Window, ring};
 
 const RAW: Channel = Channel::new(1);
+/// The runtime's event loop alone (`bench-loop`).
+const LOOP: Channel = Channel::new(5);
 const TRANSPORTS: [(&str, Channel); 3] = [("tunnel", Channel::new(2)), ("ipc", Channel::new(3)), ("async", Channel::new(4))];
 /// Calls before measuring (caches, TLB, branch predictors, lazy FPU).
 const WARMUP: usize = 100;
@@ -48,11 +54,53 @@ fn init() -> Client {
         }
     }
     async_batches(&mut samples);
+    split(&mut samples, "split");
     if cycles::CAN_COUNT_USER_MODE_ONLY {
         user_mode_split(&mut samples);
     }
     debug_println!("bench: crossings done");
     Client
+}
+
+/// The tunnel's null round trip taken apart: the raw floor, then one piece
+/// of the tunnel at a time against the rest of the floor. `floor`: raw
+/// client, raw server. `client`: the tunnel's typed client (marshalling, the
+/// reply check, the nested flag) calling the raw server. `marked`: the raw
+/// call with only the nested flag set around it. `loop`: a raw call into the
+/// runtime's event loop answering without a service (loop and call-state
+/// bookkeeping). `server`: a raw call into the bench pod's `null` (loop,
+/// bookkeeping and the service's dispatch). Prints `bench <kind> part=…`.
+fn split(samples: &mut [u64; ITERATIONS], kind: &str) {
+    let null = MessageInfo::with_label(svc::ops::null, 0);
+    let raw_to = |channel: Channel| {
+        move || {
+            let reply = syscall::call(cap::endpoint(channel.index()), null);
+            if reply.into_word() == 0 { Ok(()) } else { Err(CallError::BadReply(reply.label())) }
+        }
+    };
+    let mut client = svc::Client::on(RAW);
+    let nested = tunnelkit_sys::supervision::nested_flag();
+    let parts: [(&str, Result<(u64, u64, u64), CallError>); 5] = [
+        ("floor", measure(samples, raw_call)),
+        ("client", measure(samples, || client.null(&()))),
+        (
+            "marked",
+            measure(samples, || {
+                let reply = syscall::call_marked(cap::endpoint(RAW.index()), MessageInfo::with_label(0, 0), nested);
+                if reply.into_word() == 0 { Ok(()) } else { Err(CallError::BadReply(reply.label())) }
+            }),
+        ),
+        ("loop", measure(samples, raw_to(LOOP))),
+        ("server", measure(samples, raw_to(TRANSPORTS[0].1))),
+    ];
+    for (part, r) in parts {
+        match r {
+            Ok((min, median, max)) => {
+                debug_println!("bench {kind} part={part} iterations={ITERATIONS} min={min} median={median} max={max}")
+            }
+            Err(e) => panic!("split {part}: {e}"),
+        }
+    }
 }
 
 /// The floor: `seL4_Call` with an empty message, checking that the reply is
@@ -148,6 +196,7 @@ fn user_mode_split(samples: &mut [u64; ITERATIONS]) {
         };
         report_user(name, r);
     }
+    split(samples, "split-user");
     cycles::count_user_mode_only(false);
 }
 

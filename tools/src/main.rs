@@ -98,6 +98,10 @@ enum Cmd {
         /// (with smp-benchmark: the text between the multicore results markers).
         #[arg(long)]
         update_readme: bool,
+        /// Measure nothing: regenerate the README's generated results sections
+        /// (benchmarks, multicore, network) from what bench-results/ holds.
+        #[arg(long, conflicts_with_all = ["update_readme", "only", "net", "out", "runs"])]
+        readme_only: bool,
         /// Run only these systems of the benchmark config: `crossings` (the
         /// crossing costs) or `crosstalk` (the four crosstalk designs). The
         /// results then hold only their part; not with --update-readme.
@@ -329,6 +333,33 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::Bench { readme_only: true, .. } => {
+            use tunnelkit::bench::{net, report, smp_report};
+            let ws = Workspace::current()?;
+            let readme = ws.root.join("README.md");
+            let mut text = std::fs::read_to_string(&readme).with_context(|| format!("reading {}", readme.display()))?;
+            let boards = report::measured_boards(&ws.root)?;
+            if !boards.is_empty() {
+                text = report::update_readme(&text, &report::readme_section_for_boards(&boards));
+            }
+            let smp = smp_report::measured_boards(&ws.root)?;
+            if !smp.is_empty() {
+                text = smp_report::update_readme(&text, &smp_report::section(&smp)).with_context(|| readme.display().to_string())?;
+            }
+            let nets = net::measured_boards(&ws.root);
+            if !nets.is_empty() {
+                text = net::update_readme(&text, &nets);
+            }
+            std::fs::write(&readme, text).with_context(|| format!("writing {}", readme.display()))?;
+            eprintln!(
+                "tunnelkit: regenerated the results in {} from bench-results/ ({} benchmark, {} multicore, {} network board(s))",
+                readme.display(),
+                boards.len(),
+                smp.len(),
+                nets.len()
+            );
+            Ok(())
+        }
         Cmd::Bench { board, config, out, net: true, update_readme, .. } => {
             if config != KernelConfig::Benchmark {
                 bail!("--net measures the network systems in the release config; --config does not apply to it");
@@ -360,7 +391,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Bench { board, config: KernelConfig::Benchmark, out, runs, timeout, update_readme, net: false, only } => {
+        Cmd::Bench { board, config: KernelConfig::Benchmark, out, runs, timeout, update_readme, net: false, only, .. } => {
             let only = only
                 .map(|o| if o == "crossings" { tunnelkit::bench::run::Only::Crossings } else { tunnelkit::bench::run::Only::Crosstalk });
             bench(board, out, runs.unwrap_or(2), timeout.unwrap_or(900), update_readme, only)
@@ -474,16 +505,8 @@ fn bench(
     eprintln!("tunnelkit: wrote {}, {} and {} plots", written.json.display(), written.markdown.display(), written.svgs.len());
     if update_readme {
         // Every board measured into bench-results/ so far, this one included.
-        let mut boards = Vec::new();
-        for b in Board::ALL {
-            let dir = ws.root.join("bench-results").join(b.name());
-            let json = dir.join("results.json");
-            if let Ok(text) = std::fs::read_to_string(&json) {
-                let results = serde_json::from_str(&text).with_context(|| format!("parsing {}", json.display()))?;
-                boards.push((results, format!("bench-results/{}", b.name())));
-            }
-        }
-        if !boards.iter().any(|(r, _): &(tunnelkit::bench::model::Results, String)| r.board == board.name()) {
+        let boards = report::measured_boards(&ws.root)?;
+        if !boards.iter().any(|(r, _)| r.board == board.name()) {
             bail!("--update-readme takes results from bench-results/<board>/; run without --out to put them there");
         }
         let readme = ws.root.join("README.md");
@@ -518,14 +541,7 @@ fn bench_smp(board: Board, out: Option<PathBuf>, runs: Option<u32>, timeout: Opt
     );
     if update_readme {
         // Every board measured into bench-results/<board>/smp/ so far, this one included.
-        let mut boards = Vec::new();
-        for b in Board::ALL {
-            let json = ws.root.join("bench-results").join(b.name()).join("smp").join("smp.json");
-            if let Ok(text) = std::fs::read_to_string(&json) {
-                let r: smp::SmpResults = serde_json::from_str(&text).with_context(|| format!("parsing {}", json.display()))?;
-                boards.push((r, format!("bench-results/{}/smp", b.name())));
-            }
-        }
+        let boards = smp_report::measured_boards(&ws.root)?;
         if !boards.iter().any(|(r, _)| r.board == board.name()) {
             bail!("--update-readme takes results from bench-results/<board>/smp/; run without --out to put them there");
         }

@@ -1,8 +1,8 @@
 //! Picking the replay up after gaps: each thread's state inferred from its next events.
 
-use super::track::Replay;
+use super::track::{InFlight, Replay};
 use super::{Answer, Observed, Step};
-use crate::state::{Queued, Reason, Run};
+use crate::state::{Reason, Run};
 use stateright::Model as _;
 
 impl Replay<'_> {
@@ -104,12 +104,21 @@ impl Replay<'_> {
                 }
             }
         }
-        // Paths and pods blocked in a call: pods still to receive it queue in serving order.
+        // Paths and pods whose call a pod has still to receive: the call was recorded before the
+        // tail, but its kernel half (the trap that queues it) may not have happened yet (a caller
+        // can run out of budget between the two), so it is left in flight: the replay then tries
+        // every order in which these calls reach their endpoints.
         for (y, w) in waiting.iter_mut().enumerate() {
             w.sort();
             for &(_, c) in w.iter() {
-                self.s.threads[c].run = Run::Blocked;
-                self.s.queues[y - self.paths].push(Queued { from: c as u8, work: 1, call: true });
+                self.s.threads[c].run = if c < self.paths {
+                    self.s.age[c] = Some(0);
+                    self.s.legit[c] = true;
+                    Run::Working { left: 1 }
+                } else {
+                    Run::Serving { left: 1, nested_done: false, err: None }
+                };
+                self.inflight[c] = Some(InFlight::Call(y));
             }
         }
         for t in 0..threads {

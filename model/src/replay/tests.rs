@@ -251,3 +251,29 @@ fn after_a_gap_the_replay_picks_up_from_the_next_events() {
     let (index, rule) = rejected_at(&t);
     assert_eq!(index, t.len() - 1, "{rule}");
 }
+
+#[test]
+fn after_a_gap_a_call_recorded_before_it_may_reach_its_endpoint_late() {
+    use Observed::{Call, Gap, Reply, Serve};
+    // Both calls were recorded before the pod's gap. `other` (priority 20) ran out of budget
+    // between recording its call and trapping, so `client` (10) is served twice before it: the
+    // call recorded before the gap is still in flight after it, not queued ahead.
+    let t = vec![
+        (CLIENT, Call(POD)),
+        (OTHER, Call(POD)),
+        (POD, Gap),
+        (POD, Serve(CLIENT)),
+        (POD, Observed::Answer(CLIENT, A::Ok)),
+        (CLIENT, Reply(POD, A::Ok)),
+        (CLIENT, Call(POD)),
+        (POD, Serve(CLIENT)),
+        (POD, Observed::Answer(CLIENT, A::Ok)),
+        (CLIENT, Reply(POD, A::Ok)),
+        (POD, Serve(OTHER)),
+        (POD, Observed::Answer(OTHER, A::Ok)),
+        (OTHER, Reply(POD, A::Ok)),
+    ];
+    let r = replay(&t);
+    assert!(r.conforms(), "{r}");
+    assert!(r.skipped.is_some(), "{r}");
+}

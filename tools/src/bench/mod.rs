@@ -2,6 +2,7 @@
 //! reports (JSON, markdown tables, SVG plots, README section) made from it;
 //! and the multicore measurements (`--config smp-benchmark`, [`smp`]).
 
+pub mod guard;
 pub mod model;
 pub mod net;
 pub mod net_load;

@@ -207,6 +207,22 @@ pub struct Isolation {
     pub stats_flooded: Probe,
 }
 
+/// Probes sent and answered (the rest timed out).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeCount {
+    /// Probes sent.
+    pub requests: u32,
+    /// Probes answered in time.
+    pub answered: u32,
+}
+
+impl ProbeCount {
+    /// Probes not answered in time.
+    pub fn unanswered(&self) -> u32 {
+        self.requests - self.answered.min(self.requests)
+    }
+}
+
 /// One system's figures.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NetSystem {
@@ -216,8 +232,12 @@ pub struct NetSystem {
     pub system: String,
     /// Its active PDs' budgets.
     pub budget: Budget,
-    /// UDP echo round trip, sequential requests of 64 bytes.
+    /// UDP echo round trip, sequential requests of 64 bytes (of the
+    /// answered ones).
     pub echo_rtt_us: Micros,
+    /// Echo round-trip probes sent and answered within the probe wait.
+    #[serde(default)]
+    pub echo_probes: ProbeCount,
     /// Answered rate per offered rate (UDP echo, 64 bytes), by offered rate.
     pub rates: Vec<Rate>,
     /// Sealed echo and stats under an echo flood.
@@ -422,7 +442,8 @@ fn measure(
     // Asked before any load: the floor has no sealed echo.
     let has_sealed = (0..3).any(|i| matches!(super::net_load::exchange(SEALED, Request::Sealed, 1000 + i, PROBE_WAIT), Ok(Some(_))));
     step.detail("echo round trips");
-    let echo_rtt_us = probes(&[(ECHO, Request::Echo)], ROUND_TRIPS, PROBE_WAIT)?[0].rtt_us;
+    let echo = probes(&[(ECHO, Request::Echo)], ROUND_TRIPS, PROBE_WAIT)?[0];
+    let (echo_rtt_us, echo_probes) = (echo.rtt_us, ProbeCount { requests: echo.requests, answered: echo.answered });
     let mut rates = Vec::new();
     for offered_pps in RATES {
         step.detail(&format!("offering {offered_pps} datagrams/s"));
@@ -438,8 +459,13 @@ fn measure(
     step.detail(&format!("sealed echo and stats, quiet and under a {FLOOD_PPS}/s echo flood"));
     let isolation = isolation(has_sealed)?;
     let peak = rates.iter().map(|r| r.answered_pps).fold(0.0, f64::max);
-    step.finish(&format!("echo median {:.0} µs, peak {peak:.0} answered/s", echo_rtt_us.median));
-    Ok(NetSystem { kind, system: file, budget, echo_rtt_us, rates, isolation })
+    step.finish(&format!(
+        "echo median {:.0} µs ({} of {} probes unanswered), peak {peak:.0} answered/s",
+        echo_rtt_us.median,
+        echo_probes.unanswered(),
+        echo_probes.requests
+    ));
+    Ok(NetSystem { kind, system: file, budget, echo_rtt_us, echo_probes, rates, isolation })
 }
 
 /// Starts QEMU with its console in `log`. The guard kills and reaps it when
@@ -579,9 +605,9 @@ pub fn markdown(r: &NetResults) -> String {
         percent(HELD_GOAL)
     ));
     s.push_str(
-        "| system | CPU share | echo RTT min / median / max (µs) | peak answered (offered) | held to 20000/s | held at the highest offered | peak vs floor | median RTT vs floor |\n",
+        "| system | CPU share | echo RTT min / median / max (µs) | echo probes unanswered | peak answered (offered) | held to 20000/s | held at the highest offered | peak vs floor | median RTT vs floor |\n",
     );
-    s.push_str("|---|--:|--:|--:|--:|--:|--:|--:|\n");
+    s.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for sys in &r.systems {
         let peak = sys.peak().map(|p| format!("{} ({}/s)", per_second(p.answered_pps), p.offered_pps)).unwrap_or_default();
         let held_to = sys.held_up_to(HELD_UP_TO).map(|h| format!("{} {}", percent(h), mark(h >= HELD_GOAL))).unwrap_or_default();
@@ -595,7 +621,7 @@ pub fn markdown(r: &NetResults) -> String {
             (_, None) => ("no floor".into(), "no floor".into()),
         };
         s.push_str(&format!(
-            "| {} (`{}`) | {} over {} PD{} | {:.0} / {:.0} / {:.0} | {peak} | {held_to} | {held} | {vs_peak} | {vs_rtt} |\n",
+            "| {} (`{}`) | {} over {} PD{} | {:.0} / {:.0} / {:.0} | {} | {peak} | {held_to} | {held} | {vs_peak} | {vs_rtt} |\n",
             sys.kind.name(),
             sys.system,
             percent(sys.budget.share),
@@ -603,7 +629,11 @@ pub fn markdown(r: &NetResults) -> String {
             if sys.budget.active.len() == 1 { "" } else { "s" },
             sys.echo_rtt_us.min,
             sys.echo_rtt_us.median,
-            sys.echo_rtt_us.max
+            sys.echo_rtt_us.max,
+            match sys.echo_probes.requests {
+                0 => "not counted".to_string(),
+                n => format!("{} of {n}", sys.echo_probes.unanswered()),
+            }
         ));
     }
     s.push('\n');
@@ -862,6 +892,7 @@ mod tests {
                 share: share_us as f64 / 10_000.0,
             },
             echo_rtt_us: Micros { min: rtt / 2.0, median: rtt, max: rtt * 10.0 },
+            echo_probes: ProbeCount { requests: 200, answered: 199 },
             rates: RATES
                 .iter()
                 .zip(curve)
@@ -970,8 +1001,12 @@ mod tests {
         let md = markdown(&sample());
         let has = |line: &str| assert!(md.contains(line), "{line}\nnot in\n{md}");
         has("| peak answered (offered) | held to 20000/s | held at the highest offered |");
-        has("| tunnel (`net.xml`) | 100 % over 1 PD | 75 / 150 / 1500 | 8500/s (10000/s) | 50 % ✗ | 50 % (20000/s) | 0.85× ✓ | 1.50× |");
-        has("| floor (`net-floor.xml`) | 100 % over 1 PD | 50 / 100 / 1000 | 10000/s (12000/s) | 95 % ✓ | 95 % (20000/s) | — | — |");
+        has(
+            "| tunnel (`net.xml`) | 100 % over 1 PD | 75 / 150 / 1500 | 1 of 200 | 8500/s (10000/s) | 50 % ✗ | 50 % (20000/s) | 0.85× ✓ | 1.50× |",
+        );
+        has(
+            "| floor (`net-floor.xml`) | 100 % over 1 PD | 50 / 100 / 1000 | 1 of 200 | 10000/s (12000/s) | 95 % ✓ | 95 % (20000/s) | — | — |",
+        );
         has("| 20000/s | 9500/s (sent 15000/s) | 4250/s (sent 15000/s) |");
         has("| 10000/s | 9000/s | **8500/s** | 900/s |");
         has("**The host could not reach every offered rate:** floor at 20000/s offered sent 15000/s");

@@ -96,6 +96,11 @@ pub fn markdown(results: &Results) -> String {
         code(&results.qemu.flags)
     );
     out.push('\n');
+    let h = headlines(results);
+    if !h.is_empty() {
+        out.push_str(&h);
+        out.push('\n');
+    }
     crossings_table(&mut out, &results.crossings);
     out.push('\n');
     crosstalk_table(&mut out, &results.crosstalk);
@@ -110,6 +115,119 @@ pub fn markdown(results: &Results) -> String {
         split_table(&mut out, results);
     }
     out
+}
+
+/// The goal for the tunnel's null round trip, as a multiple of the raw floor.
+pub const TUNNEL_GOAL: f64 = 1.05;
+
+/// The smallest async batch whose cost per request is below the tunnel's
+/// null round trip (the batched-async crossover), if any batch is.
+pub fn async_crossover(crossings: &[Crossing]) -> Option<(u32, u64)> {
+    let tunnel = null_median(crossings, "tunnel")?;
+    let mut batches: Vec<&Crossing> =
+        crossings.iter().filter(|c| c.transport == "async" && c.depth == 1 && c.payload_bytes == 0 && c.lent_bytes == 0).collect();
+    batches.sort_by_key(|c| c.batch);
+    batches.iter().find(|c| c.cycles.median < tunnel).map(|c| (c.batch, c.cycles.median))
+}
+
+/// The headline figures as sentences, every number taken from `results`
+/// (the README's prose about the benchmarks is this, not typed by hand).
+pub fn headlines(results: &Results) -> String {
+    let c = &results.crossings;
+    let mut out = String::new();
+    let (Some(floor), Some(tunnel)) = (raw_floor(c), null_median(c, "tunnel")) else { return out };
+    let ratio = |v: u64| v as f64 / floor as f64;
+    let _ = write!(
+        out,
+        "**Headlines.** The tunnel's null round trip costs {tunnel} cycles against the raw floor's {floor}: {:.3}× (goal: at most {TUNNEL_GOAL:.2}×, {}).",
+        ratio(tunnel),
+        if ratio(tunnel) <= TUNNEL_GOAL { "met" } else { "missed" }
+    );
+    if let (Some(ipc), Some(asy)) = (null_median(c, "ipc"), null_median(c, "async")) {
+        let _ = write!(
+            out,
+            " Plain IPC to an active server costs {ipc} ({:.2}×: on an MCS kernel only a call to a passive server takes the IPC fastpath) \
+             and async at one request per notification {asy} ({:.2}×).",
+            ratio(ipc),
+            ratio(asy)
+        );
+    }
+    match async_crossover(c) {
+        Some((batch, cost)) => {
+            let _ = write!(
+                out,
+                " Batched, async is cheaper per request than a tunnel call from a batch of {batch} on ({cost} against {tunnel} cycles), \
+                 and a request then waits for its batch."
+            );
+        }
+        None => out.push_str(" No measured async batch is cheaper per request than a tunnel call."),
+    }
+    let user = |t: &str| results.user_mode.iter().find(|x| x.transport == t).map(|x| x.cycles.median);
+    if let (Some(ut), Some(uf)) = (user("tunnel"), user("raw")) {
+        let _ = write!(
+            out,
+            " In user mode alone the tunnel's round trip executes {ut} instructions against the floor's {uf}, {} more (the split below says where they go).",
+            ut.saturating_sub(uf)
+        );
+    }
+    let payload = |bytes: u64| {
+        c.iter().find(|x| x.transport == "tunnel" && x.depth == 1 && x.lent_bytes == 0 && x.payload_bytes == bytes).map(|x| x.cycles.median)
+    };
+    if let (Some(a), Some(b)) = (payload(32), payload(64)) {
+        let _ = write!(
+            out,
+            " Messages of more than 4 words leave the kernel's fastpath: the tunnel round trip goes from {a} cycles at 32 B to {b} at 64 B."
+        );
+    }
+    out.push('\n');
+    crosstalk_headline(&mut out, &results.crosstalk, results.qemu.flags.contains(HOST_TIME_CROSSTALK));
+    out
+}
+
+/// What [`super::run::describe_flags`] says of crosstalk systems that ran on host time.
+pub const HOST_TIME_CROSSTALK: &str = "crosstalk: on host time";
+
+/// The crosstalk headline: how far each design's achieved shares are from
+/// the configured ones, and the least any path got.
+fn crosstalk_headline(out: &mut String, paths: &[CrosstalkPath], host_time: bool) {
+    let mut designs: Vec<&str> = Vec::new();
+    for p in paths {
+        if !designs.contains(&p.design.as_str()) {
+            designs.push(&p.design);
+        }
+    }
+    let worst = |d: &str| {
+        paths
+            .iter()
+            .filter(|p| p.design == d && p.achieved_share.is_finite())
+            .map(|p| ((p.achieved_share - p.configured_share) * 100.0).abs())
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+    };
+    let parts: Vec<String> = designs.iter().filter_map(|d| Some(format!("{d} {:.1}", worst(d)?))).collect();
+    if parts.is_empty() {
+        return;
+    }
+    let _ = write!(
+        out,
+        "\nIn the crosstalk experiment{} the largest distance of a path's achieved share from its configured share, in percentage points, is: {}.",
+        if host_time { " (on host time: indicative only)" } else { "" },
+        parts.join(", ")
+    );
+    if let Some(least) = paths
+        .iter()
+        .filter(|p| p.design != "tunnel" && p.achieved_share.is_finite())
+        .min_by(|a, b| a.achieved_share.total_cmp(&b.achieved_share))
+    {
+        let _ = write!(
+            out,
+            " In the shared designs the least any path got is {} ({}, path {}, configured {}).",
+            percent(least.achieved_share),
+            least.design,
+            least.path,
+            percent(least.configured_share)
+        );
+    }
+    out.push('\n');
 }
 
 /// One group of the crossing split: its name, what it does, and how it is
@@ -629,6 +747,20 @@ pub fn readme_section_for_boards(boards: &[(Results, String)]) -> String {
     out
 }
 
+/// Every board measured into `<root>/bench-results/<board>/results.json`,
+/// with its image directory relative to the README, in board order.
+pub fn measured_boards(root: &Path) -> Result<Vec<(Results, String)>> {
+    let mut boards = Vec::new();
+    for b in crate::board::Board::ALL {
+        let json = root.join("bench-results").join(b.name()).join("results.json");
+        if let Ok(text) = fs::read_to_string(&json) {
+            let results = serde_json::from_str(&text).with_context(|| format!("parsing {}", json.display()))?;
+            boards.push((results, format!("bench-results/{}", b.name())));
+        }
+    }
+    Ok(boards)
+}
+
 /// The README "Results" section for one board (see [`readme_section_for_boards`]).
 pub fn readme_section(results: &Results, image_dir: &str) -> String {
     let command = format!("cargo run -p tunnelkit -- bench --board {} --out bench-results", results.board);
@@ -820,6 +952,53 @@ mod tests {
         let md = markdown(&results);
         assert!(md.contains("| raw | 0 | 0 | 1 | 1 | 1000 | 0 | 0 | 0 | — |"), "{md}");
         assert!(!md.contains("inf"));
+    }
+
+    #[test]
+    fn headlines_and_the_split_come_from_the_figures() {
+        let mut r = empty();
+        let batch = |b: u32, median: u64| Crossing { batch: b, ..crossing("async", 0, 0, 1, median) };
+        r.crossings = vec![
+            crossing("raw", 0, 0, 1, 747),
+            crossing("tunnel", 0, 0, 1, 781),
+            crossing("tunnel", 32, 0, 1, 848),
+            crossing("tunnel", 64, 0, 1, 2502),
+            crossing("ipc", 0, 0, 1, 2523),
+            crossing("async", 0, 0, 1, 2025),
+            batch(2, 1127),
+            batch(4, 664),
+        ];
+        r.user_mode = vec![crossing("raw", 0, 0, 1, 19), crossing("tunnel", 0, 0, 1, 52)];
+        r.crosstalk = vec![share("tunnel", "light", 0.1, 0.099), share("ipc", "light", 0.1, 0.011), share("ipc", "heavy", 0.6, 0.3)];
+        let h = headlines(&r);
+        for s in [
+            "costs 781 cycles against the raw floor's 747: 1.046× (goal: at most 1.05×, met)",
+            "costs 2523 (3.38×",
+            "from a batch of 4 on (664 against 781 cycles)",
+            "executes 52 instructions against the floor's 19, 33 more",
+            "from 848 cycles at 32 B to 2502 at 64 B",
+            "tunnel 0.1, ipc 30.0",
+            "the least any path got is 1.1% (ipc, path light, configured 10.0%)",
+        ] {
+            assert!(h.contains(s), "{s:?} not in {h}");
+        }
+        assert_eq!(async_crossover(&r.crossings), Some((4, 664)));
+        r.crossings[1].cycles.median = 800;
+        assert!(headlines(&r).contains("1.071× (goal: at most 1.05×, missed)"));
+        r.crossings.retain(|c| c.batch == 1);
+        assert_eq!(async_crossover(&r.crossings), None);
+
+        let part = |p: &str, c: u64, u: u64| SplitPart {
+            part: p.into(),
+            cycles: Cycles { min: c, median: c, max: c },
+            user: Some(Cycles { min: u, median: u, max: u }),
+        };
+        r.split =
+            vec![part("floor", 747, 19), part("client", 754, 24), part("marked", 750, 22), part("loop", 765, 36), part("server", 772, 43)];
+        let md = markdown(&r);
+        assert!(md.contains("| client marshalling |"), "{md}");
+        assert!(md.contains("| 4 | 2 |"), "client minus marked: {md}");
+        assert!(md.contains("| sum of the groups | | 779 | 48 |"), "{md}");
     }
 
     #[test]

@@ -169,7 +169,7 @@ pub fn describe_flags(board: Board) -> String {
         flags(board)
     } else {
         let plain = qemu_args(board, Path::new("<image>"), Path::new("<sdk>/board/x86_64_generic/benchmark/elf/sel4_32.elf"), 1).join(" ");
-        format!("{} (crossings); {plain} (crosstalk: on host time, budgets need the timer)", flags(board))
+        format!("{} (crossings); {plain} ({}, budgets need the timer)", flags(board), super::report::HOST_TIME_CROSSTALK)
     }
 }
 

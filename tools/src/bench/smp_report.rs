@@ -111,6 +111,10 @@ pub fn board_body(r: &SmpResults, image_dir: &str) -> String {
     if !r.host_load.is_empty() {
         let _ = writeln!(out, "Host load averages (1, 5, 15 min) {}.\n", r.host_load.join(", "));
     }
+    let h = headlines(r);
+    if !h.is_empty() {
+        let _ = writeln!(out, "{h}\n");
+    }
     migration_table(&mut out, r);
     out.push('\n');
     crosstalk_tables(&mut out, r);
@@ -129,6 +133,58 @@ pub fn board_body(r: &SmpResults, image_dir: &str) -> String {
         let _ = writeln!(out, "\nWall-clock seconds per boot: {}.", times.join(", "));
     }
     out
+}
+
+/// The multicore headlines as sentences, every number from `r` (medians
+/// over the runs, spreads in brackets).
+pub fn headlines(r: &SmpResults) -> String {
+    let x = |s: &Spread| spread(s, |v| format!("{v:.2}×"));
+    let ratio = |name: &str| r.migration_ratios.iter().find(|m| m.ratio == name).map(|m| x(&m.value));
+    let mut out = String::from("**Headlines.**");
+    if let (Some(first), Some(wake), Some(moved)) = (ratio("first/same"), ratio("wake/same"), ratio("first/wake")) {
+        let _ = write!(
+            out,
+            " *Migration:* the first tunnel call after the caller's core changed (the pod follows the SC) costs {first} a \
+             same-core call; a call into a pod that never moved, right after the same handover, {wake}; so the migration \
+             itself adds {moved} over a cold call (per-core pods never pay it)."
+        );
+    }
+    let vs = |d: &str| r.light_path_latency.iter().find(|l| l.design == d).and_then(|l| l.vs_tunnel.as_ref()).map(&x);
+    if let (Some(ipc), Some(asy)) = (vs("ipc"), vs("async")) {
+        let _ = write!(
+            out,
+            " *Crosstalk on two cores:* the light path's median latency through one shared active server is {ipc} the \
+             tunnel's (per-core pods), through async rings {asy}."
+        );
+    }
+    let scaling = |d: &str, n: u32| r.throughput.iter().find(|t| t.design == d && t.n == n).map(|t| x(&t.scaling));
+    let mut ns: Vec<u32> = r.throughput.iter().map(|t| t.n).filter(|&n| n > 1).collect();
+    ns.sort_unstable();
+    ns.dedup();
+    let parts: Vec<String> = ns
+        .iter()
+        .filter_map(|&n| {
+            let shared = |d| scaling(d, n).unwrap_or_else(|| NONE.to_string());
+            Some(format!(
+                "N = {n}: per-core pods {}, one server {} (IPC) and {} (async)",
+                scaling("tunnel", n)?,
+                shared("ipc"),
+                shared("async")
+            ))
+        })
+        .collect();
+    if !parts.is_empty() {
+        let _ = write!(out, " *Throughput* against N = 1: {}.", parts.join("; "));
+        if let Some(&past) = ns.iter().find(|&&n| n as usize > r.host_cores) {
+            let _ = write!(
+                out,
+                " From N = {past} on there are more busy virtual CPUs than the host's {} cores, so those figures measure the \
+                 emulation more than seL4.",
+                r.host_cores
+            );
+        }
+    }
+    if out == "**Headlines.**" { String::new() } else { out }
 }
 
 fn migration_table(out: &mut String, r: &SmpResults) {
@@ -432,6 +488,21 @@ fn demote(section: &str) -> String {
         }
     }
     out
+}
+
+/// Every board measured into `<root>/bench-results/<board>/smp/smp.json`,
+/// with its image directory relative to the README, in board order.
+pub fn measured_boards(root: &std::path::Path) -> anyhow::Result<Vec<(super::smp::SmpResults, String)>> {
+    use anyhow::Context as _;
+    let mut boards = Vec::new();
+    for b in crate::board::Board::ALL {
+        let json = root.join("bench-results").join(b.name()).join("smp").join("smp.json");
+        if let Ok(text) = std::fs::read_to_string(&json) {
+            let r = serde_json::from_str(&text).with_context(|| format!("parsing {}", json.display()))?;
+            boards.push((r, format!("bench-results/{}/smp", b.name())));
+        }
+    }
+    Ok(boards)
 }
 
 /// Replaces the text between the [`BEGIN_MARKER`] and [`END_MARKER`] lines

@@ -91,7 +91,7 @@ impl Callable {
         crate::trace::event!(Call, self.channel().0, depth, 0, msg_info.label());
         // Marked for the supervisor: a PD blocked on a reply must not be
         // restarted (see `nested_flag`).
-        let reply = tunnelkit_sys::syscall::call_marked(self.endpoint.get(), msg_info, tunnelkit_sys::supervision::nested_flag());
+        let reply = tunnelkit_sys::syscall::call_marked(self.endpoint.get(), msg_info);
         crate::trace::event!(Reply, self.channel().0, depth, 0, reply.label());
         reply
     }
@@ -132,7 +132,7 @@ mod target {
         pub(crate) fn call_unchecked(self, id: u8, msg_info: MessageInfo) -> MessageInfo {
             // Marked for the supervisor: a PD blocked on a reply must not be
             // restarted (see `nested_flag`).
-            syscall::call_marked(cap::endpoint(id), msg_info, tunnelkit_sys::supervision::nested_flag())
+            syscall::call_marked(cap::endpoint(id), msg_info)
         }
         /// Acknowledges the IRQ with this id so it can fire again.
         pub fn irq_ack(self) -> Result<(), ChannelError> {

@@ -109,7 +109,9 @@ mod cells {
     /// Its nested flag then (nobody reads it).
     static LOCAL_NESTED: AtomicU64 = AtomicU64::new(0);
     static STATE: AtomicPtr<AtomicU64> = AtomicPtr::new(&LOCAL_STATE as *const AtomicU64 as *mut AtomicU64);
-    static NESTED: AtomicPtr<AtomicU64> = AtomicPtr::new(&LOCAL_NESTED as *const AtomicU64 as *mut AtomicU64);
+    /// Where this PD's nested flag is (read by the x86_64 marked call's asm
+    /// by symbol).
+    pub(crate) static NESTED: AtomicPtr<AtomicU64> = AtomicPtr::new(&LOCAL_NESTED as *const AtomicU64 as *mut AtomicU64);
 
     /// Points the call state and the nested flag at this PD's call-state
     /// page, if it has one (once, before the event loop starts; the call
@@ -152,6 +154,8 @@ mod cells {
     }
 }
 
+#[cfg(all(target_os = "none", target_arch = "x86_64"))]
+pub(crate) use cells::NESTED as NESTED_CELL;
 #[cfg(target_os = "none")]
 pub use cells::{nested as nested_flag, set_nested as set_nested_flag, state as call_state_cell, watch as watch_call_state};
 

@@ -42,17 +42,18 @@ pub fn call(cap: CPtr, info: MessageInfo) -> MessageInfo {
     store(&r).info
 }
 
-/// `seL4_Call` marked for a supervisor: `flag` is non-zero (it holds its own
+/// `seL4_Call` marked for a supervisor: this PD's nested flag
+/// ([`crate::supervision::nested_flag`]) is non-zero (it holds its own
 /// address) from just before the call until the reply is back, and 0 after.
-/// Three instructions besides the call's own; see
-/// `tunnelkit_sys::supervision::nested_flag`.
+/// A few instructions besides the call's own (on x86_64 inside the trap's
+/// asm, in a register the trap clobbers anyway).
 #[inline(always)]
-pub fn call_marked(cap: CPtr, info: MessageInfo, flag: &core::sync::atomic::AtomicU64) -> MessageInfo {
-    use core::sync::atomic::Ordering::Release;
-    flag.store(flag as *const _ as u64, Release);
-    let reply = call(cap, info);
-    flag.store(0, Release);
-    reply
+pub fn call_marked(cap: CPtr, info: MessageInfo) -> MessageInfo {
+    let mut r = load(cap, info, 0, 0);
+    // SAFETY: a Call with a cap, an info word and MRs, as for `call`; the
+    // flag is this PD's nested flag, a valid atomic word for the PD's life.
+    unsafe { arch::syscall_marked(sysno::CALL, &mut r) };
+    store(&r).info
 }
 
 /// `seL4_ReplyRecv`: reply with `info` through `reply`, then receive on `src`.

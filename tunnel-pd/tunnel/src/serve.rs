@@ -32,6 +32,7 @@ impl Caller {
 }
 
 /// Calls operation `op` with `request` and decodes the response.
+#[inline]
 pub fn call<Req: Message, Resp: Message>(transport: &mut impl Transport, op: u64, request: &Req) -> Result<Resp, CallError> {
     let words = encode(request, transport.registers());
     let reply = transport.call(MessageInfo::with_label(op, words))?;

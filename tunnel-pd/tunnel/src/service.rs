@@ -102,6 +102,7 @@ macro_rules! service {
 
                 $(
                     $(#[$op_meta])*
+                    #[inline]
                     pub fn $op(&mut self, request: &$req) -> Result<$resp, CallError> {
                         $crate::call(&mut self.transport, $id, request)
                     }

@@ -79,14 +79,13 @@ fn split(samples: &mut [u64; ITERATIONS], kind: &str) {
         }
     };
     let mut client = svc::Client::on(RAW);
-    let nested = tunnelkit_sys::supervision::nested_flag();
-    let parts: [(&str, Result<(u64, u64, u64), CallError>); 5] = [
+    let parts: [(&str, Measured); 5] = [
         ("floor", measure(samples, raw_call)),
         ("client", measure(samples, || client.null(&()))),
         (
             "marked",
             measure(samples, || {
-                let reply = syscall::call_marked(cap::endpoint(RAW.index()), MessageInfo::with_label(0, 0), nested);
+                let reply = syscall::call_marked(cap::endpoint(RAW.index()), MessageInfo::with_label(0, 0));
                 if reply.into_word() == 0 { Ok(()) } else { Err(CallError::BadReply(reply.label())) }
             }),
         ),
@@ -209,8 +208,14 @@ fn report_user(transport: &str, r: Result<(u64, u64, u64), CallError>) {
     }
 }
 
+/// (min, median, max) of a measurement, or the error that stopped it.
+type Measured = Result<(u64, u64, u64), CallError>;
+
 /// Warms up, then times `ITERATIONS` calls one by one; (min, median, max).
-fn measure(samples: &mut [u64; ITERATIONS], mut call: impl FnMut() -> Result<(), CallError>) -> Result<(u64, u64, u64), CallError> {
+/// Never inlined: each closure gets its own copy of the same loop, so that
+/// every variant is measured by the same code around its call.
+#[inline(never)]
+fn measure(samples: &mut [u64; ITERATIONS], mut call: impl FnMut() -> Result<(), CallError>) -> Measured {
     for _ in 0..WARMUP {
         call()?;
     }

@@ -40,6 +40,45 @@ pub(crate) unsafe fn syscall(number: i64, r: &mut Regs) {
     }
 }
 
+/// [`syscall`] with this PD's nested flag set around it (see
+/// `crate::syscall::call_marked`): the flag's address is loaded into rcx,
+/// which `syscall` clobbers anyway, so no register is taken from the
+/// compiler around the call. x86 stores are release stores.
+///
+/// # Safety
+/// As for [`syscall`].
+#[inline(always)]
+pub(crate) unsafe fn syscall_marked(number: i64, r: &mut Regs) {
+    // SAFETY: as for `syscall`. NESTED points at this PD's nested flag, an
+    // 8-byte aligned word mapped for the PD's whole life (a static or word 1
+    // of its call-state page); it is read and the word written here without
+    // a reference, and the word's other users access it atomically.
+    unsafe {
+        core::arch::asm!(
+            "mov rcx, qword ptr [rip + {nested}]",
+            "mov qword ptr [rcx], rcx",
+            "mov qword ptr [rip + {parked}], rsp",
+            "syscall",
+            "mov rsp, qword ptr [rip + {parked}]",
+            "mov rcx, qword ptr [rip + {nested}]",
+            "mov qword ptr [rcx], 0",
+            nested = sym crate::supervision::NESTED_CELL,
+            parked = sym PARKED_RSP,
+            in("rdx") number,
+            inout("rdi") r.cap,
+            inout("rsi") r.info,
+            inout("r10") r.mrs[0],
+            inout("r8") r.mrs[1],
+            inout("r9") r.mrs[2],
+            inout("r15") r.mrs[3],
+            in("r12") r.reply,
+            in("r13") r.dest,
+            out("rcx") _,
+            out("r11") _,
+        );
+    }
+}
+
 /// Stops the PD with an invalid-opcode fault (reported to its fault handler).
 #[inline(always)]
 pub(crate) fn fault_now() -> ! {

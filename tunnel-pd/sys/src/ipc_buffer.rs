@@ -43,3 +43,21 @@ pub(crate) fn set_fast_mrs(mrs: [u64; 4]) {
     // SAFETY: as for `fast_mrs`.
     unsafe { *(msg_ptr(0) as *mut [u64; 4]) = mrs }
 }
+
+/// Writes `words` to message registers `0..words.len()` in one copy (panics
+/// if more than 120).
+pub fn set_mrs(words: &[u64]) {
+    assert!(words.len() <= SEL4_MSG_MAX_LENGTH, "{} message registers do not fit", words.len());
+    // SAFETY: as for `get_mr`, for msg[0..len] (in bounds); `words` is a
+    // slice of this PD's memory, which never overlaps the IPC buffer (no
+    // reference into the IPC buffer is ever made).
+    unsafe { core::ptr::copy_nonoverlapping(words.as_ptr(), msg_ptr(0), words.len()) }
+}
+
+/// Reads message registers `0..words.len()` into `words` in one copy
+/// (panics if more than 120).
+pub fn get_mrs(words: &mut [u64]) {
+    assert!(words.len() <= SEL4_MSG_MAX_LENGTH, "{} message registers do not fit", words.len());
+    // SAFETY: as for `set_mrs`.
+    unsafe { core::ptr::copy_nonoverlapping(msg_ptr(0) as *const u64, words.as_mut_ptr(), words.len()) }
+}

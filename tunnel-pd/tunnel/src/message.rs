@@ -27,6 +27,20 @@ pub trait MessageRegisters {
     fn get(&self, i: usize) -> u64;
     /// Writes register `i`.
     fn set(&mut self, i: usize, value: u64);
+
+    /// Writes `words` to registers `0..words.len()`.
+    fn set_words(&mut self, words: &[u64]) {
+        for (i, w) in words.iter().enumerate() {
+            self.set(i, *w);
+        }
+    }
+
+    /// Reads registers `0..words.len()` into `words`.
+    fn get_words(&self, words: &mut [u64]) {
+        for (i, w) in words.iter_mut().enumerate() {
+            *w = self.get(i);
+        }
+    }
 }
 
 /// Message registers held in memory (host tests, loopback transports).
@@ -61,16 +75,28 @@ impl MessageRegisters for IpcBuffer {
     fn set(&mut self, i: usize, value: u64) {
         tunnelkit_sys::ipc_buffer::set_mr(i, value)
     }
+    fn set_words(&mut self, words: &[u64]) {
+        tunnelkit_sys::ipc_buffer::set_mrs(words)
+    }
+    fn get_words(&self, words: &mut [u64]) {
+        tunnelkit_sys::ipc_buffer::get_mrs(words)
+    }
 }
 
 /// Writes `msg` into registers 0.. (little-endian, zero-padded to whole
 /// words) and returns the number of words used.
 pub fn encode<T: Message>(msg: &T, mrs: &mut impl MessageRegisters) -> usize {
     let words = words_of::<T>();
-    // Word-aligned messages (most: `u64` fields and arrays) are read as words.
+    // Word-aligned messages (most: `u64` fields and arrays) are copied as
+    // words (registers hold little-endian words: on a little-endian target
+    // in one copy).
     if let Ok(ws) = <[u64]>::ref_from_bytes(msg.as_bytes()) {
-        for (i, w) in ws.iter().enumerate() {
-            mrs.set(i, u64::from_le(*w));
+        if cfg!(target_endian = "little") {
+            mrs.set_words(ws);
+        } else {
+            for (i, w) in ws.iter().enumerate() {
+                mrs.set(i, u64::from_le(*w));
+            }
         }
         return words;
     }
@@ -97,8 +123,12 @@ pub fn decode<T: Message>(len: usize, mrs: &impl MessageRegisters) -> Result<T, 
     }
     let mut msg = T::new_zeroed();
     if let Ok(ws) = <[u64]>::mut_from_bytes(msg.as_mut_bytes()) {
-        for (i, w) in ws.iter_mut().enumerate() {
-            *w = u64::to_le(mrs.get(i));
+        if cfg!(target_endian = "little") {
+            mrs.get_words(ws);
+        } else {
+            for (i, w) in ws.iter_mut().enumerate() {
+                *w = u64::to_le(mrs.get(i));
+            }
         }
         return Ok(msg);
     }

@@ -31,8 +31,10 @@ impl Caller {
     }
 }
 
-/// Calls operation `op` with `request` and decodes the response.
-#[inline]
+/// Calls operation `op` with `request` and decodes the response. Always
+/// inlined: in a caller's code the request's size, the reply check and the
+/// decode fold into a few instructions around the trap.
+#[inline(always)]
 pub fn call<Req: Message, Resp: Message>(transport: &mut impl Transport, op: u64, request: &Req) -> Result<Resp, CallError> {
     let words = encode(request, transport.registers());
     let reply = transport.call(MessageInfo::with_label(op, words))?;

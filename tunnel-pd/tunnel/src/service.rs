@@ -102,7 +102,7 @@ macro_rules! service {
 
                 $(
                     $(#[$op_meta])*
-                    #[inline]
+                    #[inline(always)]
                     pub fn $op(&mut self, request: &$req) -> Result<$resp, CallError> {
                         $crate::call(&mut self.transport, $id, request)
                     }

@@ -60,6 +60,13 @@ mod target {
             self.0.size()
         }
 
+        /// `window`, checked against the region once: reads and writes
+        /// through the result check only their own range in it.
+        pub fn window(&self, window: Window) -> Result<LentWindow, CallError> {
+            let range = window.range_in(self.size()).map_err(|_| CallError::BadWindow)?;
+            Ok(LentWindow { region: self.0, start: range.start, len: range.end - range.start })
+        }
+
         /// Copies `buf.len()` bytes from `window`, starting `at` bytes into it.
         pub fn read(&self, window: Window, at: u32, buf: &mut [u8]) -> Result<(), CallError> {
             let offset = self.locate(window, at, buf.len())?;
@@ -73,18 +80,56 @@ mod target {
         }
 
         fn locate(&self, window: Window, at: u32, len: usize) -> Result<u64, CallError> {
-            let range = window.range_in(self.size()).map_err(|_| CallError::BadWindow)?;
-            let start = range.start + u64::from(at);
-            if start + len as u64 > range.end {
+            self.window(window)?.locate(at, len)
+        }
+    }
+
+    /// A window of a [`LentRegion`] whose place in the region was checked
+    /// ([`LentRegion::window`]).
+    #[derive(Clone, Copy, Debug)]
+    pub struct LentWindow {
+        region: SharedMemory,
+        start: u64,
+        len: u64,
+    }
+
+    impl LentWindow {
+        /// Its length in bytes.
+        pub fn len(&self) -> u64 {
+            self.len
+        }
+
+        /// Whether it is empty.
+        pub fn is_empty(&self) -> bool {
+            self.len == 0
+        }
+
+        /// Copies `buf.len()` bytes from the window, starting `at` bytes into it.
+        #[inline]
+        pub fn read(&self, at: u32, buf: &mut [u8]) -> Result<(), CallError> {
+            let offset = self.locate(at, buf.len())?;
+            self.region.read(offset, buf).map_err(|_| CallError::BadWindow)
+        }
+
+        /// Copies `data` into the window, starting `at` bytes into it.
+        #[inline]
+        pub fn write(&self, at: u32, data: &[u8]) -> Result<(), CallError> {
+            let offset = self.locate(at, data.len())?;
+            self.region.write(offset, data).map_err(|_| CallError::BadWindow)
+        }
+
+        #[inline]
+        fn locate(&self, at: u32, len: usize) -> Result<u64, CallError> {
+            if u64::from(at) + len as u64 > self.len {
                 return Err(CallError::BadWindow);
             }
-            Ok(start)
+            Ok(self.start + u64::from(at))
         }
     }
 }
 
 #[cfg(target_os = "none")]
-pub use target::LentRegion;
+pub use target::{LentRegion, LentWindow};
 
 #[cfg(test)]
 mod tests {

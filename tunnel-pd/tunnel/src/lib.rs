@@ -37,7 +37,7 @@ pub use serve::{Caller, call, serve_operation};
 pub use transport::Transport;
 
 #[cfg(target_os = "none")]
-pub use lend::LentRegion;
+pub use lend::{LentRegion, LentWindow};
 #[cfg(target_os = "none")]
 pub use message::IpcBuffer;
 #[cfg(target_os = "none")]

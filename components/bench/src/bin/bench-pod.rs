@@ -58,12 +58,12 @@ impl svc::Server for Pod {
     }
 
     fn lent(&mut self, caller: Caller, window: Window) -> Result<u64, CallError> {
-        let region = caller.lent()?;
+        let region = caller.lent()?.window(window)?;
         let mut buf = [0u8; CHUNK];
         let (mut sum, mut at) = (0u64, 0u32);
         while at < window.len {
             let n = CHUNK.min((window.len - at) as usize);
-            region.read(window, at, &mut buf[..n])?;
+            region.read(at, &mut buf[..n])?;
             sum = buf[..n].chunks(8).fold(sum, |s, c| s.wrapping_add(c.iter().fold(0u64, |w, b| w << 8 | u64::from(*b))));
             at += n as u32;
         }

@@ -8,6 +8,34 @@ use super::Regs;
 /// The stack pointer across a `syscall` (a PD has one thread).
 static mut PARKED_RSP: u64 = 0;
 
+/// `syscall` between the asm lines `$before` and `$after`, with rsp parked
+/// in [`PARKED_RSP`] across it, the registers of `$r` in their seL4 roles,
+/// rcx and r11 clobbered, and any further `sym` operands given.
+macro_rules! trap {
+    ($number:expr, $r:expr, [$($before:literal),*], [$($after:literal),*] $(, $operand:ident = sym $symbol:path)*) => {
+        core::arch::asm!(
+            $($before,)*
+            "mov qword ptr [rip + {parked}], rsp",
+            "syscall",
+            "mov rsp, qword ptr [rip + {parked}]",
+            $($after,)*
+            parked = sym PARKED_RSP,
+            $($operand = sym $symbol,)*
+            in("rdx") $number,
+            inout("rdi") $r.cap,
+            inout("rsi") $r.info,
+            inout("r10") $r.mrs[0],
+            inout("r8") $r.mrs[1],
+            inout("r9") $r.mrs[2],
+            inout("r15") $r.mrs[3],
+            in("r12") $r.reply,
+            in("r13") $r.dest,
+            out("rcx") _,
+            out("r11") _,
+        )
+    };
+}
+
 /// Traps into the kernel with syscall number `number` (negative).
 ///
 /// # Safety
@@ -19,25 +47,7 @@ pub(crate) unsafe fn syscall(number: i64, r: &mut Regs) {
     // PARKED_RSP (written and read only here, by the PD's only thread, with
     // no reference to it) and put back after `syscall`; rcx and r11 are
     // declared clobbered; memory is not marked untouched (IPC buffer).
-    unsafe {
-        core::arch::asm!(
-            "mov qword ptr [rip + {parked}], rsp",
-            "syscall",
-            "mov rsp, qword ptr [rip + {parked}]",
-            parked = sym PARKED_RSP,
-            in("rdx") number,
-            inout("rdi") r.cap,
-            inout("rsi") r.info,
-            inout("r10") r.mrs[0],
-            inout("r8") r.mrs[1],
-            inout("r9") r.mrs[2],
-            inout("r15") r.mrs[3],
-            in("r12") r.reply,
-            in("r13") r.dest,
-            out("rcx") _,
-            out("r11") _,
-        );
-    }
+    unsafe { trap!(number, r, [], []) }
 }
 
 /// [`syscall`] with this PD's nested flag set around it (see
@@ -54,28 +64,13 @@ pub(crate) unsafe fn syscall_marked(number: i64, r: &mut Regs) {
     // of its call-state page); it is read and the word written here without
     // a reference, and the word's other users access it atomically.
     unsafe {
-        core::arch::asm!(
-            "mov rcx, qword ptr [rip + {nested}]",
-            "mov qword ptr [rcx], rcx",
-            "mov qword ptr [rip + {parked}], rsp",
-            "syscall",
-            "mov rsp, qword ptr [rip + {parked}]",
-            "mov rcx, qword ptr [rip + {nested}]",
-            "mov qword ptr [rcx], 0",
-            nested = sym crate::supervision::NESTED_CELL,
-            parked = sym PARKED_RSP,
-            in("rdx") number,
-            inout("rdi") r.cap,
-            inout("rsi") r.info,
-            inout("r10") r.mrs[0],
-            inout("r8") r.mrs[1],
-            inout("r9") r.mrs[2],
-            inout("r15") r.mrs[3],
-            in("r12") r.reply,
-            in("r13") r.dest,
-            out("rcx") _,
-            out("r11") _,
-        );
+        trap!(
+            number,
+            r,
+            ["mov rcx, qword ptr [rip + {nested}]", "mov qword ptr [rcx], rcx"],
+            ["mov rcx, qword ptr [rip + {nested}]", "mov qword ptr [rcx], 0"],
+            nested = sym crate::supervision::NESTED_CELL
+        )
     }
 }
 

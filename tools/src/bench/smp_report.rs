@@ -238,11 +238,14 @@ fn crosstalk_tables(out: &mut String, r: &SmpResults) {
         "The single-core experiment's paths (budget shares of a 10 ms period), spread over two cores: {}. Each calls a \
          CPU-bound `work` service as fast as its budget allows for 10^9 cycles of its core's counter, from a start the two \
          cores agree on. Designs: *tunnel*: {}; *ipc*: {} on core {CROSSTALK_SERVER_CORE}; *async*: {} on core \
-         {CROSSTALK_SERVER_CORE}. Shares are fractions of one CPU, medians (min–max) over the runs.\n",
+         {CROSSTALK_SERVER_CORE}. The shared server's budget is {} % of its core: the CPU the per-core pods use (the \
+         paths' budgets together), so that the designs differ only in who pays. Shares are fractions of one CPU, \
+         medians (min–max) over the runs.\n",
         cores.join(", "),
         SmpDesign::Tunnel.describe(),
         SmpDesign::Ipc.describe(),
-        SmpDesign::Async.describe()
+        SmpDesign::Async.describe(),
+        super::smp_systems::crosstalk_server_budget_us() * 100 / super::systems::SERVER_PERIOD_US
     );
     out.push_str("| design | path | core | configured share | achieved share | deviation (pp) | completed |\n");
     out.push_str("|---|---|--:|--:|--:|--:|--:|\n");

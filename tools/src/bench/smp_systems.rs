@@ -18,12 +18,15 @@
 //! cores is the very thing the kernel can hang on): the others post their
 //! lines to a reporter on core 0.
 
-use super::systems::{PATHS, SERVER_PERIOD_US, Sdf};
-
-/// Budget of the shared active server of the two-core crosstalk experiment
-/// (half its core).
-const SERVER_BUDGET_US: u64 = 5_000;
+use super::systems::{Design, PATHS, SERVER_PERIOD_US, Sdf};
 use crate::board::Board;
+
+/// Budget of the shared active server of the two-core crosstalk experiment:
+/// the CPU the per-core pods use (the paths' budgets together), as in the
+/// single-core experiment's equal-capacity designs.
+pub fn crosstalk_server_budget_us() -> u64 {
+    Design::Ipc.server_budget_us().expect("an active server has a budget")
+}
 
 /// A design of the shared service in the multicore experiments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,7 +139,10 @@ pub fn crosstalk(board: Board, design: SmpDesign) -> String {
         SmpDesign::Ipc | SmpDesign::Async => s.pd(
             "work",
             "bench-pod",
-            &format!(r#"priority="100" budget="{SERVER_BUDGET_US}" period="{SERVER_PERIOD_US}" cpu="{CROSSTALK_SERVER_CORE}""#),
+            &format!(
+                r#"priority="100" budget="{}" period="{SERVER_PERIOD_US}" cpu="{CROSSTALK_SERVER_CORE}""#,
+                crosstalk_server_budget_us()
+            ),
         ),
     }
     s.pd("report", "bench-smp-report", r#"priority="1" cpu="0""#);

@@ -378,11 +378,7 @@ fn crossings_table(out: &mut String, crossings: &[Crossing]) {
 /// The median of the first raw, depth-1, zero-payload, nothing-lent crossing,
 /// if there is one and it is not zero.
 fn raw_floor(crossings: &[Crossing]) -> Option<u64> {
-    crossings
-        .iter()
-        .find(|c| c.transport == "raw" && c.depth == 1 && c.payload_bytes == 0 && c.lent_bytes == 0)
-        .map(|c| c.cycles.median)
-        .filter(|&median| median > 0)
+    null_median(crossings, "raw").filter(|&median| median > 0)
 }
 
 /// Appends the "Crosstalk" table.

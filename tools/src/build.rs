@@ -15,7 +15,30 @@ use crate::sdf::{Parsed, System};
 use crate::sdk::Sdk;
 use crate::supervision;
 use crate::workspace::Workspace;
-use crate::{console_pod, percore, trace_pd};
+use crate::{account_pd, console_pod, percore, trace_pd};
+
+/// What a build adds to every PD to observe the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Instrument {
+    /// Nothing: the system as written.
+    None,
+    /// Tracing (docs/trace.md): `TUNNELKIT_TRACE=1`, trace regions, the dumper.
+    Trace,
+    /// Accounting (README "Accounting"): `TUNNELKIT_ACCOUNT=1`, accounting
+    /// regions, the accountant.
+    Account,
+}
+
+impl Instrument {
+    /// The suffix of its output and cargo directories (`-trace`, `-account`).
+    fn suffix(self) -> &'static str {
+        match self {
+            Instrument::None => "",
+            Instrument::Trace => "-trace",
+            Instrument::Account => "-account",
+        }
+    }
+}
 
 /// What to build.
 #[derive(Clone, Debug)]
@@ -49,6 +72,8 @@ pub struct Built {
     pub console_pod: Option<console_pod::Added>,
     /// The trace regions and dumper a traced build added (see [`build_traced`]).
     pub trace: Option<trace_pd::Added>,
+    /// The accounting regions and accountant an accounted build added (see [`build_accounted`]).
+    pub account: Option<account_pd::Added>,
 }
 
 /// Output directory for a board and config: `target/tunnelkit/<board>/<config>/`.
@@ -58,13 +83,18 @@ pub fn output_dir(ws: &Workspace, board: Board, config: KernelConfig) -> PathBuf
 
 /// Output directory of a traced build: `target/tunnelkit/<board>/<config>-trace/`.
 pub fn output_dir_traced(ws: &Workspace, board: Board, config: KernelConfig) -> PathBuf {
-    ws.target_dir.join("tunnelkit").join(board.name()).join(format!("{}-trace", config.name()))
+    output_dir_for(ws, board, config, Instrument::Trace)
+}
+
+/// Output directory of a build with `instrument`: `target/tunnelkit/<board>/<config><suffix>/`.
+pub fn output_dir_for(ws: &Workspace, board: Board, config: KernelConfig, instrument: Instrument) -> PathBuf {
+    ws.target_dir.join("tunnelkit").join(board.name()).join(format!("{}{}", config.name(), instrument.suffix()))
 }
 
 /// Builds every PD image the system names, then the bootable image; the
 /// system is built as written (the benchmarks measure exactly that).
 pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
-    build_with(ws, sdk, req, false, false)
+    build_with(ws, sdk, req, false, Instrument::None)
 }
 
 /// [`build`], but a system with no console pod, built for a config with no
@@ -72,7 +102,7 @@ pub fn build(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
 /// it prints is seen: what `tunnelkit run` and `tunnelkit build` do. The
 /// system built is then `<output dir>/<stem>.xml`.
 pub fn build_adding_console(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
-    build_with(ws, sdk, req, true, false)
+    build_with(ws, sdk, req, true, Instrument::None)
 }
 
 /// [`build_adding_console`] for a traced run (`tunnelkit build --trace`,
@@ -83,10 +113,22 @@ pub fn build_adding_console(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Re
 /// region per PD and the dumper PD (see [`crate::trace_pd`]). Everything is
 /// written to [`output_dir_traced`].
 pub fn build_traced(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
-    build_with(ws, sdk, req, true, true)
+    build_with(ws, sdk, req, true, Instrument::Trace)
 }
 
-fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, trace: bool) -> Result<Built> {
+/// [`build_adding_console`] for an accounted run (`tunnelkit build
+/// --accounting`, `tunnelkit run --accounting`; README "Accounting"): every
+/// PD crate is compiled with `TUNNELKIT_ACCOUNT=1` into a cargo target
+/// directory of its own (`…/cargo/<board>-<config>-account`), and the system
+/// gets an accounting region per PD and the accountant PD (see
+/// [`crate::account_pd`]), into `target/tunnelkit/<board>/<config>-account/`.
+pub fn build_accounted(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
+    build_with(ws, sdk, req, true, Instrument::Account)
+}
+
+fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, instrument: Instrument) -> Result<Built> {
+    let trace = instrument == Instrument::Trace;
+    let account = instrument == Instrument::Account;
     sdk.board_dir(req.board, req.config)?;
     let text = fs::read_to_string(&req.system).with_context(|| format!("reading {}", req.system.display()))?;
     let file = req.system.display().to_string();
@@ -95,7 +137,7 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, 
     let target = Target { board: Some(req.board), config: Some(req.config) };
     stop_on_errors(req, &check::check_parsed(&text, parsed.clone(), target, None), "")?;
     let system = parsed.into_valid()?;
-    let dir = if trace { output_dir_traced(ws, req.board, req.config) } else { output_dir(ws, req.board, req.config) };
+    let dir = output_dir_for(ws, req.board, req.config, instrument);
     let stem = req.system.file_stem().and_then(|s| s.to_str()).unwrap_or("system");
     let mut source = Source { path: req.system.clone(), text };
     // (PD, image) pairs to build.
@@ -103,6 +145,9 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, 
         system.images().map(|(pd, img)| (pd.name.clone(), img.path.clone(), system.at(img.pos))).collect();
     if trace {
         images.push((String::new(), trace_pd::IMAGE.into(), String::new()));
+    }
+    if account {
+        images.push((String::new(), account_pd::IMAGE.into(), String::new()));
     }
     let mut console = None;
     if system.kernel_console && !req.config.has_printing() {
@@ -134,6 +179,7 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, 
     // (a user's own repository): built from tunnelkit's own workspace.
     let mut console_from_tunnelkit = false;
     let mut dumper_from_tunnelkit = false;
+    let mut accountant_from_tunnelkit = false;
     for (pd, path, at) in &images {
         match ws.binary_for_image(path) {
             Some(b) => {
@@ -141,6 +187,7 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, 
             }
             None if console.is_some() && path == console_pod::IMAGE => console_from_tunnelkit = true,
             None if trace && path == trace_pd::IMAGE => dumper_from_tunnelkit = true,
+            None if account && path == account_pd::IMAGE => accountant_from_tunnelkit = true,
             None => {
                 bail!(
                     "{at}: error: image-missing: PD '{pd}' runs '{path}', which no PD crate in this workspace builds ({})",
@@ -152,8 +199,8 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, 
     let packages: BTreeSet<_> = ws.pd_binaries.iter().filter(|b| binaries.contains(&b.name)).map(|b| b.package.clone()).collect();
 
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let cargo_dir = ws.target_dir.join("tunnelkit").join("cargo").join(cargo_dir_name(req, trace));
-    compile(ws, req, &packages, &cargo_dir, trace)?;
+    let cargo_dir = ws.target_dir.join("tunnelkit").join("cargo").join(cargo_dir_name(req, instrument));
+    compile(ws, req, &packages, &cargo_dir, instrument)?;
     let built_dir = cargo_dir.join(rust_target(req.board)).join(pd_cargo::PROFILE);
     for name in &binaries {
         let from = built_dir.join(name);
@@ -161,10 +208,13 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, 
         fs::copy(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
     }
     if console_from_tunnelkit {
-        build_from_tunnelkit(ws, req, console_pod::IMAGE, &dir, trace)?;
+        build_from_tunnelkit(ws, req, console_pod::IMAGE, &dir, instrument)?;
     }
     if dumper_from_tunnelkit {
-        build_from_tunnelkit(ws, req, trace_pd::IMAGE, &dir, trace)?;
+        build_from_tunnelkit(ws, req, trace_pd::IMAGE, &dir, instrument)?;
+    }
+    if accountant_from_tunnelkit {
+        build_from_tunnelkit(ws, req, account_pd::IMAGE, &dir, instrument)?;
     }
 
     let mut final_path = expand_per_core(req, &source, &dir, stem)?;
@@ -178,6 +228,12 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, 
         let added = add_trace(req, &final_path, &dir, stem)?;
         final_path = dir.join(format!("{stem}.xml"));
         traced = Some(added);
+    }
+    let mut accounted = None;
+    if account {
+        let added = add_accounting(req, &final_path, &dir, stem)?;
+        final_path = dir.join(format!("{stem}.xml"));
+        accounted = Some(added);
     }
     // Prefill files are looked up as `tunnelkit check` and the microkit tool
     // do (the system's directory, then the current one) and copied beside the
@@ -208,13 +264,43 @@ fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, 
     let report = dir.join(format!("{stem}-report.txt"));
     run_microkit(sdk, req, &final_path, &dir, &image, &report)?;
     let highest_cpu = final_system.highest_cpu();
-    Ok(Built { dir, image, report, supervised, system: final_path, highest_cpu, console_pod: console, trace: traced })
+    Ok(Built { dir, image, report, supervised, system: final_path, highest_cpu, console_pod: console, trace: traced, account: accounted })
 }
 
-/// `<board>-<config>`, with `-trace` for a traced build (its own cargo
-/// target directory: the trace cfg changes every PD crate).
-fn cargo_dir_name(req: &BuildRequest, trace: bool) -> String {
-    format!("{}-{}{}", req.board.name(), req.config.name(), if trace { "-trace" } else { "" })
+/// `<board>-<config>`, with `-trace` / `-account` for an instrumented build
+/// (its own cargo target directory: the cfg changes every PD crate).
+fn cargo_dir_name(req: &BuildRequest, instrument: Instrument) -> String {
+    format!("{}-{}{}", req.board.name(), req.config.name(), instrument.suffix())
+}
+
+/// Adds the accounting regions and the accountant to the system at `path`
+/// into `<dir>/<stem>.xml`, and checks the result.
+fn add_accounting(req: &BuildRequest, path: &Path, dir: &Path, stem: &str) -> Result<account_pd::Added> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let added = account_pd::add(&text).map_err(|errors| {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}:{}:{}: error: accounting: {}\n  hint: {}", path.display(), e.pos.line, e.pos.col, e.message, e.hint))
+            .collect();
+        anyhow::anyhow!("cannot account {}:\n{}", path.display(), lines.join("\n"))
+    })?;
+    let out = dir.join(format!("{stem}.xml"));
+    fs::write(&out, &added.text).with_context(|| format!("writing {}", out.display()))?;
+    for line in account_pd::describe(&added) {
+        eprintln!("tunnelkit: {line}");
+    }
+    let target = Target { board: Some(req.board), config: Some(req.config) };
+    let report = check::check_file_with(&out, None, target, None);
+    let errors: Vec<String> = report.errors().filter(|d| !ADVISORY_WHEN_BUILDING.contains(&d.rule)).map(ToString::to_string).collect();
+    if !errors.is_empty() {
+        bail!(
+            "internal error: adding the accounting machinery to {} gave an invalid system ({}):\n{}",
+            path.display(),
+            out.display(),
+            errors.join("\n")
+        );
+    }
+    Ok(added)
 }
 
 /// Adds the trace regions and the dumper to the system at `path` (the one
@@ -380,14 +466,14 @@ fn patch_supervisors(system: &System, dir: &Path) -> Result<Vec<String>> {
 
 /// Builds `image`, a PD of tunnelkit's own workspace that the tool added to
 /// the system, into `dir` (for a system in another workspace).
-fn build_from_tunnelkit(ws: &Workspace, req: &BuildRequest, image: &str, dir: &Path, trace: bool) -> Result<()> {
+fn build_from_tunnelkit(ws: &Workspace, req: &BuildRequest, image: &str, dir: &Path, instrument: Instrument) -> Result<()> {
     let own = Workspace::tunnelkit_own()?;
     let binary = own
         .binary_for_image(image)
         .with_context(|| format!("tunnelkit's own workspace at {} builds no {image}", own.root.display()))?
         .clone();
-    let cargo_dir = ws.target_dir.join("tunnelkit").join("cargo-tunnelkit").join(cargo_dir_name(req, trace));
-    compile(&own, req, &BTreeSet::from([binary.package.clone()]), &cargo_dir, trace)?;
+    let cargo_dir = ws.target_dir.join("tunnelkit").join("cargo-tunnelkit").join(cargo_dir_name(req, instrument));
+    compile(&own, req, &BTreeSet::from([binary.package.clone()]), &cargo_dir, instrument)?;
     let from = cargo_dir.join(rust_target(req.board)).join(pd_cargo::PROFILE).join(&binary.name);
     let to = dir.join(image);
     fs::copy(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
@@ -415,7 +501,7 @@ pub fn pd_cargo_command(ws: &Workspace, req: &BuildRequest) -> Result<Command> {
     Ok(cmd)
 }
 
-fn compile(ws: &Workspace, req: &BuildRequest, packages: &BTreeSet<String>, cargo_dir: &Path, trace: bool) -> Result<()> {
+fn compile(ws: &Workspace, req: &BuildRequest, packages: &BTreeSet<String>, cargo_dir: &Path, instrument: Instrument) -> Result<()> {
     let mut cmd = pd_cargo_command(ws, req)?;
     cmd.arg("--target-dir").arg(cargo_dir);
     let step = Step::start(format!(
@@ -424,15 +510,24 @@ fn compile(ws: &Workspace, req: &BuildRequest, packages: &BTreeSet<String>, carg
         if packages.len() == 1 { "" } else { "s" },
         req.board.name(),
         req.config.name(),
-        if trace { ", traced" } else { "" }
+        match instrument {
+            Instrument::None => "",
+            Instrument::Trace => ", traced",
+            Instrument::Account => ", accounted",
+        }
     ));
     // The runtime's `trace` feature for every PD crate, whichever crate of
     // the PD depends on it (tunnelkit-sys's build script reads it); unset
     // otherwise, as in any other build of the PD crates.
-    if trace {
-        cmd.env("TUNNELKIT_TRACE", "1");
-    } else {
-        cmd.env_remove("TUNNELKIT_TRACE");
+    cmd.env_remove("TUNNELKIT_TRACE").env_remove("TUNNELKIT_ACCOUNT");
+    match instrument {
+        Instrument::None => {}
+        Instrument::Trace => {
+            cmd.env("TUNNELKIT_TRACE", "1");
+        }
+        Instrument::Account => {
+            cmd.env("TUNNELKIT_ACCOUNT", "1");
+        }
     }
     for p in packages {
         cmd.args(["-p", p]);

@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod account;
+pub mod account_pd;
 pub mod bench;
 pub mod board;
 pub mod build;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use tunnelkit::board::{Board, KernelConfig, parse_board, parse_config};
-use tunnelkit::build::{BuildRequest, build_adding_console, build_traced};
+use tunnelkit::build::{BuildRequest, build_accounted, build_adding_console, build_traced};
 use tunnelkit::console::Judge;
 use tunnelkit::sdk::Sdk;
 use tunnelkit::workspace::Workspace;
@@ -31,6 +31,11 @@ enum Cmd {
         /// a dumper PD prints them at the end; into target/tunnelkit/<board>/<config>-trace/.
         #[arg(long)]
         trace: bool,
+        /// Build for accounting (README "Accounting"): every PD keeps
+        /// counters of where its time went and an accountant PD reads them
+        /// and every path's scheduling context; into target/tunnelkit/<board>/<config>-account/.
+        #[arg(long, conflicts_with = "trace")]
+        accounting: bool,
     },
     /// Build, boot in QEMU, stream the console; exit 0 on the pass line.
     Run {
@@ -69,6 +74,11 @@ enum Cmd {
         /// With --trace: seconds to wait for the dumps after the pass line.
         #[arg(long, default_value_t = 300, requires = "trace")]
         trace_timeout: u64,
+        /// Account for every path's CPU (README "Accounting"): build with
+        /// accounting, and when the system has passed (or at the timeout)
+        /// write the table to FILE as JSON and print it.
+        #[arg(long, value_name = "FILE", conflicts_with = "trace")]
+        accounting: Option<PathBuf>,
     },
     /// Measure crossings and crosstalk in the benchmark config under QEMU
     /// `-icount shift=0`; write results.json, results.md and SVG plots. With
@@ -226,19 +236,21 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Cmd::Build { target: t, trace } => {
+        Cmd::Build { target: t, trace, accounting } => {
             if t.cores.is_some() {
                 bail!("--cores is for run: the image does not depend on it");
             }
             let (ws, sdk) = setup()?;
             if trace {
                 build_traced(&ws, &sdk, &request(&t, false))?;
+            } else if accounting {
+                build_accounted(&ws, &sdk, &request(&t, false))?;
             } else {
                 build_adding_console(&ws, &sdk, &request(&t, false))?;
             }
             Ok(())
         }
-        Cmd::Run { target: t, timeout, pass_line, net, netdev, allow_pd_panics, trace, trace_timeout } => {
+        Cmd::Run { target: t, timeout, pass_line, net, netdev, allow_pd_panics, trace, trace_timeout, accounting } => {
             let system = t.system(net);
             // Without a kernel console (release, benchmark, smp-release,
             // smp-benchmark) the build adds the console pod if the system has none.
@@ -246,6 +258,8 @@ fn run(cli: Cli) -> Result<()> {
             let (ws, sdk) = setup()?;
             let built = if trace.is_some() {
                 build_traced(&ws, &sdk, &request(&t, net))?
+            } else if accounting.is_some() {
+                build_accounted(&ws, &sdk, &request(&t, net))?
             } else {
                 build_adding_console(&ws, &sdk, &request(&t, net))?
             };
@@ -305,18 +319,40 @@ fn run(cli: Cli) -> Result<()> {
             let collector = std::cell::RefCell::new(
                 built.trace.as_ref().map(|a| tunnelkit::trace::Collector::new(a.traced.iter().map(|t| (t.region, t.pd.clone())))),
             );
+            // With --accounting: the accountant's snapshots.
+            let accountant = std::cell::RefCell::new(tunnelkit::account::Collector::default());
             let mut watch = |line: &str| {
                 ready.iter_mut().for_each(|r| r.line(line));
                 if let Some(c) = collector.borrow_mut().as_mut() {
                     c.line(line);
                 }
+                if accounting.is_some() {
+                    accountant.borrow_mut().line(line);
+                }
             };
             let dumps_done = || collector.borrow().as_ref().is_none_or(tunnelkit::trace::Collector::complete);
-            let linger = trace.is_some().then(|| qemu::Linger { timeout: Duration::from_secs(trace_timeout), done: &dumps_done });
+            let final_snapshot = || accountant.borrow().has_final();
+            let linger = if trace.is_some() {
+                Some(qemu::Linger { timeout: Duration::from_secs(trace_timeout), done: &dumps_done as &dyn Fn() -> bool })
+            } else {
+                accounting.is_some().then(|| qemu::Linger {
+                    timeout: Duration::from_secs(ACCOUNTING_TIMEOUT_S),
+                    done: &final_snapshot as &dyn Fn() -> bool,
+                })
+            };
             let mut stdout = std::io::stdout();
-            let mut without_dumps = tunnelkit::trace::WithoutDumpLines::new(std::io::stdout());
-            let echo: &mut dyn std::io::Write = if trace.is_some() { &mut without_dumps } else { &mut stdout };
+            let mut without_dumps = if trace.is_some() {
+                tunnelkit::trace::WithoutDumpLines::new(std::io::stdout())
+            } else {
+                tunnelkit::trace::WithoutDumpLines::leaving_out(std::io::stdout(), tunnelkit::account::is_account_line)
+            };
+            let echo: &mut dyn std::io::Write = if trace.is_some() || accounting.is_some() { &mut without_dumps } else { &mut stdout };
             let run = qemu::run_lingering(t.board, cores, &built.image, &kernel32, &extra, &mut judge, timeout, echo, &mut watch, linger)?;
+            if let (Some(file), Some(added)) = (&accounting, &built.account)
+                && (run.outcome == qemu::Outcome::TimedOut || accountant.borrow().has_final())
+            {
+                write_accounting(file, &accountant.borrow(), added, &t, &run)?;
+            }
             if let Some(r) = &ready
                 && run.outcome == qemu::Outcome::TimedOut
             {
@@ -328,6 +364,14 @@ fn run(cli: Cli) -> Result<()> {
             }
             qemu::require_pass(&run, judge.pass_line(), timeout)?;
             eprintln!("tunnelkit: passed in {:.1}s", run.elapsed.as_secs_f64());
+            if let Some(file) = &accounting
+                && !accountant.borrow().has_final()
+            {
+                bail!(
+                    "the run passed, but the accountant's final snapshot did not arrive within {ACCOUNTING_TIMEOUT_S}s, so {} was not written",
+                    file.display()
+                );
+            }
             if let (Some(file), Some(collector), Some(added)) = (&trace, collector.into_inner(), &built.trace) {
                 write_trace(file, collector, added, &t, &system, &built, &run, trace_timeout)?;
             }
@@ -555,6 +599,46 @@ fn bench_smp(board: Board, out: Option<PathBuf>, runs: Option<u32>, timeout: Opt
 }
 
 /// Merges the collected trace dumps and writes them to `file`.
+/// Seconds `run --accounting` waits after the pass line for the accountant's
+/// final snapshot (it looks every 100 ms, and prints on 1 ms of every 100).
+const ACCOUNTING_TIMEOUT_S: u64 = 120;
+
+/// Computes the accounting from the accountant's last snapshot, writes it
+/// to `file` as JSON and prints the table.
+fn write_accounting(
+    file: &std::path::Path,
+    collector: &tunnelkit::account::Collector,
+    added: &tunnelkit::account_pd::Added,
+    t: &Target,
+    run: &qemu::Run,
+) -> Result<()> {
+    for line in collector.corrupt.iter().take(5) {
+        eprintln!("tunnelkit: warning: a damaged accounting line (another PD's output broke into it): {line}");
+    }
+    let Some(snap) = &collector.latest else {
+        bail!(
+            "no complete accounting snapshot arrived in {:.1}s (the accountant prints one every 2 s and when the system passes), so {} was not written",
+            run.elapsed.as_secs_f64(),
+            file.display()
+        );
+    };
+    let acc = tunnelkit::account::Accounting::compute(snap, added, t.board.name(), t.config.name())?;
+    let json = serde_json::to_string_pretty(&acc)?;
+    std::fs::write(file, json + "\n").with_context(|| format!("writing {}", file.display()))?;
+    print!("{}", acc.table());
+    for c in acc.failed() {
+        eprintln!("tunnelkit: warning: accounting check failed: {}: {}", c.name, c.detail);
+    }
+    eprintln!(
+        "tunnelkit: wrote the accounting {} ({} paths, {} active servers; {})",
+        file.display(),
+        acc.paths.len(),
+        acc.servers.len(),
+        if acc.at == "pass" { "when the system passed".to_string() } else { format!("at the timeout, snapshot {}", snap.seq) }
+    );
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn write_trace(
     file: &std::path::Path,

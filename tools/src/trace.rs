@@ -769,12 +769,18 @@ pub fn read(path: &Path) -> Result<(Header, Vec<Event>)> {
 pub struct WithoutDumpLines<W: Write> {
     inner: W,
     line: Vec<u8>,
+    is_dump: fn(&str) -> bool,
 }
 
 impl<W: Write> WithoutDumpLines<W> {
-    /// Filters what is written to `inner`.
+    /// Filters the trace dumper's lines out of what is written to `inner`.
     pub fn new(inner: W) -> Self {
-        Self { inner, line: Vec::new() }
+        Self::leaving_out(inner, |l| dump_line(l).is_some())
+    }
+
+    /// Filters the lines `is_dump` picks out of what is written to `inner`.
+    pub fn leaving_out(inner: W, is_dump: fn(&str) -> bool) -> Self {
+        Self { inner, line: Vec::new(), is_dump }
     }
 }
 
@@ -784,7 +790,7 @@ impl<W: Write> Write for WithoutDumpLines<W> {
             self.line.push(b);
             if b == b'\n' {
                 let text = String::from_utf8_lossy(&self.line);
-                if dump_line(&text).is_none() {
+                if !(self.is_dump)(&text) {
                     self.inner.write_all(&self.line)?;
                 }
                 self.line.clear();

@@ -8,6 +8,8 @@
 //!   twins (default `debug`);
 //! - `TUNNELKIT_TRACE=1` (or the crate's `trace` feature): record trace
 //!   events (`cfg(tk_trace)`, see `src/trace.rs`).
+//! - `TUNNELKIT_ACCOUNT=1` (or the crate's `account` feature): keep
+//!   accounting counters (`cfg(tk_account)`, see `src/account.rs`).
 
 use std::env;
 use std::fmt::Write as _;
@@ -23,10 +25,15 @@ fn main() {
     println!("cargo::rerun-if-env-changed=TUNNELKIT_BOARD");
     println!("cargo::rerun-if-env-changed=TUNNELKIT_CONFIG");
     println!("cargo::rerun-if-env-changed=TUNNELKIT_TRACE");
+    println!("cargo::rerun-if-env-changed=TUNNELKIT_ACCOUNT");
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rustc-check-cfg=cfg(tk_trace)");
     if env::var_os("CARGO_FEATURE_TRACE").is_some() || matches!(env::var("TUNNELKIT_TRACE").as_deref(), Ok("1" | "true")) {
         println!("cargo::rustc-cfg=tk_trace");
+    }
+    println!("cargo::rustc-check-cfg=cfg(tk_account)");
+    if env::var_os("CARGO_FEATURE_ACCOUNT").is_some() || matches!(env::var("TUNNELKIT_ACCOUNT").as_deref(), Ok("1" | "true")) {
+        println!("cargo::rustc-cfg=tk_account");
     }
     let board_list = BOARDS.iter().map(|(b, _)| format!("\"{b}\"")).collect::<Vec<_>>().join(", ");
     let config_list = CONFIGS.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");

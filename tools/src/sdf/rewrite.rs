@@ -44,6 +44,37 @@ pub fn free_name<S: std::borrow::Borrow<str> + Ord>(base: &str, taken: &BTreeSet
     (2..).map(|n| format!("{base}_{n}")).find(|n| !taken.contains(n.as_str())).unwrap_or_default()
 }
 
+/// `v` escaped for an XML attribute value.
+pub fn escape(v: &str) -> String {
+    v.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Where text added before the root's end tag goes: the start of the end
+/// tag's line when only indentation precedes it (so the tag keeps its line
+/// and indentation), and the separator the added text needs before it.
+pub fn before_root_end(text: &str, doc: &Document<'_>) -> (usize, &'static str) {
+    let root = doc.root_element().range();
+    let at = text[root.clone()].rfind("</").map_or(root.end, |k| root.start + k);
+    let before = &text[..at];
+    let indent = before.rsplit('\n').next().filter(|l| l.trim().is_empty()).map_or(0, str::len);
+    let split = before.len() - indent;
+    (split, if split == 0 || text[..split].ends_with('\n') { "" } else { "\n" })
+}
+
+/// Inserts each `(byte offset, text)` into `text` (offsets into the original).
+pub fn splice(text: &str, mut inserts: Vec<(usize, String)>) -> String {
+    inserts.sort_by_key(|(at, _)| *at);
+    let mut out = String::with_capacity(text.len() + inserts.iter().map(|(_, s)| s.len()).sum::<usize>());
+    let mut from = 0;
+    for (at, s) in &inserts {
+        out.push_str(&text[from..*at]);
+        out.push_str(s);
+        from = *at;
+    }
+    out.push_str(&text[from..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,11 +8,13 @@
 //! - [`supervision`]: the supervision table, restart policies, the call-state word.
 //! - [`reply`]: the runtime's reply labels and a supervisor's restart reasons.
 //! - [`trace`]: the trace record, region layout and dump line.
+//! - [`account`]: the accounting region's layout and dump lines.
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod account;
 pub mod board;
 pub mod error;
 pub mod reply;

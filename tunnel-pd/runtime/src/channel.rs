@@ -91,7 +91,9 @@ impl Callable {
         crate::trace::event!(Call, self.channel().0, depth, 0, msg_info.label());
         // Marked for the supervisor: a PD blocked on a reply must not be
         // restarted (see `nested_flag`).
+        tunnelkit_sys::account::call_begin(u64::from(self.channel().0));
         let reply = tunnelkit_sys::syscall::call_marked(self.endpoint.get(), msg_info);
+        tunnelkit_sys::account::call_end();
         crate::trace::event!(Reply, self.channel().0, depth, 0, reply.label());
         reply
     }
@@ -128,11 +130,15 @@ mod target {
         }
 
         /// [`Callable::call`] on a checked channel, untraced (the console
-        /// is not part of what a trace shows).
+        /// is not part of what a trace shows) but accounted (its time is the
+        /// caller's, in the console pod).
         pub(crate) fn call_unchecked(self, id: u8, msg_info: MessageInfo) -> MessageInfo {
             // Marked for the supervisor: a PD blocked on a reply must not be
             // restarted (see `nested_flag`).
-            syscall::call_marked(cap::endpoint(id), msg_info)
+            tunnelkit_sys::account::call_begin(u64::from(id));
+            let reply = syscall::call_marked(cap::endpoint(id), msg_info);
+            tunnelkit_sys::account::call_end();
+            reply
         }
         /// Acknowledges the IRQ with this id so it can fire again.
         pub fn irq_ack(self) -> Result<(), ChannelError> {

@@ -58,6 +58,7 @@ impl CallTracker {
     /// A protected call on `channel` starts being served (from idle).
     #[inline(always)]
     fn begin(&mut self, channel: u64) {
+        tunnelkit_sys::account::serve_begin(channel);
         publish(CallState((self.base + CallState::SEQ_UNIT) | channel));
     }
 
@@ -67,6 +68,7 @@ impl CallTracker {
     #[inline(always)]
     fn end(&mut self, answer: MessageInfo) {
         crate::trace::event!(Answer, call_state().channel(), 0, 0, answer.label());
+        tunnelkit_sys::account::serve_end();
         self.base = self.base.wrapping_add(2 * CallState::SEQ_UNIT);
         publish(CallState(self.base));
     }
@@ -157,6 +159,8 @@ pub fn wait_for(channel: Channel) {
         if badge & cap::BADGE_PPC != 0 {
             crate::trace::event!(Serve, (badge & 0x3f) as u8, 0, 0, info.label());
             crate::trace::event!(Answer, (badge & 0x3f) as u8, 0, 0, BUSY_LABEL);
+            tunnelkit_sys::account::serve_begin(badge & 0x3f);
+            tunnelkit_sys::account::serve_end();
             syscall::send(cap::REPLY, MessageInfo::with_label(BUSY_LABEL, 0));
         } else if badge & cap::BADGE_FAULT == 0 {
             PENDING.fetch_or(ChannelSet::from_badge(badge).bits(), Ordering::Relaxed);

@@ -56,8 +56,9 @@ pub fn write_bytes(bytes: &[u8]) {
 pub fn print(args: fmt::Arguments<'_>) {
     let mut line = LineBuffer { buf: [0; LINE], len: 0 };
     let _ = fmt::Write::write_fmt(&mut line, args);
-    // A traced run ends with its pass line (docs/trace.md).
-    let ends_run = crate::trace::ENABLED && crate::trace::is_pass_line(&line.buf[..line.len]);
+    // A traced or accounted run ends with its pass line (docs/trace.md,
+    // README "Accounting").
+    let ends_run = (crate::trace::ENABLED || tunnelkit_sys::account::ENABLED) && crate::trace::is_pass_line(&line.buf[..line.len]);
     line.flush();
     if ends_run {
         crate::trace::finish();

@@ -11,11 +11,13 @@
 
 pub use tunnelkit_sys::trace::{ENABLED, Kind, Record};
 
-/// Ends the traced run: the dumper prints every PD's trace. Printing a pass
-/// line does this too; call it in a system whose run ends otherwise (a
-/// custom `--pass-line`). Nothing without the `trace` feature.
+/// Ends the traced or accounted run: the dumper prints every PD's trace,
+/// the accountant its final snapshot. Printing a pass line does this too;
+/// call it in a system whose run ends otherwise (a custom `--pass-line`).
+/// Nothing without the `trace` or `account` feature.
 pub fn finish() {
-    tunnelkit_sys::trace::end()
+    tunnelkit_sys::trace::end();
+    tunnelkit_sys::account::end();
 }
 
 /// Records an event of `kind` (fields as in the dump line, docs/trace.md)

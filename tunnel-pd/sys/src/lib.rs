@@ -14,12 +14,14 @@
 //! - [`symbols`]: the symbols the microkit tool patches, `setvar` words.
 //! - [`memory`] (target only; host-tested): bounds-checked access to shared memory regions.
 //! - [`trace`]: the trace record format; with the `trace` feature, the recorder.
+//! - [`account`]: the accounting region; with the `account` feature, the counters.
 //! - entry (target only): `_start`, which calls the PD's main.
 
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod account;
 pub mod board;
 pub mod cap;
 pub mod labels;
@@ -66,6 +68,7 @@ macro_rules! __export_main {
         #[unsafe(no_mangle)]
         extern "C" fn __tunnelkit_main(start_reason: u64) -> ! {
             $crate::trace::boot(start_reason);
+            $crate::account::boot();
             $main(start_reason)
         }
     };

@@ -59,32 +59,40 @@ pub fn call_marked(cap: CPtr, info: MessageInfo) -> MessageInfo {
 /// `seL4_ReplyRecv`: reply with `info` through `reply`, then receive on `src`.
 pub fn reply_recv(src: CPtr, info: MessageInfo, reply: CPtr) -> Received {
     let mut r = load(src, info, reply, 0);
+    crate::account::block();
     // SAFETY: valid register layout for ReplyRecv; bad caps fault, they are not UB.
     unsafe { arch::syscall(sysno::REPLY_RECV, &mut r) };
+    crate::account::wake();
     store(&r)
 }
 
 /// `seL4_Recv`: block on `src` with reply object `reply`.
 pub fn recv(src: CPtr, reply: CPtr) -> Received {
     let mut r = Regs { cap: src, info: 0, mrs: [0; 4], reply, dest: 0 };
+    crate::account::block();
     // SAFETY: valid register layout for Recv.
     unsafe { arch::syscall(sysno::RECV, &mut r) };
+    crate::account::wake();
     store(&r)
 }
 
 /// `seL4_Wait`: block on `src` without a reply object.
 pub fn wait(src: CPtr) -> Received {
     let mut r = Regs { cap: src, info: 0, mrs: [0; 4], reply: 0, dest: 0 };
+    crate::account::block();
     // SAFETY: valid register layout for Wait.
     unsafe { arch::syscall(sysno::WAIT, &mut r) };
+    crate::account::wake();
     store(&r)
 }
 
 /// `seL4_NBSendRecv`: send `info` to `dest` without blocking, then receive on `src`.
 pub fn nb_send_recv(dest: CPtr, info: MessageInfo, src: CPtr, reply: CPtr) -> Received {
     let mut r = load(src, info, reply, dest);
+    crate::account::block();
     // SAFETY: valid register layout for NBSendRecv.
     unsafe { arch::syscall(sysno::NB_SEND_RECV, &mut r) };
+    crate::account::wake();
     store(&r)
 }
 
@@ -110,8 +118,18 @@ pub fn signal(cap: CPtr) {
 /// `seL4_Yield`: give up the rest of the current budget.
 pub fn yield_now() {
     let mut r = Regs { cap: 0, info: 0, mrs: [0; 4], reply: 0, dest: 0 };
+    crate::account::block();
     // SAFETY: Yield takes no arguments.
     unsafe { arch::syscall(sysno::YIELD, &mut r) };
+    crate::account::wake();
+}
+
+/// `seL4_SchedContext_Consumed` on the scheduling context `sc`: the time it
+/// consumed since the last query, in microseconds (`None`: the kernel refused,
+/// e.g. `sc` is not a scheduling context).
+pub fn sched_context_consumed(sc: CPtr) -> Option<u64> {
+    let reply = call(sc, MessageInfo::with_label(crate::labels::LABELS.sched_context_consumed, 0));
+    (reply.label() == 0).then(|| crate::ipc_buffer::get_mr(0))
 }
 
 /// `seL4_DebugPutChar` in configurations with kernel printing; elsewhere the

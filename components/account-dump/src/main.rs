@@ -1,0 +1,292 @@
+//! The accountant (`account-dump.elf`), which `tunnelkit build --accounting`
+//! adds to a system (README "Accounting"). It maps every accounted PD's
+//! accounting region read-only (setvars `tunnelkit_account_region_<i>`, all
+//! of the size `tunnelkit_account_region_size` names) and holds the
+//! scheduling context of PD `i` in `<cspace>` slot `i + 1`, its own in slot
+//! 63.
+//!
+//! It runs on a sporadic budget and yields after every look, so it wakes
+//! once a period. Each look adds what every scheduling context consumed
+//! since the last one (`SchedContext_Consumed`, microseconds) to its totals.
+//! It prints a snapshot of every region and total when a PD ended the run
+//! (printed its pass line: `final=1`, once), and every
+//! [`SNAPSHOT_EVERY_S`] seconds before that, so a run that ends at
+//! a timeout still has a recent one:
+//!
+//! ```text
+//! ACCT-START seq=<n> final=<0|1> end=<pd|-> t=<clock> hz=<Hz> calibrated_hz=<Hz> regions=<k> #<crc>
+//! ACCT-PD region=<i> name=<pd> starts=<n> busy=<ticks> sc_us=<µs> #<crc>
+//! ACCT-SERVED region=<i> ch=<c> n=<calls> ticks=<ticks> #<crc>
+//! ACCT-CALL region=<i> key=<k> ch=<c> n=<calls> ticks=<ticks> #<crc>
+//! ACCT-DONE seq=<n> lines=<lines before this one> #<crc>
+//! ```
+//!
+//! Each line ends with the CRC-16 of what precedes ` #`. A snapshot's
+//! counters are copied first (all at the clock `t`, open intervals closed
+//! there), then printed, so it is consistent however long printing takes.
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use core::convert::Infallible;
+use core::fmt::{self, Write as _};
+
+use tunnelkit_runtime::{Handler, debug_println, protection_domain, setvar};
+use tunnelkit_sys::account::{CHANNELS, KEYS, Region, call_index, header};
+use tunnelkit_sys::cap::cspace_root_slot;
+use tunnelkit_sys::syscall::{sched_context_consumed, yield_now};
+use tunnelkit_sys::trace::{clock, clock_hz, crc16};
+
+include!(concat!(env!("OUT_DIR"), "/regions.rs"));
+
+setvar!(
+    /// Size of every accounting region (the `setvar_size` of the first map).
+    static tunnelkit_account_region_size
+);
+
+/// The `<cspace>` slot of the accountant's own scheduling context.
+const OWN_SC_SLOT: u8 = 63;
+/// Seconds between two snapshots before the end.
+const SNAPSHOT_EVERY_S: u64 = 2;
+/// Clock ticks between them when the clock's rate is unknown.
+const SNAPSHOT_EVERY_TICKS: u64 = 1 << 30;
+/// Non-zero counter pairs a snapshot holds (the rest are counted as lost).
+const MAX_PAIRS: usize = 2048;
+
+protection_domain!(init);
+
+/// Never constructed: the accountant's loop does not return.
+struct Accountant;
+
+impl Handler for Accountant {
+    type Error = Infallible;
+}
+
+fn init() -> Accountant {
+    let calibrated_hz = calibrate();
+    let hz = match clock_hz() {
+        0 => calibrated_hz,
+        hz => hz,
+    };
+    let mut totals = [0u64; 64];
+    let mut snapshot = Snapshot::new();
+    let mut seq = 0u64;
+    let every = if hz == 0 { SNAPSHOT_EVERY_TICKS } else { SNAPSHOT_EVERY_S * hz };
+    let mut next = clock() + every;
+    let mut ended = false;
+    loop {
+        add_consumed(&mut totals);
+        let now = clock();
+        let ender = if ended { None } else { regions().find(|(_, r)| r.load(header::END) != 0) };
+        if let Some((_, r)) = ender {
+            ended = true;
+            snapshot.take(now, &totals);
+            snapshot.print(seq, Some(Name(r.name())), hz, calibrated_hz);
+            seq += 1;
+        } else if !ended && now >= next {
+            snapshot.take(now, &totals);
+            snapshot.print(seq, None, hz, calibrated_hz);
+            seq += 1;
+            next = clock() + every;
+        }
+        yield_now();
+    }
+}
+
+/// The regions the system maps into this PD, with their indices.
+fn regions() -> impl Iterator<Item = (usize, Region)> {
+    REGIONS.iter().enumerate().filter_map(|(i, v)| Region::from_setvars(v, &tunnelkit_account_region_size).map(|r| (i, r)))
+}
+
+/// Adds what each accounted PD's scheduling context consumed since the last
+/// look to `totals` (by region index).
+fn add_consumed(totals: &mut [u64; 64]) {
+    for (i, _) in regions() {
+        if let Some(us) = cspace_root_slot(i as u8 + 1).and_then(sched_context_consumed) {
+            totals[i] += us;
+        }
+    }
+}
+
+/// The clock's rate measured against the kernel's account of this PD's own
+/// scheduling context: spin on a fresh budget, compare the clock's ticks
+/// with the microseconds consumed meanwhile (200..800 of this PD's 1000 µs
+/// budget, so no refill falls inside). 0 if it never got such a window.
+fn calibrate() -> u64 {
+    let Some(own) = cspace_root_slot(OWN_SC_SLOT) else { return 0 };
+    let mut spin = 1u64 << 16;
+    for _ in 0..24 {
+        yield_now();
+        let _ = sched_context_consumed(own);
+        let t0 = clock();
+        while clock().wrapping_sub(t0) < spin {}
+        let ticks = clock().wrapping_sub(t0);
+        let Some(us) = sched_context_consumed(own) else { return 0 };
+        match us {
+            0..200 => spin *= 2,
+            200..=800 => return ticks * 1_000_000 / us,
+            _ => spin /= 4,
+        }
+    }
+    0
+}
+
+/// One PD's part of a snapshot.
+#[derive(Clone, Copy)]
+struct PdRow {
+    region: usize,
+    name: Name,
+    starts: u64,
+    busy: u64,
+    sc_us: u64,
+}
+
+/// One non-zero counter pair: served (`key` = `u64::MAX`) or a call.
+#[derive(Clone, Copy)]
+struct Pair {
+    region: u8,
+    key: u64,
+    ch: u64,
+    n: u64,
+    ticks: u64,
+}
+
+/// Every counter at one moment.
+struct Snapshot {
+    t: u64,
+    pds: [Option<PdRow>; 62],
+    pairs: [Pair; MAX_PAIRS],
+    len: usize,
+    lost: usize,
+}
+
+impl Snapshot {
+    fn new() -> Self {
+        Self { t: 0, pds: [None; 62], pairs: [Pair { region: 0, key: 0, ch: 0, n: 0, ticks: 0 }; MAX_PAIRS], len: 0, lost: 0 }
+    }
+
+    fn push(&mut self, p: Pair) {
+        if self.len < MAX_PAIRS {
+            self.pairs[self.len] = p;
+            self.len += 1;
+        } else {
+            self.lost += 1;
+        }
+    }
+
+    /// Copies every region's counters, open intervals closed at `now`.
+    fn take(&mut self, now: u64, totals: &[u64; 64]) {
+        self.t = now;
+        self.len = 0;
+        self.lost = 0;
+        self.pds = [None; 62];
+        for (i, r) in regions() {
+            if !r.started() {
+                continue;
+            }
+            self.pds[i] =
+                Some(PdRow { region: i, name: Name(r.name()), starts: r.load(header::STARTS), busy: r.busy(now), sc_us: totals[i] });
+            for ch in 0..CHANNELS {
+                let (ticks, n) = r.served(ch, now);
+                if n != 0 {
+                    self.push(Pair { region: i as u8, key: u64::MAX, ch, n, ticks });
+                }
+            }
+            for key in 0..KEYS {
+                for ch in 0..CHANNELS {
+                    let (ticks, n) = r.call(call_index(key, ch), now);
+                    if n != 0 {
+                        self.push(Pair { region: i as u8, key, ch, n, ticks });
+                    }
+                }
+            }
+        }
+    }
+
+    fn print(&self, seq: u64, end: Option<Name>, hz: u64, calibrated_hz: u64) {
+        let mut lines = 0u64;
+        let mut out = |args: fmt::Arguments<'_>| {
+            line(args);
+            lines += 1;
+        };
+        let regions = self.pds.iter().flatten().count();
+        match end {
+            Some(name) => out(format_args!(
+                "ACCT-START seq={seq} final=1 end={name} t={} hz={hz} calibrated_hz={calibrated_hz} regions={regions} lost={}",
+                self.t, self.lost
+            )),
+            None => out(format_args!(
+                "ACCT-START seq={seq} final=0 end=- t={} hz={hz} calibrated_hz={calibrated_hz} regions={regions} lost={}",
+                self.t, self.lost
+            )),
+        }
+        for p in self.pds.iter().flatten() {
+            out(format_args!("ACCT-PD region={} name={} starts={} busy={} sc_us={}", p.region, p.name, p.starts, p.busy, p.sc_us));
+        }
+        for p in &self.pairs[..self.len] {
+            if p.key == u64::MAX {
+                out(format_args!("ACCT-SERVED region={} ch={} n={} ticks={}", p.region, p.ch, p.n, p.ticks));
+            } else {
+                out(format_args!("ACCT-CALL region={} key={} ch={} n={} ticks={}", p.region, p.key, p.ch, p.n, p.ticks));
+            }
+        }
+        line(format_args!("ACCT-DONE seq={seq} lines={lines}"));
+    }
+}
+
+/// Prints one line with its check.
+fn line(args: fmt::Arguments<'_>) {
+    let mut text = Text::new();
+    let _ = text.write_fmt(args);
+    debug_println!("{} #{:04x}", text.as_str(), crc16(text.as_bytes()));
+}
+
+/// A line being formatted (cut at its capacity).
+struct Text {
+    buf: [u8; 200],
+    len: usize,
+}
+
+impl Text {
+    fn new() -> Self {
+        Self { buf: [0; 200], len: 0 }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(self.as_bytes()).unwrap_or("?")
+    }
+}
+
+impl fmt::Write for Text {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        if n < s.len() { Err(fmt::Error) } else { Ok(()) }
+    }
+}
+
+/// A PD name from a region header (`?` before its PD started).
+#[derive(Clone, Copy)]
+struct Name([u8; header::NAME_BYTES]);
+
+impl Name {
+    fn as_str(&self) -> &str {
+        let len = self.0.iter().position(|&b| b == 0).unwrap_or(self.0.len());
+        match core::str::from_utf8(&self.0[..len]) {
+            Ok("") | Err(_) => "?",
+            Ok(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,102 @@
+//! The accounting format (`tunnelkit run --accounting`, README "Accounting"):
+//! the layout of a PD's accounting region and the dump lines, shared by the
+//! counters in `tunnelkit-sys`, the accountant PD and the host tool.
+//!
+//! A PD built for accounting keeps, in its region, clock-tick counters that
+//! never wrap and never lose an event:
+//! - how long it ran between waking and blocking (*busy*),
+//! - per channel it serves: calls and the time from their arrival to their answer,
+//! - per (context, channel it calls): calls and the time from the call to its
+//!   reply, where the context is the channel of the call this PD was serving
+//!   when it made the call (key `c + 1`), or its own code (key 0).
+//!
+//! Its open intervals (busy since, serving since, calling since) are in the
+//! header, so a reader can close them at the moment it reads.
+
+/// First header word of an initialised accounting region: `"tkacct01"`.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"tkacct01");
+
+/// Channel ids a PD may use, so the tables' dimensions.
+pub const CHANNELS: u64 = crate::MICROKIT_MAX_CHANNELS as u64;
+/// Contexts a call can be made in: its own code (0) or serving channel `c` (`c + 1`).
+pub const KEYS: u64 = CHANNELS + 1;
+/// Bytes of one counter pair: ticks, then count.
+pub const PAIR_BYTES: u64 = 16;
+
+/// Byte offsets of the header words of an accounting region.
+pub mod header {
+    /// [`super::MAGIC`] once the PD has initialised the region.
+    pub const MAGIC: u64 = 0;
+    /// The clock's frequency in Hz (0: unknown to the PD; the TSC).
+    pub const HZ: u64 = 8;
+    /// Busy ticks of intervals that ended.
+    pub const BUSY: u64 = 16;
+    /// The clock when the current busy interval began (0: blocked).
+    pub const BUSY_SINCE: u64 = 24;
+    /// The channel of the call being served, plus one (0: none).
+    pub const SERVING: u64 = 32;
+    /// The clock when that call arrived.
+    pub const SERVING_SINCE: u64 = 40;
+    /// The index of the call-table pair of the call in flight, plus one (0: none).
+    pub const CALLING: u64 = 48;
+    /// The clock when that call was made.
+    pub const CALLING_SINCE: u64 = 56;
+    /// Starts of the PD (1 at boot, one more per restart).
+    pub const STARTS: u64 = 64;
+    /// The clock when this PD ended the run (its pass line; 0: it did not).
+    pub const END: u64 = 72;
+    /// The PD's name, NUL-padded.
+    pub const NAME: u64 = 80;
+    /// Bytes of the name.
+    pub const NAME_BYTES: usize = 48;
+    /// Bytes of the header.
+    pub const SIZE: u64 = 128;
+}
+
+/// Where the served table starts: [`CHANNELS`] pairs, by channel.
+pub const SERVED: u64 = header::SIZE;
+/// Where the call table starts: [`KEYS`] × [`CHANNELS`] pairs, by key then channel.
+pub const CALLS: u64 = SERVED + CHANNELS * PAIR_BYTES;
+/// Bytes an accounting region needs (within sixteen pages).
+pub const REGION_BYTES: u64 = CALLS + KEYS * CHANNELS * PAIR_BYTES;
+const _: () = assert!(REGION_BYTES <= 0x10000);
+
+/// Offset of the served pair of channel `ch`.
+pub const fn served(ch: u64) -> u64 {
+    SERVED + ch * PAIR_BYTES
+}
+
+/// Index of the call pair of channel `ch` made in context `key`.
+pub const fn call_index(key: u64, ch: u64) -> u64 {
+    key * CHANNELS + ch
+}
+
+/// Offset of call pair `index` ([`call_index`]).
+pub const fn call(index: u64) -> u64 {
+    CALLS + index * PAIR_BYTES
+}
+
+/// The context a call is made in, from the channel being served.
+pub const fn key(serving: Option<u8>) -> u64 {
+    match serving {
+        Some(c) => c as u64 + 1,
+        None => 0,
+    }
+}
+
+/// Prefix of every accounting dump line.
+pub const LINE_PREFIX: &str = "ACCT";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tables_follow_the_header_and_fit_in_sixteen_pages() {
+        assert_eq!(served(0), header::SIZE);
+        assert_eq!(served(CHANNELS), CALLS);
+        assert_eq!(call(call_index(KEYS - 1, CHANNELS - 1)) + PAIR_BYTES, REGION_BYTES);
+        assert!(header::NAME + header::NAME_BYTES as u64 <= header::SIZE);
+        assert_eq!((key(None), key(Some(0)), key(Some(61))), (0, 1, 62));
+    }
+}

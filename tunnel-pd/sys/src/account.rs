@@ -1,0 +1,283 @@
+//! Accounting (`tunnelkit run --accounting`): in an image built with
+//! `TUNNELKIT_ACCOUNT=1` (which `tunnelkit build --accounting` sets) or the
+//! `account` feature, the counters of where this PD's time went, kept in its
+//! *accounting region* (layout in [`tunnelkit_abi::account`]); without it
+//! every function here is empty and inline: no code, no data, no cost.
+//!
+//! The clock is the trace clock ([`crate::trace::clock`]): `CNTPCT_EL0` on
+//! AArch64, the TSC on x86_64. What is counted, and where:
+//! - busy: from every return of a blocking system call ([`wake`]) to the next
+//!   blocking one ([`block`]), and from the PD's start;
+//! - served: from a protected call's arrival ([`serve_begin`]) to its answer
+//!   ([`serve_end`]), per channel;
+//! - calls: around each protected call this PD makes ([`call_begin`],
+//!   [`call_end`]), per (context, channel).
+//!
+//! The accountant PD maps every region and reads it while the PD runs: every
+//! word is written with a single store, counters only grow, and open
+//! intervals are published in the header so the reader can close them.
+
+pub use tunnelkit_abi::account::*;
+
+/// Whether this image keeps accounting counters.
+pub const ENABLED: bool = cfg!(tk_account);
+
+#[cfg(all(target_os = "none", tk_account))]
+mod counters {
+    use core::sync::atomic::{AtomicU64, Ordering};
+
+    use super::{REGION_BYTES, call, header, served};
+    use crate::trace::clock;
+
+    crate::setvar!(
+        /// Address of this PD's accounting region (`<map setvar_vaddr=
+        /// "tunnelkit_account_vaddr">`, added by `tunnelkit build --accounting`).
+        pub static tunnelkit_account_vaddr
+    );
+    crate::setvar!(
+        /// Size of this PD's accounting region.
+        pub static tunnelkit_account_size
+    );
+
+    /// The region's address (0: this PD is not accounted).
+    static BASE: AtomicU64 = AtomicU64::new(0);
+
+    /// The word at byte `offset` of the region at `base`.
+    #[inline(always)]
+    fn word(base: u64, offset: u64) -> &'static AtomicU64 {
+        // SAFETY: `base` is the accounting region's address, which the
+        // microkit tool patched in with its size and maps read/write for the
+        // PD's whole life (`boot` checked the size holds every table, and
+        // every offset used here is inside it and 8-byte aligned); the
+        // accountant reads the words concurrently, which is why they are atomics.
+        unsafe { &*core::ptr::with_exposed_provenance::<AtomicU64>((base + offset) as usize) }
+    }
+
+    #[inline(always)]
+    fn add(base: u64, offset: u64, v: u64) {
+        let w = word(base, offset);
+        w.store(w.load(Ordering::Relaxed).wrapping_add(v), Ordering::Relaxed);
+    }
+
+    /// Sets the counters up at every start of the PD (boot or restart). A
+    /// restart closes what the previous start left open at this moment: the
+    /// busy interval, the call being served, the call in flight.
+    pub fn boot() {
+        let (base, size) = (tunnelkit_account_vaddr.get(), tunnelkit_account_size.get());
+        if base == 0 || base % 8 != 0 || size < REGION_BYTES {
+            return;
+        }
+        let now = clock();
+        if word(base, header::MAGIC).load(Ordering::Relaxed) == super::MAGIC {
+            close_open(base, now);
+        } else {
+            let name = crate::symbols::pd_name();
+            let bytes = name.as_str().as_bytes();
+            for k in 0..header::NAME_BYTES / 8 {
+                let mut w = [0u8; 8];
+                for (j, b) in w.iter_mut().enumerate() {
+                    *b = bytes.get(8 * k + j).copied().unwrap_or(0);
+                }
+                word(base, header::NAME + 8 * k as u64).store(u64::from_le_bytes(w), Ordering::Relaxed);
+            }
+            word(base, header::HZ).store(crate::trace::clock_hz(), Ordering::Relaxed);
+        }
+        add(base, header::STARTS, 1);
+        word(base, header::BUSY_SINCE).store(now, Ordering::Relaxed);
+        word(base, header::MAGIC).store(super::MAGIC, Ordering::Release);
+        BASE.store(base, Ordering::Relaxed);
+    }
+
+    /// Closes the open intervals of a previous start at `now`.
+    fn close_open(base: u64, now: u64) {
+        let since = word(base, header::BUSY_SINCE).swap(0, Ordering::Relaxed);
+        if since != 0 {
+            add(base, header::BUSY, now.wrapping_sub(since));
+        }
+        let serving = word(base, header::SERVING).swap(0, Ordering::Relaxed);
+        if serving != 0 {
+            let at = served(serving - 1);
+            add(base, at, now.wrapping_sub(word(base, header::SERVING_SINCE).load(Ordering::Relaxed)));
+            add(base, at + 8, 1);
+        }
+        let calling = word(base, header::CALLING).swap(0, Ordering::Relaxed);
+        if calling != 0 {
+            let at = call(calling - 1);
+            add(base, at, now.wrapping_sub(word(base, header::CALLING_SINCE).load(Ordering::Relaxed)));
+            add(base, at + 8, 1);
+        }
+    }
+
+    /// About to block: the busy interval ends now.
+    #[inline(always)]
+    pub fn block() {
+        let base = BASE.load(Ordering::Relaxed);
+        if base != 0 {
+            let now = clock();
+            let since = word(base, header::BUSY_SINCE);
+            add(base, header::BUSY, now.wrapping_sub(since.load(Ordering::Relaxed)));
+            since.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Back from a blocking system call: a busy interval begins now.
+    #[inline(always)]
+    pub fn wake() {
+        let base = BASE.load(Ordering::Relaxed);
+        if base != 0 {
+            word(base, header::BUSY_SINCE).store(clock(), Ordering::Relaxed);
+        }
+    }
+
+    /// A protected call on channel `ch` arrived (just now: after [`wake`]).
+    #[inline(always)]
+    pub fn serve_begin(ch: u64) {
+        let base = BASE.load(Ordering::Relaxed);
+        if base != 0 {
+            let since = word(base, header::BUSY_SINCE).load(Ordering::Relaxed);
+            word(base, header::SERVING_SINCE).store(since, Ordering::Relaxed);
+            word(base, header::SERVING).store(ch + 1, Ordering::Relaxed);
+        }
+    }
+
+    /// The call being served is answered now.
+    #[inline(always)]
+    pub fn serve_end() {
+        let base = BASE.load(Ordering::Relaxed);
+        if base != 0 {
+            let serving = word(base, header::SERVING).swap(0, Ordering::Relaxed);
+            if serving != 0 {
+                let at = served(serving - 1);
+                add(base, at, clock().wrapping_sub(word(base, header::SERVING_SINCE).load(Ordering::Relaxed)));
+                add(base, at + 8, 1);
+            }
+        }
+    }
+
+    /// A protected call on channel `ch` is about to be made; the context is
+    /// the call being served (if any).
+    #[inline(always)]
+    pub fn call_begin(ch: u64) {
+        let base = BASE.load(Ordering::Relaxed);
+        if base != 0 {
+            let key = word(base, header::SERVING).load(Ordering::Relaxed);
+            word(base, header::CALLING_SINCE).store(clock(), Ordering::Relaxed);
+            word(base, header::CALLING).store(super::call_index(key, ch) + 1, Ordering::Relaxed);
+        }
+    }
+
+    /// The call made last returned now.
+    #[inline(always)]
+    pub fn call_end() {
+        let base = BASE.load(Ordering::Relaxed);
+        if base != 0 {
+            let calling = word(base, header::CALLING).swap(0, Ordering::Relaxed);
+            if calling != 0 {
+                let at = call(calling - 1);
+                add(base, at, clock().wrapping_sub(word(base, header::CALLING_SINCE).load(Ordering::Relaxed)));
+                add(base, at + 8, 1);
+            }
+        }
+    }
+
+    /// Marks the end of the run (the PD printed its pass line); the
+    /// accountant sees it at its next look.
+    pub fn end() {
+        let base = BASE.load(Ordering::Relaxed);
+        if base != 0 {
+            word(base, header::END).store(clock().max(1), Ordering::Release);
+        }
+    }
+}
+
+#[cfg(all(target_os = "none", tk_account))]
+pub use counters::{block, boot, call_begin, call_end, end, serve_begin, serve_end, wake};
+
+#[cfg(not(all(target_os = "none", tk_account)))]
+mod counters_off {
+    /// Sets the counters up (nothing without accounting).
+    #[inline(always)]
+    pub fn boot() {}
+    /// About to block (nothing without accounting).
+    #[inline(always)]
+    pub fn block() {}
+    /// Back from blocking (nothing without accounting).
+    #[inline(always)]
+    pub fn wake() {}
+    /// A protected call arrived (nothing without accounting).
+    #[inline(always)]
+    pub fn serve_begin(_ch: u64) {}
+    /// The call being served is answered (nothing without accounting).
+    #[inline(always)]
+    pub fn serve_end() {}
+    /// A protected call is about to be made (nothing without accounting).
+    #[inline(always)]
+    pub fn call_begin(_ch: u64) {}
+    /// The call made last returned (nothing without accounting).
+    #[inline(always)]
+    pub fn call_end() {}
+    /// Marks the end of the run (nothing without accounting).
+    #[inline(always)]
+    pub fn end() {}
+}
+
+#[cfg(not(all(target_os = "none", tk_account)))]
+pub use counters_off::{block, boot, call_begin, call_end, end, serve_begin, serve_end, wake};
+
+/// Another PD's accounting region as the accountant maps it (read only).
+#[cfg(target_os = "none")]
+#[derive(Clone, Copy, Debug)]
+pub struct Region(crate::memory::SharedMemory);
+
+#[cfg(target_os = "none")]
+impl Region {
+    /// The region at the address and size the tool patched into two setvars.
+    pub fn from_setvars(vaddr: &crate::symbols::Patched<u64>, size: &crate::symbols::Patched<u64>) -> Option<Region> {
+        crate::memory::SharedMemory::from_setvars(vaddr, size).filter(|m| m.size() >= REGION_BYTES).map(Region)
+    }
+
+    /// The word at byte `offset` (0 outside the region).
+    pub fn load(&self, offset: u64) -> u64 {
+        self.0.load_acquire_u64(offset).unwrap_or(0)
+    }
+
+    /// Whether its PD has initialised it (has started).
+    pub fn started(&self) -> bool {
+        self.load(header::MAGIC) == MAGIC
+    }
+
+    /// Its PD's name (NUL-padded).
+    pub fn name(&self) -> [u8; header::NAME_BYTES] {
+        let mut n = [0u8; header::NAME_BYTES];
+        let _ = self.0.read(header::NAME, &mut n);
+        n
+    }
+
+    /// Busy ticks up to `now`, the open interval included.
+    pub fn busy(&self, now: u64) -> u64 {
+        let since = self.load(header::BUSY_SINCE);
+        self.load(header::BUSY) + if since != 0 { now.saturating_sub(since) } else { 0 }
+    }
+
+    /// The served pair (ticks, calls) of channel `ch`, the call being served included up to `now`.
+    pub fn served(&self, ch: u64, now: u64) -> (u64, u64) {
+        let at = served(ch);
+        let (mut t, mut n) = (self.load(at), self.load(at + 8));
+        if self.load(header::SERVING) == ch + 1 {
+            t += now.saturating_sub(self.load(header::SERVING_SINCE));
+            n += 1;
+        }
+        (t, n)
+    }
+
+    /// The call pair (ticks, calls) at `index`, the call in flight included up to `now`.
+    pub fn call(&self, index: u64, now: u64) -> (u64, u64) {
+        let at = call(index);
+        let (mut t, mut n) = (self.load(at), self.load(at + 8));
+        if self.load(header::CALLING) == index + 1 {
+            t += now.saturating_sub(self.load(header::CALLING_SINCE));
+            n += 1;
+        }
+        (t, n)
+    }
+}

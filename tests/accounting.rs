@@ -1,0 +1,152 @@
+//! `tunnelkit run --accounting` on real seL4 in QEMU (needs MICROKIT_SDK):
+//! the demo on both boards, the containment system and a crosstalk system
+//! write the per-path table (README "Accounting") and its checks hold:
+//! own + pods = total, the clock saw each path's time, pods only under
+//! paths that call them, callers and callees count the same calls; in the
+//! demo the tunnel's pods are charged to the clients (checksum under crypt)
+//! and the active server's work is not (it is under crypt_ipc's own path);
+//! in the crosstalk system the accounted shares follow the completed work.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use tunnelkit_tests::{output_text, qemu_lock, say, sdk_or_skip, tunnelkit};
+
+/// Runs `tunnelkit run --accounting` with `args`; the JSON and the log.
+fn accounted_run(test: &str, args: &[&str]) -> (Value, String) {
+    let file: PathBuf = std::env::temp_dir().join(format!("tunnelkit-{test}-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--accounting", file.to_str().unwrap()]);
+    let out = tunnelkit(&all);
+    let log = output_text(&out);
+    assert!(out.status.success(), "{test}: tunnelkit run --accounting failed:\n{log}");
+    assert!(log.contains(&format!("tunnelkit: wrote the accounting {}", file.display())), "{test}:\n{log}");
+    assert!(!log.lines().any(|l| l.starts_with("ACCT-")), "{test}: the accountant's lines are not echoed:\n{log}");
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&file);
+    // Every check holds, and the table says so.
+    for c in json["checks"].as_array().unwrap() {
+        assert_eq!(c["ok"], true, "{test}: check failed: {} — {}\n{log}", c["name"], c["detail"]);
+    }
+    assert!(!log.contains("FAIL "), "{test}:\n{log}");
+    for p in json["paths"].as_array().unwrap() {
+        let pods: f64 = p["pods"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+        let (total, own) = (p["total_us"].as_f64().unwrap(), p["own_us"].as_f64().unwrap());
+        assert!(total > 0.0, "{test}: {} consumed nothing: {p}", p["name"]);
+        assert!((own + pods - total).abs() <= (0.05 * total).max(200.0), "{test}: own + pods != total: {p}");
+        say(&format!(
+            "{test}: {} total {total:.0} µs, own {own:.0}, pods {pods:.0} (clock {:.0})",
+            p["name"].as_str().unwrap(),
+            p["clock_us"].as_f64().unwrap()
+        ));
+    }
+    (json, log)
+}
+
+fn path<'a>(json: &'a Value, name: &str) -> &'a Value {
+    json["paths"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("no path {name}: {json}"))
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+fn demo(board: &str) {
+    let test = format!("accounting_of_the_demo_on_{board}");
+    let Some(_sdk) = sdk_or_skip(&test) else { return };
+    let _guard = qemu_lock();
+    let (json, log) = accounted_run(&test, &["--board", board, "--config", "debug"]);
+    assert_eq!((json["board"].as_str(), json["config"].as_str(), json["at"].as_str()), (Some(board), Some("debug"), Some("pass")));
+    assert!(log.contains("path / pod") && log.contains("→ checksum"), "{test}: the table is printed:\n{log}");
+    let server = json["servers"].as_array().unwrap().iter().find(|s| s["name"] == "crypt_ipc").expect("crypt_ipc is a server");
+    let mut via_crypt = 0;
+    for client in ["client_a", "client_b"] {
+        let p = path(&json, client);
+        // The tunnel: crypt's time and checksum's (under crypt) are the client's.
+        assert!(p["pods"]["crypt"].as_f64().unwrap() > 0.0, "{test}: {p}");
+        assert!(p["pods"]["checksum"].as_f64().unwrap() > 0.0, "{test}: {p}");
+        let nested = p["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["pod"] == "checksum" && r["via"][0] == "crypt")
+            .expect("checksum under crypt");
+        via_crypt += n(&nested["calls"]);
+        // The active server is not a pod of the client: its calls are counted,
+        // and crypt_ipc counts the same calls from it, the same number as
+        // the tunnel's (the client makes the same requests both ways).
+        assert!(p["pods"].get("crypt_ipc").is_none(), "{test}: {p}");
+        assert_eq!(n(&p["server_calls"]["crypt_ipc"]), n(&server["callers"][client]), "{test}: {p} {server}");
+        assert_eq!(n(&p["calls"]["crypt"]), n(&server["callers"][client]), "{test}: {p} {server}");
+    }
+    // The server's own nested calls (its checksum) are on its own path,
+    // not on the clients': they account for the other half of checksum's calls.
+    let ipc = path(&json, "crypt_ipc");
+    assert_eq!(n(&ipc["calls"]["checksum"]), via_crypt, "{test}: crypt_ipc checks as many sums as crypt: {ipc}");
+    assert!(ipc["pods"]["checksum"].as_f64().unwrap() > 0.0, "{test}: {ipc}");
+    assert_eq!(ipc["core"], 0);
+}
+
+#[test]
+fn accounting_of_the_demo_on_qemu_virt_aarch64() {
+    demo("qemu_virt_aarch64");
+}
+
+#[test]
+fn accounting_of_the_demo_on_x86_64_generic() {
+    demo("x86_64_generic");
+}
+
+/// The containment system (supervisor, restarts, pods that spin until the
+/// watchdog stops them): the spinning pods' time is on their callers.
+#[test]
+fn accounting_of_containment() {
+    let test = "accounting_of_containment";
+    let Some(_sdk) = sdk_or_skip(test) else { return };
+    let _guard = qemu_lock();
+    let (json, _) =
+        accounted_run(test, &["--system", "tests/systems/containment.xml", "--config", "debug", "--timeout", "400", "--allow-pd-panics"]);
+    for (p, pod) in [("path_x", "pod_x"), ("path_y", "pod_y")] {
+        let row = path(&json, p);
+        assert!(row["pods"][pod].as_f64().unwrap() > 0.5 * row["total_us"].as_f64().unwrap(), "{test}: {row}");
+    }
+}
+
+/// A crosstalk system (three paths with 10 / 30 / 60 % budgets calling one
+/// passive pod, benchmark config, QEMU's instruction counter): each path's
+/// accounted share of the CPU is its share of the completed work.
+#[test]
+fn accounting_of_a_crosstalk_system() {
+    let test = "accounting_of_a_crosstalk_system";
+    let Some(_sdk) = sdk_or_skip(test) else { return };
+    let _guard = qemu_lock();
+    use tunnelkit::bench::systems::{Design, crosstalk};
+    let dir = std::env::temp_dir().join(format!("tunnelkit-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let system = dir.join("crosstalk-tunnel-shared.xml");
+    std::fs::write(&system, crosstalk(tunnelkit::board::Board::QemuVirtAarch64, Design::TunnelShared)).unwrap();
+    let (json, log) = accounted_run(
+        test,
+        &["--system", system.to_str().unwrap(), "--config", "benchmark", "--timeout", "300", "--pass-line", "bench crosstalk path=heavy"],
+    );
+    let completed = |p: &str| -> f64 {
+        let line = log
+            .lines()
+            .find(|l| l.contains(&format!("bench crosstalk path={p} ")))
+            .unwrap_or_else(|| panic!("{test}: no report of {p}:\n{log}"));
+        line.split_whitespace().find_map(|w| w.strip_prefix("completed=")).unwrap().parse().unwrap()
+    };
+    let paths = ["light", "medium", "heavy"];
+    let work: Vec<f64> = paths.iter().map(|p| completed(p)).collect();
+    let cpu: Vec<f64> = paths.iter().map(|p| path(&json, p)["total_us"].as_f64().unwrap()).collect();
+    let (w, c) = (work.iter().sum::<f64>(), cpu.iter().sum::<f64>());
+    for (i, p) in paths.iter().enumerate() {
+        let (ws, cs) = (work[i] / w, cpu[i] / c);
+        say(&format!("{test}: {p}: {:.1} % of the work, {:.1} % of the accounted CPU", 100.0 * ws, 100.0 * cs));
+        assert!((ws - cs).abs() < 0.08, "{test}: {p}: work share {ws:.3} against accounted share {cs:.3}");
+        assert!(path(&json, p)["pods"]["work"].as_f64().unwrap() > 0.0, "{test}: the shared pod is charged to {p}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

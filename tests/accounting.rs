@@ -150,3 +150,75 @@ fn accounting_of_a_crosstalk_system() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The network system under `run --net --accounting`: it never passes, so
+/// the table is written at the timeout from the last snapshot, with every
+/// flow path; meanwhile the stats port reports each path's CPU.
+#[test]
+fn accounting_of_the_network_system_at_its_timeout() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    use tunnelkit::net::exchange;
+    let test = "accounting_of_the_network_system_at_its_timeout";
+    let Some(_sdk) = sdk_or_skip(test) else { return };
+    let _guard = qemu_lock();
+    let file = std::env::temp_dir().join(format!("tunnelkit-{test}-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let built = tunnelkit(&["build", "--accounting", "--system", "net.xml"]);
+    assert!(built.status.success(), "{test}: {}", output_text(&built));
+    // The console goes to a file (a pipe nobody reads would fill up).
+    let (console_path, console) = tunnelkit_tests::console_file(test);
+    let child = Command::new(tunnelkit_tests::tunnelkit_binary())
+        .current_dir(tunnelkit_tests::repo_root())
+        .args(["run", "--net", "--timeout", "40", "--accounting", file.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(console)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while exchange(5007, b"probe", Duration::from_millis(300)).map_or(true, |a| a != b"probe") {
+        assert!(start.elapsed() < Duration::from_secs(30), "{test}: the network system never answered");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut echoed = 1;
+    for i in 0..40u8 {
+        if exchange(5007, &[i; 64], Duration::from_secs(1)).is_ok() {
+            echoed += 1;
+        }
+        let _ = exchange(5008, &[i; 40], Duration::from_secs(1));
+    }
+    // The summary is refreshed every 100 ms.
+    std::thread::sleep(Duration::from_millis(500));
+    let stats = exchange(5009, b"?", Duration::from_secs(2)).expect("stats answer");
+    let stats: Value =
+        serde_json::from_slice(&stats).unwrap_or_else(|e| panic!("{test}: stats JSON: {e}: {}", String::from_utf8_lossy(&stats)));
+    for p in ["net", "path_control", "path_echo", "path_sealed"] {
+        assert!(n(&stats["cpu_us"][p]) > 0, "{test}: the stats port reports {p}'s CPU: {stats}");
+    }
+    assert!(stats["cpu_us"].get("filter_echo").is_none(), "{test}: pods are not paths: {stats}");
+    let out = child.wait_with_output().unwrap();
+    let log = format!("{}{}", std::fs::read_to_string(&console_path).unwrap_or_default(), String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_file(&console_path);
+    assert!(out.status.success(), "{test}: {log}");
+    assert!(log.contains("at the timeout, snapshot"), "{test}: {log}");
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(json["at"], "timeout");
+    for c in json["checks"].as_array().unwrap() {
+        assert_eq!(c["ok"], true, "{test}: check failed: {} — {}\n{log}", c["name"], c["detail"]);
+    }
+    let echo = path(&json, "path_echo");
+    assert!(n(&echo["calls"]["filter_echo"]) >= echoed, "{test}: every echo went through the filter on path_echo's budget: {echo}");
+    let sealed = path(&json, "path_sealed");
+    assert!(sealed["pods"]["crypt"].as_f64().unwrap() > 0.0 && sealed["pods"]["checksum"].as_f64().unwrap() > 0.0, "{test}: {sealed}");
+    let net = path(&json, "net");
+    assert!(n(&net["calls"]["classifier"]) > 0, "{test}: the driver's classifier calls are on its budget: {net}");
+    say(&format!(
+        "{test}: stats cpu_us {}; path_echo {:.0} µs ({} filter calls), path_sealed {:.0} µs",
+        stats["cpu_us"],
+        echo["total_us"].as_f64().unwrap(),
+        n(&echo["calls"]["filter_echo"]),
+        sealed["total_us"].as_f64().unwrap()
+    ));
+}

@@ -104,6 +104,31 @@ fn account_line(line: &str) -> Option<Result<&str, ()>> {
     Some(if ok { Ok(body) } else { Err(()) })
 }
 
+/// The TSC rate (Hz) in the x86_64 kernel's boot line `… TSC Mhz <n> …`,
+/// printed in configs with a kernel console.
+pub fn kernel_tsc_hz(line: &str) -> Option<u64> {
+    let rest = &line[line.find("TSC Mhz ")? + "TSC Mhz ".len()..];
+    let mhz: u64 = rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
+    (mhz > 0).then_some(mhz * 1_000_000)
+}
+
+/// The host's TSC rate (Hz), which QEMU's TCG passes to an x86_64 guest
+/// (without `-icount`): `tsc_freq_khz` where the kernel exports it, else
+/// `cpu MHz` of `/proc/cpuinfo` on a CPU with a constant TSC.
+pub fn host_tsc_hz() -> Option<u64> {
+    if let Ok(k) = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/tsc_freq_khz")
+        && let Ok(k) = k.trim().parse::<u64>()
+    {
+        return Some(k * 1000);
+    }
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    if !info.contains("constant_tsc") {
+        return None;
+    }
+    let mhz: f64 = info.lines().find(|l| l.starts_with("cpu MHz"))?.split(':').nth(1)?.trim().parse().ok()?;
+    Some((mhz * 1e6) as u64)
+}
+
 /// Whether `line` is one of the accountant's (left out of the echoed console).
 pub fn is_account_line(line: &str) -> bool {
     account_line(line).is_some()
@@ -265,8 +290,10 @@ pub struct Accounting {
     pub at: String,
     /// The clock's rate used to turn ticks into µs.
     pub hz: u64,
-    /// Where it came from: `cntfrq` (AArch64's counter frequency) or
-    /// `calibrated` (the TSC against the accountant's own scheduling context).
+    /// Where it came from: `cntfrq` (AArch64's counter frequency), `kernel`
+    /// (the TSC rate the x86_64 kernel printed at boot, which it converts
+    /// with), `host` (the host's TSC rate: QEMU's TCG passes it through) or
+    /// `calibrated` (the accountant's own measurement, noisy on host time).
     pub hz_source: String,
     /// Every path.
     pub paths: Vec<PathRow>,
@@ -319,14 +346,19 @@ impl Graph {
 impl Accounting {
     /// The accounting of `snap`, a snapshot of the system `system_text`
     /// (the one built: `added.text`).
-    pub fn compute(snap: &Snapshot, added: &Added, board: &str, config: &str) -> Result<Accounting> {
+    /// `clock` overrides the rate the snapshot gives: (Hz, where from).
+    pub fn compute(snap: &Snapshot, added: &Added, board: &str, config: &str, clock: Option<(u64, &str)>) -> Result<Accounting> {
         let (system, _doc) = crate::sdf::rewrite::read(&added.text)
             .map_err(|e| anyhow::anyhow!("the accounted system does not parse: {}", e.first().map(|e| e.message.as_str()).unwrap_or("")))?;
         let graph = Graph::new(&system, added);
-        // AArch64 PDs read the counter's frequency; x86_64 ones cannot, and
-        // the accountant measured the TSC's.
-        let hz = snap.hz;
-        let hz_source = if board.starts_with("x86") { "calibrated" } else { "cntfrq" };
+        // AArch64 PDs read the counter's frequency; x86_64 ones cannot: the
+        // caller gives the kernel's (or the host's) TSC rate, else the
+        // accountant's measurement is used.
+        let (hz, hz_source) = match clock {
+            Some((hz, from)) => (hz, from),
+            None if board.starts_with("x86") => (snap.hz, "calibrated"),
+            None => (snap.hz, "cntfrq"),
+        };
         if hz == 0 {
             bail!("the accountant could not tell the clock's rate (its calibration found no window), so ticks cannot be turned into time");
         }
@@ -682,13 +714,15 @@ mod tests {
         lines.iter().enumerate().filter(|(i, _)| *i != 2).for_each(|(_, l)| c.line(l));
         assert!(c.latest.is_none(), "a line is missing");
         assert!(is_account_line(&lines[0]) && !is_account_line("client_a: pass"));
+        assert_eq!(kernel_tsc_hz("Apic Khz 1000238, TSC Mhz 2596, ratio 2"), Some(2_596_000_000));
+        assert_eq!(kernel_tsc_hz("TSC Mhz x"), None);
     }
 
     #[test]
     fn pods_are_charged_to_the_path_exclusively_and_servers_are_not() {
         let mut c = Collector::default();
         demo_lines().iter().for_each(|l| c.line(l));
-        let acc = Accounting::compute(c.latest.as_ref().unwrap(), &demo_added(), "qemu_virt_aarch64", "debug").unwrap();
+        let acc = Accounting::compute(c.latest.as_ref().unwrap(), &demo_added(), "qemu_virt_aarch64", "debug", None).unwrap();
         let a = acc.path("client_a").unwrap();
         // The clock saw 1100 (busy 3000 minus 1900 in calls) + 600 in crypt
         // (1000 minus its 400 in checksum) + 400 in checksum = 2100 µs; the

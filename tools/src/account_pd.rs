@@ -6,8 +6,11 @@
 //! [`REGION_SIZE`] bytes mapped read/write at [`PD_VADDR`] with
 //! `setvar_vaddr="tunnelkit_account_vaddr" setvar_size="tunnelkit_account_size"`,
 //! where its runtime, built with `TUNNELKIT_ACCOUNT=1`, keeps its counters.
-//! The `<map>` goes right after the PD's start tag, on the same line, so
-//! every line of the file keeps its number.
+//! Each also maps the accountant's summary read-only at [`SUMMARY_VADDR`]
+//! (`setvar_vaddr="tunnelkit_account_summary_vaddr"`): every PD's CPU so
+//! far, which a PD may report (the network system's stats port does). The
+//! `<map>`s go right after the PD's start tag, on the same line, so every
+//! line of the file keeps its number.
 //!
 //! The accountant PD is added before `</system>`: active, on core 0, at
 //! priority [`PRIORITY`] (below a console pod, which it prints through),
@@ -35,6 +38,12 @@ pub const IMAGE: &str = "account-dump.elf";
 pub const REGION_SIZE: u64 = tunnelkit_abi::account::REGION_BYTES.next_multiple_of(0x1000);
 /// Where each accounted PD maps its region.
 pub const PD_VADDR: u64 = 0x9_0000_0000;
+/// Where each accounted PD maps the accountant's summary (read-only).
+pub const SUMMARY_VADDR: u64 = PD_VADDR + REGION_SIZE;
+/// Bytes of the summary region.
+pub const SUMMARY_SIZE: u64 = tunnelkit_abi::account::summary::BYTES;
+/// Where the accountant maps the summary (read/write).
+pub const ACCOUNTANT_SUMMARY_VADDR: u64 = 0x1F_0000_0000;
 /// Where the accountant maps region 0; region `i` is `i` strides above.
 pub const ACCOUNTANT_VADDR: u64 = 0x20_0000_0000;
 /// Distance between the accountant's regions.
@@ -107,6 +116,8 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
     let pd_names: BTreeSet<String> = sys.pds.iter().map(|p| p.name.clone()).collect();
     let mut mr_names: BTreeSet<String> = sys.mrs.iter().map(|m| m.name.clone()).collect();
     let accountant = free_name("tunnelkit_account", &pd_names);
+    let summary_mr = free_name("tunnelkit_account_summary", &mr_names);
+    mr_names.insert(summary_mr.clone());
     let is_console = |p: &parse::Pd| p.image.as_ref().is_some_and(|i| i.path == CONSOLE_IMAGE);
 
     let mut accounted = Vec::new();
@@ -114,16 +125,16 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
         for m in &pd.maps {
             let size = sys.mrs.iter().find(|r| r.name == m.mr).and_then(|r| r.size).unwrap_or(0x1000);
             if let Some(v) = m.vaddr
-                && v < PD_VADDR + REGION_SIZE
+                && v < SUMMARY_VADDR + SUMMARY_SIZE
                 && PD_VADDR < v.saturating_add(size)
             {
                 errors.push(AddError {
                     pos: m.pos,
                     message: format!(
-                        "PD '{}' maps '{}' at {v:#x}, where tunnelkit maps its accounting region ({PD_VADDR:#x}..{:#x})",
+                        "PD '{}' maps '{}' at {v:#x}, where tunnelkit maps its accounting region and summary ({PD_VADDR:#x}..{:#x})",
                         pd.name,
                         m.mr,
-                        PD_VADDR + REGION_SIZE
+                        SUMMARY_VADDR + SUMMARY_SIZE
                     ),
                     hint: "map it elsewhere, or run without --accounting".into(),
                 });
@@ -176,8 +187,9 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
         inserts.push((
             first.range().start,
             format!(
-                "<map mr=\"{}\" vaddr=\"{PD_VADDR:#x}\" perms=\"rw\" setvar_vaddr=\"tunnelkit_account_vaddr\" setvar_size=\"tunnelkit_account_size\" />",
-                escape(&a.mr)
+                "<map mr=\"{}\" vaddr=\"{PD_VADDR:#x}\" perms=\"rw\" setvar_vaddr=\"tunnelkit_account_vaddr\" setvar_size=\"tunnelkit_account_size\" /><map mr=\"{}\" vaddr=\"{SUMMARY_VADDR:#x}\" perms=\"r\" setvar_vaddr=\"tunnelkit_account_summary_vaddr\" setvar_size=\"tunnelkit_account_summary_size\" />",
+                escape(&a.mr),
+                escape(&summary_mr)
             ),
         ));
     }
@@ -190,6 +202,7 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
     for a in &accounted {
         add.push_str(&format!("{i}<memory_region name=\"{}\" size=\"{REGION_SIZE:#x}\" />\n", escape(&a.mr)));
     }
+    add.push_str(&format!("{i}<memory_region name=\"{}\" size=\"{SUMMARY_SIZE:#x}\" />\n", escape(&summary_mr)));
     add.push_str(&format!(
         "{i}<protection_domain name=\"{}\" priority=\"{priority}\" budget=\"{BUDGET_US}\" period=\"{PERIOD_US}\" cpu=\"0\" stack_size=\"{STACK_SIZE:#x}\">\n{i}{i}<program_image path=\"{IMAGE}\" />\n",
         escape(&accountant)
@@ -203,6 +216,10 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
             a.region
         ));
     }
+    add.push_str(&format!(
+        "{i}{i}<map mr=\"{}\" vaddr=\"{ACCOUNTANT_SUMMARY_VADDR:#x}\" perms=\"rw\" setvar_vaddr=\"tunnelkit_account_summary\" setvar_size=\"tunnelkit_account_summary_bytes\" />\n",
+        escape(&summary_mr)
+    ));
     add.push_str(&format!("{i}{i}<cspace>\n"));
     for a in &accounted {
         add.push_str(&format!("{i}{i}{i}<cap_sc pd=\"{}\" slot=\"{}\" />\n", escape(&a.pd), a.sc_slot));
@@ -278,7 +295,7 @@ mod tests {
             ]
         );
         assert!(added.text.contains(
-            "<protection_domain name=\"crypt\" priority=\"110\" passive=\"true\"><map mr=\"tunnelkit_account_2\" vaddr=\"0x900000000\" perms=\"rw\" setvar_vaddr=\"tunnelkit_account_vaddr\" setvar_size=\"tunnelkit_account_size\" />\n"
+            "<protection_domain name=\"crypt\" priority=\"110\" passive=\"true\"><map mr=\"tunnelkit_account_2\" vaddr=\"0x900000000\" perms=\"rw\" setvar_vaddr=\"tunnelkit_account_vaddr\" setvar_size=\"tunnelkit_account_size\" /><map mr=\"tunnelkit_account_summary\" vaddr=\"0x900010000\" perms=\"r\" setvar_vaddr=\"tunnelkit_account_summary_vaddr\" setvar_size=\"tunnelkit_account_summary_size\" />\n"
         ));
         assert!(added.text.contains(
             "<protection_domain name=\"tunnelkit_account\" priority=\"253\" budget=\"1000\" period=\"100000\" cpu=\"0\" stack_size=\"0x80000\">"

@@ -321,6 +321,8 @@ fn run(cli: Cli) -> Result<()> {
             );
             // With --accounting: the accountant's snapshots.
             let accountant = std::cell::RefCell::new(tunnelkit::account::Collector::default());
+            // On x86_64 the kernel's TSC rate, from its boot line (configs with a kernel console).
+            let kernel_tsc = std::cell::Cell::new(None);
             let mut watch = |line: &str| {
                 ready.iter_mut().for_each(|r| r.line(line));
                 if let Some(c) = collector.borrow_mut().as_mut() {
@@ -328,6 +330,9 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 if accounting.is_some() {
                     accountant.borrow_mut().line(line);
+                    if kernel_tsc.get().is_none() {
+                        kernel_tsc.set(tunnelkit::account::kernel_tsc_hz(line));
+                    }
                 }
             };
             let dumps_done = || collector.borrow().as_ref().is_none_or(tunnelkit::trace::Collector::complete);
@@ -351,7 +356,13 @@ fn run(cli: Cli) -> Result<()> {
             if let (Some(file), Some(added)) = (&accounting, &built.account)
                 && (run.outcome == qemu::Outcome::TimedOut || accountant.borrow().has_final())
             {
-                write_accounting(file, &accountant.borrow(), added, &t, &run)?;
+                let clock = match t.board {
+                    Board::X86_64Generic => {
+                        kernel_tsc.get().map(|hz| (hz, "kernel")).or_else(|| tunnelkit::account::host_tsc_hz().map(|hz| (hz, "host")))
+                    }
+                    Board::QemuVirtAarch64 => None,
+                };
+                write_accounting(file, &accountant.borrow(), added, &t, &run, clock)?;
             }
             if let Some(r) = &ready
                 && run.outcome == qemu::Outcome::TimedOut
@@ -611,6 +622,7 @@ fn write_accounting(
     added: &tunnelkit::account_pd::Added,
     t: &Target,
     run: &qemu::Run,
+    clock: Option<(u64, &str)>,
 ) -> Result<()> {
     for line in collector.corrupt.iter().take(5) {
         eprintln!("tunnelkit: warning: a damaged accounting line (another PD's output broke into it): {line}");
@@ -622,7 +634,7 @@ fn write_accounting(
             file.display()
         );
     };
-    let acc = tunnelkit::account::Accounting::compute(snap, added, t.board.name(), t.config.name())?;
+    let acc = tunnelkit::account::Accounting::compute(snap, added, t.board.name(), t.config.name(), clock)?;
     let json = serde_json::to_string_pretty(&acc)?;
     std::fs::write(file, json + "\n").with_context(|| format!("writing {}", file.display()))?;
     print!("{}", acc.table());

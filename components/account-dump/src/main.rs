@@ -32,8 +32,8 @@
 use core::convert::Infallible;
 use core::fmt::{self, Write as _};
 
-use tunnelkit_runtime::{Handler, debug_println, protection_domain, setvar};
-use tunnelkit_sys::account::{CHANNELS, KEYS, Region, call_index, header};
+use tunnelkit_runtime::{Handler, SharedMemory, debug_println, protection_domain, setvar};
+use tunnelkit_sys::account::{CHANNELS, KEYS, Region, call_index, header, summary};
 use tunnelkit_sys::cap::cspace_root_slot;
 use tunnelkit_sys::syscall::{sched_context_consumed, yield_now};
 use tunnelkit_sys::trace::{clock, clock_hz, crc16};
@@ -43,6 +43,14 @@ include!(concat!(env!("OUT_DIR"), "/regions.rs"));
 setvar!(
     /// Size of every accounting region (the `setvar_size` of the first map).
     static tunnelkit_account_region_size
+);
+setvar!(
+    /// Address of the summary this PD keeps for the others (mapped read/write here).
+    static tunnelkit_account_summary
+);
+setvar!(
+    /// Size of the summary.
+    static tunnelkit_account_summary_bytes
 );
 
 /// The `<cspace>` slot of the accountant's own scheduling context.
@@ -64,7 +72,8 @@ impl Handler for Accountant {
 }
 
 fn init() -> Accountant {
-    let calibrated_hz = calibrate();
+    // AArch64's counter states its rate; the TSC's is measured.
+    let calibrated_hz = if clock_hz() == 0 { calibrate() } else { 0 };
     let hz = match clock_hz() {
         0 => calibrated_hz,
         hz => hz,
@@ -75,9 +84,12 @@ fn init() -> Accountant {
     let every = if hz == 0 { SNAPSHOT_EVERY_TICKS } else { SNAPSHOT_EVERY_S * hz };
     let mut next = clock() + every;
     let mut ended = false;
+    let mut looks = 0u64;
     loop {
         add_consumed(&mut totals);
         let now = clock();
+        looks += 1;
+        publish(looks, now, hz, &totals);
         let ender = if ended { None } else { regions().find(|(_, r)| r.load(header::END) != 0) };
         if let Some((_, r)) = ender {
             ended = true;
@@ -109,27 +121,68 @@ fn add_consumed(totals: &mut [u64; 64]) {
     }
 }
 
+/// Refreshes the summary every accounted PD may read: each region's name,
+/// its scheduling context's total, its busy time and whether it is passive.
+fn publish(looks: u64, now: u64, hz: u64, totals: &[u64; 64]) {
+    let Some(out) = SharedMemory::from_setvars(&tunnelkit_account_summary, &tunnelkit_account_summary_bytes) else { return };
+    let mut count = 0u64;
+    for (i, r) in regions().filter(|(_, r)| r.started()) {
+        if count >= summary::MAX_ENTRIES {
+            break;
+        }
+        let at = summary::entry(count);
+        let name = r.name();
+        let _ = out.write(at, &name[..summary::NAME_BYTES]);
+        let _ = out.store_release_u64(at + summary::TOTAL_US, totals[i]);
+        let busy_us = if hz == 0 { 0 } else { (r.busy(now) as u128 * 1_000_000 / hz as u128) as u64 };
+        let _ = out.store_release_u64(at + summary::BUSY_US, busy_us);
+        let _ = out.store_release_u64(at + summary::PASSIVE, r.load(header::PASSIVE));
+        count += 1;
+    }
+    let _ = out.store_release_u64(summary::COUNT, count);
+    let _ = out.store_release_u64(summary::SEQ, looks);
+    let _ = out.store_release_u64(summary::MAGIC_AT, summary::MAGIC);
+}
+
 /// The clock's rate measured against the kernel's account of this PD's own
-/// scheduling context: spin on a fresh budget, compare the clock's ticks
-/// with the microseconds consumed meanwhile (200..800 of this PD's 1000 µs
-/// budget, so no refill falls inside). 0 if it never got such a window.
+/// scheduling context. Each measurement starts on a fresh budget, spins,
+/// then yields (which commits the time consumed to the scheduling context:
+/// until then the kernel holds it aside) and reads the microseconds
+/// consumed. A measurement also holds the kernel's work around the yield,
+/// which does not depend on the spin, so the rate is the slope between
+/// spins of two lengths (about 100 and 400 µs, inside this PD's 1000 µs
+/// budget), summed over several pairs against the noise of a host-timed
+/// clock. 0 if no spin length fits the budget.
 fn calibrate() -> u64 {
     let Some(own) = cspace_root_slot(OWN_SC_SLOT) else { return 0 };
-    let mut spin = 1u64 << 16;
-    for _ in 0..24 {
+    let measure = |spin: u64| -> Option<(u64, u64)> {
         yield_now();
-        let _ = sched_context_consumed(own);
         let t0 = clock();
+        let _ = sched_context_consumed(own);
         while clock().wrapping_sub(t0) < spin {}
         let ticks = clock().wrapping_sub(t0);
-        let Some(us) = sched_context_consumed(own) else { return 0 };
-        match us {
-            0..200 => spin *= 2,
-            200..=800 => return ticks * 1_000_000 / us,
-            _ => spin /= 4,
+        yield_now();
+        sched_context_consumed(own).map(|us| (ticks, us))
+    };
+    // A spin of about 100 µs.
+    let mut spin = 1u64 << 12;
+    for _ in 0..16 {
+        match measure(spin) {
+            Some((_, us)) if us < 100 => spin *= 2,
+            Some(_) => break,
+            None => return 0,
         }
     }
-    0
+    let (mut dticks, mut dus) = (0u64, 0u64);
+    for _ in 0..6 {
+        let (Some((t1, u1)), Some((t4, u4))) = (measure(spin), measure(4 * spin)) else { return 0 };
+        if u4 > 900 {
+            return 0;
+        }
+        dticks += t4.saturating_sub(t1);
+        dus += u4.saturating_sub(u1);
+    }
+    if dus == 0 { 0 } else { dticks * 1_000_000 / dus }
 }
 
 /// One PD's part of a snapshot.

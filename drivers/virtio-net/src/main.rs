@@ -435,7 +435,7 @@ impl Driver {
         self.counters.stats += 1;
         let buffers = self.buffers();
         let paths = self.path_counters();
-        let mut app = StatsApp { counters: &self.counters, buffers, paths, port: STATS_PORT };
+        let mut app = StatsApp { counters: &self.counters, buffers, paths, port: STATS_PORT, cpu: tunnelkit_runtime::account::summary() };
         let answer = respond(&self.host, &self.frame[..len], &mut self.out, &mut app);
         self.send_answer(answer);
     }

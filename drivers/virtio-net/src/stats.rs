@@ -1,5 +1,5 @@
 //! The driver's counters and the stats port, which answers any datagram with
-//! one JSON object of them.
+//! one JSON object of them (and, in an accounted build, every path's CPU).
 
 use core::fmt::Write;
 
@@ -52,6 +52,9 @@ pub struct StatsApp<'a> {
     pub paths: [PathCounters; 3],
     /// The stats port.
     pub port: u16,
+    /// Each path's CPU so far, in an accounted build (`tunnelkit run
+    /// --accounting`): the accountant's summary.
+    pub cpu: Option<tunnelkit_runtime::account::Summary>,
 }
 
 impl UdpApp for StatsApp<'_> {
@@ -91,7 +94,17 @@ impl StatsApp<'_> {
                 p.completed
             );
         }
-        let _ = write!(w, "}}}}");
+        let _ = write!(w, "}}");
+        // In an accounted build: every path's CPU (its scheduling context's
+        // total, µs), from the accountant's summary.
+        if let Some(summary) = self.cpu.filter(|s| s.ready()) {
+            let _ = write!(w, ",\"cpu_us\":{{");
+            for (i, e) in summary.entries().filter(|e| !e.passive).enumerate() {
+                let _ = write!(w, "{}\"{}\":{}", if i == 0 { "" } else { "," }, e.name(), e.total_us);
+            }
+            let _ = write!(w, "}}");
+        }
+        let _ = write!(w, "}}");
         w.len
     }
 }

@@ -49,8 +49,46 @@ pub mod header {
     pub const NAME: u64 = 80;
     /// Bytes of the name.
     pub const NAME_BYTES: usize = 48;
+    /// 1 if the PD is passive (a pod), 0 if it has its own scheduling context (a path).
+    pub const PASSIVE: u64 = 128;
     /// Bytes of the header.
-    pub const SIZE: u64 = 128;
+    pub const SIZE: u64 = 192;
+}
+
+/// The summary the accountant keeps for every accounted PD to read (mapped
+/// read-only into each, `setvar_vaddr="tunnelkit_account_summary_vaddr"`):
+/// every PD's name, its scheduling context's total and its clock's busy
+/// time, refreshed at each of the accountant's looks.
+pub mod summary {
+    /// First word once the accountant wrote it: `"tksumm01"`.
+    pub const MAGIC: u64 = u64::from_le_bytes(*b"tksumm01");
+    /// Byte offset of the magic word.
+    pub const MAGIC_AT: u64 = 0;
+    /// Looks so far (changes at every refresh).
+    pub const SEQ: u64 = 8;
+    /// Entries that follow.
+    pub const COUNT: u64 = 16;
+    /// Where entry 0 starts.
+    pub const ENTRIES: u64 = 64;
+    /// Bytes of an entry: name (40), total µs, busy µs, passive.
+    pub const ENTRY_BYTES: u64 = 64;
+    /// Bytes of an entry's name, NUL-padded (longer names are cut).
+    pub const NAME_BYTES: usize = 40;
+    /// Offset in an entry of the total its scheduling context consumed (µs).
+    pub const TOTAL_US: u64 = 40;
+    /// Offset in an entry of its clock's busy time (µs).
+    pub const BUSY_US: u64 = 48;
+    /// Offset in an entry of 1 for a passive PD.
+    pub const PASSIVE: u64 = 56;
+    /// Bytes of the summary region.
+    pub const BYTES: u64 = 0x1000;
+    /// Entries that fit.
+    pub const MAX_ENTRIES: u64 = (BYTES - ENTRIES) / ENTRY_BYTES;
+
+    /// Offset of entry `i`.
+    pub const fn entry(i: u64) -> u64 {
+        ENTRIES + i * ENTRY_BYTES
+    }
 }
 
 /// Where the served table starts: [`CHANNELS`] pairs, by channel.
@@ -96,7 +134,8 @@ mod tests {
         assert_eq!(served(0), header::SIZE);
         assert_eq!(served(CHANNELS), CALLS);
         assert_eq!(call(call_index(KEYS - 1, CHANNELS - 1)) + PAIR_BYTES, REGION_BYTES);
-        assert!(header::NAME + header::NAME_BYTES as u64 <= header::SIZE);
+        assert!(header::NAME + header::NAME_BYTES as u64 <= header::PASSIVE);
+        assert!(summary::MAX_ENTRIES >= CHANNELS, "every PD of a system fits");
         assert_eq!((key(None), key(Some(0)), key(Some(61))), (0, 1, 62));
     }
 }

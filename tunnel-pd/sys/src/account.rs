@@ -38,6 +38,21 @@ mod counters {
         /// Size of this PD's accounting region.
         pub static tunnelkit_account_size
     );
+    crate::setvar!(
+        /// Address of the accountant's summary (mapped read-only).
+        pub static tunnelkit_account_summary_vaddr
+    );
+    crate::setvar!(
+        /// Size of the accountant's summary.
+        pub static tunnelkit_account_summary_size
+    );
+
+    /// The accountant's summary, if the system maps it into this PD.
+    pub fn summary() -> Option<super::Summary> {
+        crate::memory::SharedMemory::from_setvars(&tunnelkit_account_summary_vaddr, &tunnelkit_account_summary_size)
+            .filter(|m| m.size() >= super::summary::BYTES)
+            .map(super::Summary)
+    }
 
     /// The region's address (0: this PD is not accounted).
     static BASE: AtomicU64 = AtomicU64::new(0);
@@ -81,6 +96,7 @@ mod counters {
                 word(base, header::NAME + 8 * k as u64).store(u64::from_le_bytes(w), Ordering::Relaxed);
             }
             word(base, header::HZ).store(crate::trace::clock_hz(), Ordering::Relaxed);
+            word(base, header::PASSIVE).store(u64::from(crate::symbols::is_passive()), Ordering::Relaxed);
         }
         add(base, header::STARTS, 1);
         word(base, header::BUSY_SINCE).store(now, Ordering::Relaxed);
@@ -191,7 +207,72 @@ mod counters {
 }
 
 #[cfg(all(target_os = "none", tk_account))]
-pub use counters::{block, boot, call_begin, call_end, end, serve_begin, serve_end, wake};
+pub use counters::{block, boot, call_begin, call_end, end, serve_begin, serve_end, summary, wake};
+
+/// The accountant's summary (none without the `account` feature).
+#[cfg(all(target_os = "none", not(tk_account)))]
+#[inline(always)]
+pub fn summary() -> Option<Summary> {
+    None
+}
+
+/// The accountant's summary of every accounted PD ([`summary`]): a region
+/// it refreshes at each look (every 100 ms), read here word by word.
+#[cfg(target_os = "none")]
+#[derive(Clone, Copy, Debug)]
+pub struct Summary(crate::memory::SharedMemory);
+
+/// One PD in the [`Summary`].
+#[cfg(target_os = "none")]
+#[derive(Clone, Copy, Debug)]
+pub struct SummaryEntry {
+    /// Its name, NUL-padded.
+    pub name: [u8; summary::NAME_BYTES],
+    /// What its scheduling context consumed so far, µs.
+    pub total_us: u64,
+    /// Its clock's busy time, µs.
+    pub busy_us: u64,
+    /// Whether it is passive (a pod; `total_us` is then its own SC's, which
+    /// pays only for its start and its notifications).
+    pub passive: bool,
+}
+
+#[cfg(target_os = "none")]
+impl SummaryEntry {
+    /// Its name as text (`?` if not UTF-8).
+    pub fn name(&self) -> &str {
+        let len = self.name.iter().position(|&b| b == 0).unwrap_or(self.name.len());
+        core::str::from_utf8(&self.name[..len]).unwrap_or("?")
+    }
+}
+
+#[cfg(target_os = "none")]
+impl Summary {
+    fn load(&self, offset: u64) -> u64 {
+        self.0.load_acquire_u64(offset).unwrap_or(0)
+    }
+
+    /// Whether the accountant has written it yet.
+    pub fn ready(&self) -> bool {
+        self.load(summary::MAGIC_AT) == summary::MAGIC
+    }
+
+    /// Its entries, in the accountant's region order.
+    pub fn entries(&self) -> impl Iterator<Item = SummaryEntry> + '_ {
+        let count = if self.ready() { self.load(summary::COUNT).min(summary::MAX_ENTRIES) } else { 0 };
+        (0..count).map(move |i| {
+            let at = summary::entry(i);
+            let mut name = [0u8; summary::NAME_BYTES];
+            let _ = self.0.read(at, &mut name);
+            SummaryEntry {
+                name,
+                total_us: self.load(at + summary::TOTAL_US),
+                busy_us: self.load(at + summary::BUSY_US),
+                passive: self.load(at + summary::PASSIVE) != 0,
+            }
+        })
+    }
+}
 
 #[cfg(not(all(target_os = "none", tk_account)))]
 mod counters_off {

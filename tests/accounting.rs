@@ -140,13 +140,14 @@ fn accounting_of_a_crosstalk_system() {
     };
     let paths = ["light", "medium", "heavy"];
     let work: Vec<f64> = paths.iter().map(|p| completed(p)).collect();
-    let cpu: Vec<f64> = paths.iter().map(|p| path(&json, p)["total_us"].as_f64().unwrap()).collect();
+    // The time in the shared pod on each path's behalf (the paths' own code
+    // also holds their start, before the measured window).
+    let cpu: Vec<f64> = paths.iter().map(|p| path(&json, p)["pods"]["work"].as_f64().unwrap()).collect();
     let (w, c) = (work.iter().sum::<f64>(), cpu.iter().sum::<f64>());
     for (i, p) in paths.iter().enumerate() {
         let (ws, cs) = (work[i] / w, cpu[i] / c);
-        say(&format!("{test}: {p}: {:.1} % of the work, {:.1} % of the accounted CPU", 100.0 * ws, 100.0 * cs));
-        assert!((ws - cs).abs() < 0.08, "{test}: {p}: work share {ws:.3} against accounted share {cs:.3}");
-        assert!(path(&json, p)["pods"]["work"].as_f64().unwrap() > 0.0, "{test}: the shared pod is charged to {p}");
+        say(&format!("{test}: {p}: {:.1} % of the work, {:.1} % of the accounted time in the pod", 100.0 * ws, 100.0 * cs));
+        assert!((ws - cs).abs() < 0.05, "{test}: {p}: work share {ws:.3} against accounted share {cs:.3}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -85,9 +85,14 @@ pub struct Snapshot {
 /// Picks the accountant's lines out of the console.
 #[derive(Debug, Default)]
 pub struct Collector {
-    current: Option<(Snapshot, u64)>,
+    current: Option<(Snapshot, u64, bool)>,
+    /// Whether the run's pass line has been seen.
+    passed: bool,
     /// The last complete snapshot.
     pub latest: Option<Snapshot>,
+    /// The first complete snapshot begun after the pass line (preferably
+    /// the final one its PD's end caused).
+    pub after_pass: Option<Snapshot>,
     /// Lines whose check failed (another PD's output broke into them).
     pub corrupt: Vec<String>,
 }
@@ -165,10 +170,10 @@ impl Collector {
                 lost: num("lost"),
                 pds: BTreeMap::new(),
             };
-            self.current = Some((snap, 1));
+            self.current = Some((snap, 1, self.passed));
             return;
         }
-        let Some((snap, lines)) = self.current.as_mut() else { return };
+        let Some((snap, lines, after_pass)) = self.current.as_mut() else { return };
         let region = num("region") as usize;
         match kind {
             "ACCT-PD" => {
@@ -186,7 +191,10 @@ impl Collector {
             }
             "ACCT-DONE" => {
                 if num("seq") == snap.seq && num("lines") == *lines {
-                    self.latest = self.current.take().map(|(s, _)| s);
+                    if *after_pass && self.after_pass.as_ref().is_none_or(|s| !s.final_ && snap.final_) {
+                        self.after_pass = Some(snap.clone());
+                    }
+                    self.latest = self.current.take().map(|(s, _, _)| s);
                 } else {
                     self.current = None;
                 }
@@ -197,9 +205,21 @@ impl Collector {
         *lines += 1;
     }
 
-    /// Whether the final snapshot (taken when a PD ended the run) arrived.
+    /// The run's pass line was seen: the snapshot to use is one begun after it.
+    pub fn pass_seen(&mut self) {
+        self.passed = true;
+    }
+
+    /// Whether a snapshot begun after the pass line arrived, so the run's
+    /// accounting is complete.
     pub fn has_final(&self) -> bool {
-        self.latest.as_ref().is_some_and(|s| s.final_)
+        self.after_pass.is_some()
+    }
+
+    /// The snapshot the accounting is made of: the one after the pass line,
+    /// else (a timeout) the last one.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.after_pass.as_ref().or(self.latest.as_ref())
     }
 }
 
@@ -696,6 +716,7 @@ mod tests {
     #[test]
     fn a_snapshot_is_collected_only_when_whole_and_unbroken() {
         let mut c = Collector::default();
+        c.pass_seen();
         for l in demo_lines() {
             c.line(&l);
         }
@@ -722,6 +743,7 @@ mod tests {
     fn pods_are_charged_to_the_path_exclusively_and_servers_are_not() {
         let mut c = Collector::default();
         demo_lines().iter().for_each(|l| c.line(l));
+        assert!(!c.has_final(), "begun before the pass line");
         let acc = Accounting::compute(c.latest.as_ref().unwrap(), &demo_added(), "qemu_virt_aarch64", "debug", None).unwrap();
         let a = acc.path("client_a").unwrap();
         // The clock saw 1100 (busy 3000 minus 1900 in calls) + 600 in crypt

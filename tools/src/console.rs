@@ -86,7 +86,8 @@ impl Judge {
         }
     }
 
-    fn passes(&self, line: &str) -> bool {
+    /// Whether `line` is the pass line.
+    pub fn passes(&self, line: &str) -> bool {
         match &self.pass_line {
             PassLine::Containing(text) => line.contains(text.as_str()),
             PassLine::AnySystemPassed => {

@@ -323,12 +323,16 @@ fn run(cli: Cli) -> Result<()> {
             let accountant = std::cell::RefCell::new(tunnelkit::account::Collector::default());
             // On x86_64 the kernel's TSC rate, from its boot line (configs with a kernel console).
             let kernel_tsc = std::cell::Cell::new(None);
+            let pass_judge = judge.clone();
             let mut watch = |line: &str| {
                 ready.iter_mut().for_each(|r| r.line(line));
                 if let Some(c) = collector.borrow_mut().as_mut() {
                     c.line(line);
                 }
                 if accounting.is_some() {
+                    if pass_judge.passes(line) {
+                        accountant.borrow_mut().pass_seen();
+                    }
                     accountant.borrow_mut().line(line);
                     if kernel_tsc.get().is_none() {
                         kernel_tsc.set(tunnelkit::account::kernel_tsc_hz(line));
@@ -379,7 +383,7 @@ fn run(cli: Cli) -> Result<()> {
                 && !accountant.borrow().has_final()
             {
                 bail!(
-                    "the run passed, but the accountant's final snapshot did not arrive within {ACCOUNTING_TIMEOUT_S}s, so {} was not written",
+                    "the run passed, but no accounting snapshot begun after its pass line arrived within {ACCOUNTING_TIMEOUT_S}s, so {} was not written",
                     file.display()
                 );
             }
@@ -627,14 +631,15 @@ fn write_accounting(
     for line in collector.corrupt.iter().take(5) {
         eprintln!("tunnelkit: warning: a damaged accounting line (another PD's output broke into it): {line}");
     }
-    let Some(snap) = &collector.latest else {
+    let Some(snap) = collector.snapshot() else {
         bail!(
             "no complete accounting snapshot arrived in {:.1}s (the accountant prints one every 2 s and when the system passes), so {} was not written",
             run.elapsed.as_secs_f64(),
             file.display()
         );
     };
-    let acc = tunnelkit::account::Accounting::compute(snap, added, t.board.name(), t.config.name(), clock)?;
+    let mut acc = tunnelkit::account::Accounting::compute(snap, added, t.board.name(), t.config.name(), clock)?;
+    acc.at = if collector.has_final() { "pass" } else { "timeout" }.into();
     let json = serde_json::to_string_pretty(&acc)?;
     std::fs::write(file, json + "\n").with_context(|| format!("writing {}", file.display()))?;
     print!("{}", acc.table());

@@ -8,10 +8,10 @@
 //! It runs on a sporadic budget and yields after every look, so it wakes
 //! once a period. Each look adds what every scheduling context consumed
 //! since the last one (`SchedContext_Consumed`, microseconds) to its totals.
-//! It prints a snapshot of every region and total when a PD ended the run
-//! (printed its pass line: `final=1`, once), and every
-//! [`SNAPSHOT_EVERY_S`] seconds before that, so a run that ends at
-//! a timeout still has a recent one:
+//! It prints a snapshot of every region and total whenever a PD ends the run
+//! (prints its pass line or calls `trace::finish`: `final=1`), and every
+//! [`SNAPSHOT_EVERY_S`] seconds otherwise, so a run that ends at a timeout,
+//! or passes on a line of its own, still has a recent one:
 //!
 //! ```text
 //! ACCT-START seq=<n> final=<0|1> end=<pd|-> t=<clock> hz=<Hz> calibrated_hz=<Hz> regions=<k> #<crc>
@@ -83,20 +83,24 @@ fn init() -> Accountant {
     let mut seq = 0u64;
     let every = if hz == 0 { SNAPSHOT_EVERY_TICKS } else { SNAPSHOT_EVERY_S * hz };
     let mut next = clock() + every;
-    let mut ended = false;
+    // The regions whose PD ended the run, as seen so far.
+    let mut ended = 0u64;
     let mut looks = 0u64;
     loop {
         add_consumed(&mut totals);
         let now = clock();
         looks += 1;
         publish(looks, now, hz, &totals);
-        let ender = if ended { None } else { regions().find(|(_, r)| r.load(header::END) != 0) };
-        if let Some((_, r)) = ender {
-            ended = true;
+        let ending = regions().filter(|(_, r)| r.load(header::END) != 0).fold(0u64, |m, (i, _)| m | 1 << i);
+        let newly = ending & !ended;
+        if newly != 0 {
+            // A PD ended the run (again): a final snapshot, after its pass line.
+            ended = ending;
+            let ender = regions().find(|(i, _)| newly & (1 << i) != 0).map(|(_, r)| Name(r.name()));
             snapshot.take(now, &totals);
-            snapshot.print(seq, Some(Name(r.name())), hz, calibrated_hz);
+            snapshot.print(seq, ender, hz, calibrated_hz);
             seq += 1;
-        } else if !ended && now >= next {
+        } else if now >= next {
             snapshot.take(now, &totals);
             snapshot.print(seq, None, hz, calibrated_hz);
             seq += 1;

@@ -126,6 +126,12 @@ pub fn build_accounted(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<
     build_with(ws, sdk, req, true, Instrument::Account)
 }
 
+/// [`build_accounted`] without adding a console pod (the benchmarks measure
+/// the systems as written, and need no accountant's output).
+pub fn build_accounted_as_written(ws: &Workspace, sdk: &Sdk, req: &BuildRequest) -> Result<Built> {
+    build_with(ws, sdk, req, false, Instrument::Account)
+}
+
 fn build_with(ws: &Workspace, sdk: &Sdk, req: &BuildRequest, add_console: bool, instrument: Instrument) -> Result<Built> {
     let trace = instrument == Instrument::Trace;
     let account = instrument == Instrument::Account;

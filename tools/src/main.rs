@@ -122,6 +122,11 @@ enum Cmd {
         /// UDP load up to 50 000 datagrams/s; writes net.json, net.md and net.svg.
         #[arg(long)]
         net: bool,
+        /// Build every benchmark system with accounting (README
+        /// "Accounting"), to measure its cost; needs --out (the committed
+        /// results are of systems without it).
+        #[arg(long, requires = "out", conflicts_with_all = ["update_readme", "net", "readme_only"])]
+        accounting: bool,
     },
     /// Model-check the tunnel semantics (stateright, exhaustive); exit 0 when
     /// every property holds (exercised or vacuously) or fails exactly as expected.
@@ -450,10 +455,10 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Bench { board, config: KernelConfig::Benchmark, out, runs, timeout, update_readme, net: false, only, .. } => {
+        Cmd::Bench { board, config: KernelConfig::Benchmark, out, runs, timeout, update_readme, net: false, only, accounting, .. } => {
             let only = only
                 .map(|o| if o == "crossings" { tunnelkit::bench::run::Only::Crossings } else { tunnelkit::bench::run::Only::Crosstalk });
-            bench(board, out, runs.unwrap_or(2), timeout.unwrap_or(900), update_readme, only)
+            bench(board, out, runs.unwrap_or(2), timeout.unwrap_or(900), update_readme, only, accounting)
         }
         Cmd::Bench { config: KernelConfig::SmpBenchmark, only: Some(_), .. } => {
             bail!("--only selects systems of the benchmark config; smp-benchmark runs its own set")
@@ -540,11 +545,12 @@ fn bench(
     timeout: u64,
     update_readme: bool,
     only: Option<tunnelkit::bench::run::Only>,
+    accounting: bool,
 ) -> Result<()> {
     use tunnelkit::bench::{report, run};
     let (ws, sdk) = setup()?;
     let out = out.unwrap_or_else(|| PathBuf::from("bench-results").join(board.name()));
-    let outcome = run::run(&ws, &sdk, &run::BenchRequest { board, runs, timeout: Duration::from_secs(timeout), only })?;
+    let outcome = run::run(&ws, &sdk, &run::BenchRequest { board, runs, timeout: Duration::from_secs(timeout), only, accounting })?;
     for (system, same) in &outcome.repeatable {
         println!("repeatability: {system}: {}", if *same { "identical in every run" } else { "DIFFERENT between runs" });
     }

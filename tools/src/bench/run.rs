@@ -36,6 +36,9 @@ pub struct BenchRequest {
     pub timeout: Duration,
     /// Only these systems (all when `None`).
     pub only: Option<Only>,
+    /// Build every system with accounting (README "Accounting"), to
+    /// measure what it costs.
+    pub accounting: bool,
 }
 
 /// A part of the benchmark systems ([`BenchRequest::only`]).
@@ -120,7 +123,8 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome
     for sys in bench_systems {
         let path = dir.join(format!("{}.xml", sys.name));
         fs::write(&path, &sys.xml).with_context(|| format!("writing {}", path.display()))?;
-        let built = build(ws, sdk, &BuildRequest { system: path.clone(), board: req.board, config })?;
+        let request = BuildRequest { system: path.clone(), board: req.board, config };
+        let built = if req.accounting { crate::build::build_accounted_as_written(ws, sdk, &request)? } else { build(ws, sdk, &request)? };
         let mut runs: Vec<Vec<String>> = Vec::new();
         let boots = if sys.icount { req.runs } else { 1 };
         let extra: &[&str] = if sys.icount { &ICOUNT } else { &[] };

@@ -4,12 +4,13 @@
 //! *accounting region* (layout in [`tunnelkit_abi::account`]); without it
 //! every function here is empty and inline: no code, no data, no cost.
 //!
-//! The clock is the trace clock ([`crate::trace::clock`]): `CNTPCT_EL0` on
-//! AArch64, the TSC on x86_64. What is counted, and where:
-//! - busy: from every return of a blocking system call ([`wake`]) to the next
-//!   blocking one ([`block`]), and from the PD's start;
-//! - served: from a protected call's arrival ([`serve_begin`]) to its answer
-//!   ([`serve_end`]), per channel;
+//! The clock is the trace clock's counter (`CNTPCT_EL0` on AArch64, the TSC
+//! on x86_64), read without a barrier. What is counted, and where:
+//! - busy (active PDs): from every return of a blocking system call
+//!   ([`wake`]) to the next blocking one ([`block`]), and from the PD's start;
+//! - served: a protected call's arrival ([`serve_begin`]) and answer
+//!   ([`serve_end`]), per channel: counted, and in an active PD (a server)
+//!   timed; a pod's callers time their calls themselves;
 //! - calls: around each protected call this PD makes ([`call_begin`],
 //!   [`call_end`]), per (context, channel).
 //!
@@ -27,7 +28,7 @@ mod counters {
     use core::sync::atomic::{AtomicU64, Ordering};
 
     use super::{REGION_BYTES, call, header, served};
-    use crate::trace::clock;
+    use crate::arch::account_clock as clock;
 
     crate::setvar!(
         /// Address of this PD's accounting region (`<map setvar_vaddr=
@@ -56,6 +57,11 @@ mod counters {
 
     /// The region's address (0: this PD is not accounted).
     static BASE: AtomicU64 = AtomicU64::new(0);
+    /// The same for an active PD, 0 for a passive one: a pod runs on its
+    /// callers' budgets, so its busy time and the time of the calls it
+    /// serves are not used (its callers time their calls); it counts the
+    /// calls it serves and keys its own calls by them, with no clock read.
+    static ACTIVE_BASE: AtomicU64 = AtomicU64::new(0);
 
     /// The word at byte `offset` of the region at `base`.
     #[inline(always)]
@@ -102,6 +108,7 @@ mod counters {
         word(base, header::BUSY_SINCE).store(now, Ordering::Relaxed);
         word(base, header::MAGIC).store(super::MAGIC, Ordering::Release);
         BASE.store(base, Ordering::Relaxed);
+        ACTIVE_BASE.store(if crate::symbols::is_passive() { 0 } else { base }, Ordering::Relaxed);
     }
 
     /// Closes the open intervals of a previous start at `now`.
@@ -113,7 +120,9 @@ mod counters {
         let serving = word(base, header::SERVING).swap(0, Ordering::Relaxed);
         if serving != 0 {
             let at = served(serving - 1);
-            add(base, at, now.wrapping_sub(word(base, header::SERVING_SINCE).load(Ordering::Relaxed)));
+            if word(base, header::PASSIVE).load(Ordering::Relaxed) == 0 {
+                add(base, at, now.wrapping_sub(word(base, header::SERVING_SINCE).load(Ordering::Relaxed)));
+            }
             add(base, at + 8, 1);
         }
         let calling = word(base, header::CALLING).swap(0, Ordering::Relaxed);
@@ -124,10 +133,10 @@ mod counters {
         }
     }
 
-    /// About to block: the busy interval ends now.
+    /// About to block: the busy interval ends now (an active PD).
     #[inline(always)]
     pub fn block() {
-        let base = BASE.load(Ordering::Relaxed);
+        let base = ACTIVE_BASE.load(Ordering::Relaxed);
         if base != 0 {
             let now = clock();
             let since = word(base, header::BUSY_SINCE);
@@ -136,10 +145,10 @@ mod counters {
         }
     }
 
-    /// Back from a blocking system call: a busy interval begins now.
+    /// Back from a blocking system call: a busy interval begins now (an active PD).
     #[inline(always)]
     pub fn wake() {
-        let base = BASE.load(Ordering::Relaxed);
+        let base = ACTIVE_BASE.load(Ordering::Relaxed);
         if base != 0 {
             word(base, header::BUSY_SINCE).store(clock(), Ordering::Relaxed);
         }
@@ -150,21 +159,26 @@ mod counters {
     pub fn serve_begin(ch: u64) {
         let base = BASE.load(Ordering::Relaxed);
         if base != 0 {
-            let since = word(base, header::BUSY_SINCE).load(Ordering::Relaxed);
-            word(base, header::SERVING_SINCE).store(since, Ordering::Relaxed);
+            if ACTIVE_BASE.load(Ordering::Relaxed) != 0 {
+                let since = word(base, header::BUSY_SINCE).load(Ordering::Relaxed);
+                word(base, header::SERVING_SINCE).store(since, Ordering::Relaxed);
+            }
             word(base, header::SERVING).store(ch + 1, Ordering::Relaxed);
         }
     }
 
-    /// The call being served is answered now.
+    /// The call being served is answered now: counted, and timed in an active PD.
     #[inline(always)]
     pub fn serve_end() {
         let base = BASE.load(Ordering::Relaxed);
         if base != 0 {
-            let serving = word(base, header::SERVING).swap(0, Ordering::Relaxed);
+            let serving = word(base, header::SERVING).load(Ordering::Relaxed);
             if serving != 0 {
+                word(base, header::SERVING).store(0, Ordering::Relaxed);
                 let at = served(serving - 1);
-                add(base, at, clock().wrapping_sub(word(base, header::SERVING_SINCE).load(Ordering::Relaxed)));
+                if ACTIVE_BASE.load(Ordering::Relaxed) != 0 {
+                    add(base, at, clock().wrapping_sub(word(base, header::SERVING_SINCE).load(Ordering::Relaxed)));
+                }
                 add(base, at + 8, 1);
             }
         }
@@ -187,8 +201,9 @@ mod counters {
     pub fn call_end() {
         let base = BASE.load(Ordering::Relaxed);
         if base != 0 {
-            let calling = word(base, header::CALLING).swap(0, Ordering::Relaxed);
+            let calling = word(base, header::CALLING).load(Ordering::Relaxed);
             if calling != 0 {
+                word(base, header::CALLING).store(0, Ordering::Relaxed);
                 let at = call(calling - 1);
                 add(base, at, clock().wrapping_sub(word(base, header::CALLING_SINCE).load(Ordering::Relaxed)));
                 add(base, at + 8, 1);
@@ -340,12 +355,15 @@ impl Region {
         self.load(header::BUSY) + if since != 0 { now.saturating_sub(since) } else { 0 }
     }
 
-    /// The served pair (ticks, calls) of channel `ch`, the call being served included up to `now`.
+    /// The served pair (ticks, calls) of channel `ch`, the call being served
+    /// included up to `now` (ticks 0 in a passive PD: its callers time it).
     pub fn served(&self, ch: u64, now: u64) -> (u64, u64) {
         let at = served(ch);
         let (mut t, mut n) = (self.load(at), self.load(at + 8));
         if self.load(header::SERVING) == ch + 1 {
-            t += now.saturating_sub(self.load(header::SERVING_SINCE));
+            if self.load(header::PASSIVE) == 0 {
+                t += now.saturating_sub(self.load(header::SERVING_SINCE));
+            }
             n += 1;
         }
         (t, n)

@@ -597,7 +597,8 @@ fn checks(acc: &Accounting, graph: &Graph, snap: &Snapshot) -> Vec<Check> {
     // holds unless the clock saw nothing: then there is nothing to split).
     // 2. the clock covered the path: its intervals hold at least half of
     // what the kernel charged (a PD without the counters, or a blocking
-    // system call outside them, would not).
+    // system call outside them, would not), and the kernel charged something
+    // for the time the clock saw.
     for p in &acc.paths {
         let pods: f64 = p.pods.values().sum();
         let tol = (p.total_us * TOLERANCE).max(TOLERANCE_US);
@@ -615,7 +616,7 @@ fn checks(acc: &Accounting, graph: &Graph, snap: &Snapshot) -> Vec<Check> {
         });
         out.push(Check {
             name: format!("{}: the clock saw its time", p.name),
-            ok: p.clock_us >= 0.5 * p.total_us,
+            ok: p.clock_us >= 0.5 * p.total_us && (p.total_us > 0.0 || p.clock_us == 0.0),
             detail: format!(
                 "intervals {:.1} µs against the kernel's {:.1} µs ({:.2}×)",
                 p.clock_us,

@@ -105,10 +105,12 @@ mod counters {
             word(base, header::PASSIVE).store(u64::from(crate::symbols::is_passive()), Ordering::Relaxed);
         }
         add(base, header::STARTS, 1);
-        word(base, header::BUSY_SINCE).store(now, Ordering::Relaxed);
+        // A pod's busy time is not kept (its callers' budgets pay for it).
+        let active = !crate::symbols::is_passive();
+        word(base, header::BUSY_SINCE).store(if active { now } else { 0 }, Ordering::Relaxed);
         word(base, header::MAGIC).store(super::MAGIC, Ordering::Release);
         BASE.store(base, Ordering::Relaxed);
-        ACTIVE_BASE.store(if crate::symbols::is_passive() { 0 } else { base }, Ordering::Relaxed);
+        ACTIVE_BASE.store(if active { base } else { 0 }, Ordering::Relaxed);
     }
 
     /// Closes the open intervals of a previous start at `now`.

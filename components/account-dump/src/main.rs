@@ -186,7 +186,7 @@ fn calibrate() -> u64 {
         dticks += t4.saturating_sub(t1);
         dus += u4.saturating_sub(u1);
     }
-    if dus == 0 { 0 } else { dticks * 1_000_000 / dus }
+    (dticks * 1_000_000).checked_div(dus).unwrap_or(0)
 }
 
 /// One PD's part of a snapshot.

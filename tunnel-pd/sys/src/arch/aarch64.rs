@@ -122,6 +122,7 @@ pub(crate) fn trace_clock() -> u64 {
 /// hundreds of cycles long) do not notice; the barrier costs an instruction
 /// and a pipeline flush at every read.
 #[inline(always)]
+#[cfg_attr(not(tk_account), allow(dead_code))]
 pub(crate) fn account_clock() -> u64 {
     let v: u64;
     // SAFETY: as for `trace_clock`.

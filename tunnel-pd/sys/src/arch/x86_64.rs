@@ -103,6 +103,7 @@ pub(crate) fn cycle_counter() -> u64 {
 
 /// The TSC without the fence before it (see the AArch64 `account_clock`).
 #[inline(always)]
+#[cfg_attr(not(tk_account), allow(dead_code))]
 pub(crate) fn account_clock() -> u64 {
     let (lo, hi): (u32, u32);
     // SAFETY: `rdtsc` reads a counter into eax:edx and touches no memory.

@@ -223,3 +223,42 @@ fn accounting_of_the_network_system_at_its_timeout() {
         sealed["total_us"].as_f64().unwrap()
     ));
 }
+
+/// A system in a user's own cargo workspace, on x86_64 in release (no
+/// kernel console): it is accounted too — the accountant, like the console
+/// pod, is built from tunnelkit's own workspace — and the TSC's rate comes
+/// from the host.
+#[test]
+fn accounting_of_a_user_workspace_in_release_on_x86_64() {
+    let test = "accounting_of_a_user_workspace_in_release_on_x86_64";
+    let Some(_sdk) = sdk_or_skip(test) else { return };
+    let _guard = qemu_lock();
+    let dir = tunnelkit_tests::user_workspace(
+        test,
+        "let mut x = 0u64;\n    for i in 0..3_000_000u64 {\n        x = core::hint::black_box(x ^ i.wrapping_mul(31));\n    }\n    \
+         debug_println!(\"hello: {x}\");\n    debug_println!(\"tunnelkit: hello passed\");",
+    );
+    let file = dir.join("accounting.json");
+    let out = std::process::Command::new(tunnelkit_tests::tunnelkit_binary())
+        .current_dir(&dir)
+        .args(["run", "--board", "x86_64_generic", "--config", "release", "--timeout", "120", "--accounting"])
+        .arg(&file)
+        .env_remove("RUSTFLAGS")
+        .output()
+        .unwrap();
+    let log = output_text(&out);
+    let json = std::fs::read_to_string(&file).map(|t| serde_json::from_str::<Value>(&t).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{test}: the user's system did not pass with --accounting:\n{log}");
+    let json = json.unwrap_or_else(|e| panic!("{test}: {e}\n{log}"));
+    assert_eq!((json["config"].as_str(), json["at"].as_str()), (Some("release"), Some("pass")));
+    assert!(matches!(json["hz_source"].as_str(), Some("host" | "calibrated")), "{test}: {}", json["hz_source"]);
+    for c in json["checks"].as_array().unwrap() {
+        assert_eq!(c["ok"], true, "{test}: check failed: {} — {}\n{log}", c["name"], c["detail"]);
+    }
+    let hello = path(&json, "hello");
+    let total = hello["total_us"].as_f64().unwrap();
+    assert!(total > 0.0 && hello["own_us"].as_f64().unwrap() > 0.5 * total, "{test}: its own loop is most of its time: {hello}");
+    assert!(n(&hello["calls"]["serial"]) >= 2, "{test}: its lines went through the console pod, on its budget: {hello}");
+    say(&format!("{test}: hello {total:.0} µs, {} calls into the console pod", n(&hello["calls"]["serial"])));
+}

@@ -146,34 +146,10 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
         accounted.push(Accounted { region, pd: pd.name.clone(), mr, sc_slot: region as u64 + 1, passive: pd.passive });
     }
 
-    // The console pod the accountant prints through (release configs): the
-    // one on core 0 if it is per-core.
-    let consoles: Vec<&parse::Pd> = sys.pds.iter().filter(|p| is_console(p)).collect();
-    let console = consoles.iter().find(|p| p.cpu == 0).or(consoles.first()).copied();
-    let mut priority = PRIORITY;
-    let mut console_id = None;
-    if let Some(c) = console {
-        if c.priority <= 1 {
-            errors.push(AddError {
-                pos: c.at("priority"),
-                message: format!("the console pod '{}' has priority {}, so the accountant cannot call it", c.name, c.priority),
-                hint: "give the console pod a higher priority, or run without --accounting".into(),
-            });
-        }
-        priority = PRIORITY.min(c.priority.saturating_sub(1)).max(1);
-        let mut used: BTreeSet<u64> = c.irq_ids.iter().map(|(id, _)| *id).collect();
-        for ch in &sys.channels {
-            used.extend(ch.ends.iter().filter(|e| e.pd == c.name).filter_map(|e| e.id));
-        }
-        match (0..=MAX_ID).find(|id| !used.contains(id)) {
-            Some(id) => console_id = Some(id),
-            None => errors.push(AddError {
-                pos: c.pos,
-                message: format!("the console pod '{}' uses every channel id 0..{MAX_ID}, so it has none left for the accountant", c.name),
-                hint: "run without --accounting, or with --config debug".into(),
-            }),
-        }
-    }
+    // The console pod it prints through (release configs).
+    let (link, link_errors) = crate::console_pod::link_for(&sys, PRIORITY, "the accountant", "--accounting");
+    errors.extend(link_errors);
+    let (console, console_id, priority) = (link.pod, link.id, link.priority);
     if !errors.is_empty() {
         return Err(errors);
     }

@@ -279,63 +279,52 @@ fn cargo_dir_name(req: &BuildRequest, instrument: Instrument) -> String {
     format!("{}-{}{}", req.board.name(), req.config.name(), instrument.suffix())
 }
 
-/// Adds the accounting regions and the accountant to the system at `path`
-/// into `<dir>/<stem>.xml`, and checks the result.
-fn add_accounting(req: &BuildRequest, path: &Path, dir: &Path, stem: &str) -> Result<account_pd::Added> {
-    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let added = account_pd::add(&text).map_err(|errors| {
-        let lines: Vec<String> = errors
-            .iter()
-            .map(|e| format!("{}:{}:{}: error: accounting: {}\n  hint: {}", path.display(), e.pos.line, e.pos.col, e.message, e.hint))
-            .collect();
-        anyhow::anyhow!("cannot account {}:\n{}", path.display(), lines.join("\n"))
-    })?;
-    let out = dir.join(format!("{stem}.xml"));
-    fs::write(&out, &added.text).with_context(|| format!("writing {}", out.display()))?;
-    for line in account_pd::describe(&added) {
-        eprintln!("tunnelkit: {line}");
-    }
-    let target = Target { board: Some(req.board), config: Some(req.config) };
-    let report = check::check_file_with(&out, None, target, None);
-    let errors: Vec<String> = report.errors().filter(|d| !ADVISORY_WHEN_BUILDING.contains(&d.rule)).map(ToString::to_string).collect();
-    if !errors.is_empty() {
-        bail!(
-            "internal error: adding the accounting machinery to {} gave an invalid system ({}):\n{}",
-            path.display(),
-            out.display(),
-            errors.join("\n")
-        );
-    }
-    Ok(added)
-}
-
 /// Adds the trace regions and the dumper to the system at `path` (the one
 /// about to be built: console pod added, per-core pods expanded) into
 /// `<dir>/<stem>.xml`, and checks the result.
 fn add_trace(req: &BuildRequest, path: &Path, dir: &Path, stem: &str) -> Result<trace_pd::Added> {
+    add_machinery(req, path, dir, stem, ("trace", "trace", "the trace machinery"), trace_pd::add, |a| (&a.text, trace_pd::describe(a)))
+}
+
+/// Adds the accounting regions and the accountant to the system at `path`
+/// into `<dir>/<stem>.xml`, and checks the result.
+fn add_accounting(req: &BuildRequest, path: &Path, dir: &Path, stem: &str) -> Result<account_pd::Added> {
+    add_machinery(req, path, dir, stem, ("accounting", "account", "the accounting machinery"), account_pd::add, |a| {
+        (&a.text, account_pd::describe(a))
+    })
+}
+
+/// Rewrites the system at `path` with `add` into `<dir>/<stem>.xml`, prints
+/// what was added and checks the result; `what` names it in diagnostics
+/// (error prefix, verb, noun).
+fn add_machinery<A>(
+    req: &BuildRequest,
+    path: &Path,
+    dir: &Path,
+    stem: &str,
+    (prefix, verb, noun): (&str, &str, &str),
+    add: impl Fn(&str) -> Result<A, Vec<crate::sdf::rewrite::RewriteError>>,
+    text_and_description: impl Fn(&A) -> (&String, Vec<String>),
+) -> Result<A> {
     let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let added = trace_pd::add(&text).map_err(|errors| {
+    let added = add(&text).map_err(|errors| {
         let lines: Vec<String> = errors
             .iter()
-            .map(|e| format!("{}:{}:{}: error: trace: {}\n  hint: {}", path.display(), e.pos.line, e.pos.col, e.message, e.hint))
+            .map(|e| format!("{}:{}:{}: error: {prefix}: {}\n  hint: {}", path.display(), e.pos.line, e.pos.col, e.message, e.hint))
             .collect();
-        anyhow::anyhow!("cannot trace {}:\n{}", path.display(), lines.join("\n"))
+        anyhow::anyhow!("cannot {verb} {}:\n{}", path.display(), lines.join("\n"))
     })?;
+    let (new_text, description) = text_and_description(&added);
     let out = dir.join(format!("{stem}.xml"));
-    fs::write(&out, &added.text).with_context(|| format!("writing {}", out.display()))?;
-    for line in trace_pd::describe(&added) {
+    fs::write(&out, new_text).with_context(|| format!("writing {}", out.display()))?;
+    for line in description {
         eprintln!("tunnelkit: {line}");
     }
     let target = Target { board: Some(req.board), config: Some(req.config) };
     let report = check::check_file_with(&out, None, target, None);
     let errors: Vec<String> = report.errors().filter(|d| !ADVISORY_WHEN_BUILDING.contains(&d.rule)).map(ToString::to_string).collect();
     if !errors.is_empty() {
-        bail!(
-            "internal error: adding the trace machinery to {} gave an invalid system ({}):\n{}",
-            path.display(),
-            out.display(),
-            errors.join("\n")
-        );
+        bail!("internal error: adding {noun} to {} gave an invalid system ({}):\n{}", path.display(), out.display(), errors.join("\n"));
     }
     Ok(added)
 }

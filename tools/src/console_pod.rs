@@ -390,6 +390,53 @@ pub fn describe(added: &Added) -> Vec<String> {
     lines
 }
 
+/// How a PD tunnelkit adds to a system (the trace dumper, the accountant)
+/// prints through the system's console pod (release configs): the pod (the
+/// one on core 0 if it is per-core), a free channel id at it, and the
+/// priority the added PD gets (at most `wanted`, below the pod's).
+#[derive(Clone, Copy, Debug)]
+pub struct Link<'a> {
+    /// The console pod (none: the system has none, the PD prints on the kernel console).
+    pub pod: Option<&'a parse::Pd>,
+    /// Its free channel id for the added PD.
+    pub id: Option<u64>,
+    /// The added PD's priority.
+    pub priority: u64,
+}
+
+/// The [`Link`] for an added PD called `who` (in messages), which a user
+/// avoids with `flag` (in hints); errors at the console pod's position.
+pub fn link_for<'a>(sys: &'a parse::System, wanted: u64, who: &str, flag: &str) -> (Link<'a>, Vec<crate::sdf::rewrite::RewriteError>) {
+    use crate::sdf::rewrite::RewriteError;
+    let is_console = |p: &parse::Pd| p.image.as_ref().is_some_and(|i| i.path == IMAGE);
+    let consoles: Vec<&parse::Pd> = sys.pds.iter().filter(|p| is_console(p)).collect();
+    let pod = consoles.iter().find(|p| p.cpu == 0).or(consoles.first()).copied();
+    let mut link = Link { pod, id: None, priority: wanted };
+    let mut errors = Vec::new();
+    let Some(c) = pod else { return (link, errors) };
+    if c.priority <= 1 {
+        errors.push(RewriteError {
+            pos: c.at("priority"),
+            message: format!("the console pod '{}' has priority {}, so {who} cannot call it", c.name, c.priority),
+            hint: format!("give the console pod a higher priority, or run without {flag}"),
+        });
+    }
+    link.priority = wanted.min(c.priority.saturating_sub(1)).max(1);
+    let mut used: BTreeSet<u64> = c.irq_ids.iter().map(|(id, _)| *id).collect();
+    for ch in &sys.channels {
+        used.extend(ch.ends.iter().filter(|e| e.pd == c.name).filter_map(|e| e.id));
+    }
+    link.id = (0..=MAX_ID).find(|id| !used.contains(id));
+    if link.id.is_none() {
+        errors.push(RewriteError {
+            pos: c.pos,
+            message: format!("the console pod '{}' uses every channel id 0..{MAX_ID}, so it has none left for {who}", c.name),
+            hint: format!("run without {flag}, or with --config debug"),
+        });
+    }
+    (link, errors)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,7 @@ use std::collections::BTreeSet;
 use crate::check::Pos;
 use crate::check::rules::{MAX_ID, MAX_PDS};
 use crate::sdf::parse;
-use crate::sdf::rewrite::free_name;
+use crate::sdf::rewrite::{before_root_end, escape, free_name, splice};
 
 /// The dumper's program image.
 pub const IMAGE: &str = "trace-dump.elf";
@@ -149,37 +149,10 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
         traced.push(Traced { region: traced.len(), pd: pd.name.clone(), mr, channel });
     }
 
-    // The console pod the dumper prints through (release configs): the one
-    // on core 0 if it is per-core.
-    let consoles: Vec<&parse::Pd> = sys.pds.iter().filter(|p| is_console(p)).collect();
-    let console = consoles.iter().find(|p| p.cpu == 0).or(consoles.first()).copied();
-    let mut priority = PRIORITY;
-    let mut console_id = None;
-    if let Some(c) = console {
-        if c.priority <= 1 {
-            errors.push(AddError {
-                pos: c.at("priority"),
-                message: format!("the console pod '{}' has priority {}, so the trace dumper cannot call it", c.name, c.priority),
-                hint: "give the console pod a higher priority, or run without --trace".into(),
-            });
-        }
-        priority = PRIORITY.min(c.priority.saturating_sub(1)).max(1);
-        let mut used: BTreeSet<u64> = c.irq_ids.iter().map(|(id, _)| *id).collect();
-        for ch in &sys.channels {
-            used.extend(ch.ends.iter().filter(|e| e.pd == c.name).filter_map(|e| e.id));
-        }
-        match (0..=MAX_ID).find(|id| !used.contains(id)) {
-            Some(id) => console_id = Some(id),
-            None => errors.push(AddError {
-                pos: c.pos,
-                message: format!(
-                    "the console pod '{}' uses every channel id 0..{MAX_ID}, so it has none left for the trace dumper",
-                    c.name
-                ),
-                hint: "run without --trace, or with --config debug".into(),
-            }),
-        }
-    }
+    // The console pod it prints through (release configs).
+    let (link, link_errors) = crate::console_pod::link_for(&sys, PRIORITY, "the trace dumper", "--trace");
+    errors.extend(link_errors);
+    let (console, console_id, priority) = (link.pod, link.id, link.priority);
     if traced.len() > CONSOLE_ID as usize {
         errors.push(AddError {
             pos: Pos::default(),
@@ -206,8 +179,7 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
         ));
     }
     // Before the root's end tag: the regions, the dumper, its console channel.
-    let root = doc.root_element().range();
-    let at = text[root.clone()].rfind("</").map_or(root.end, |k| root.start + k);
+    let (at, sep) = before_root_end(text, &doc);
     let i = "    ";
     let mut add = format!(
         "{i}<!-- Added by tunnelkit for tracing: a trace region per PD (mapped in each at {PD_VADDR:#x}) and the dumper that prints them at the end. -->\n"
@@ -246,27 +218,9 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
             escape(&c.name)
         ));
     }
-    let before = &text[..at];
-    let indent = before.rsplit('\n').next().filter(|l| l.trim().is_empty()).map_or(0, str::len);
-    let split = before.len() - indent;
-    inserts.push((split, {
-        let sep = if split == 0 || text[..split].ends_with('\n') { "" } else { "\n" };
-        format!("{sep}{add}")
-    }));
-    inserts.sort_by_key(|(at, _)| *at);
-    let mut out = String::with_capacity(text.len() + inserts.iter().map(|(_, s)| s.len()).sum::<usize>());
-    let mut from = 0;
-    for (at, s) in &inserts {
-        out.push_str(&text[from..*at]);
-        out.push_str(s);
-        from = *at;
-    }
-    out.push_str(&text[from..]);
+    inserts.push((at, format!("{sep}{add}")));
+    let out = splice(text, inserts);
     Ok(Added { text: out, dumper, priority, traced, console: console.map(|c| c.name.clone()) })
-}
-
-fn escape(v: &str) -> String {
-    v.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Summary lines for the build log.

@@ -30,13 +30,13 @@
 #![forbid(unsafe_code)]
 
 use core::convert::Infallible;
-use core::fmt::{self, Write as _};
 
-use tunnelkit_runtime::{Handler, SharedMemory, debug_println, protection_domain, setvar};
+use tunnelkit_runtime::checked_line::{PaddedName, print as line};
+use tunnelkit_runtime::{Handler, SharedMemory, protection_domain, setvar};
 use tunnelkit_sys::account::{CHANNELS, KEYS, Region, call_index, header, summary};
 use tunnelkit_sys::cap::cspace_root_slot;
 use tunnelkit_sys::syscall::{sched_context_consumed, yield_now};
-use tunnelkit_sys::trace::{clock, clock_hz, crc16};
+use tunnelkit_sys::trace::{clock, clock_hz};
 
 include!(concat!(env!("OUT_DIR"), "/regions.rs"));
 
@@ -96,7 +96,7 @@ fn init() -> Accountant {
         if newly != 0 {
             // A PD ended the run (again): a final snapshot, after its pass line.
             ended = ending;
-            let ender = regions().find(|(i, _)| newly & (1 << i) != 0).map(|(_, r)| Name(r.name()));
+            let ender = regions().find(|(i, _)| newly & (1 << i) != 0).map(|(_, r)| PaddedName(r.name()));
             snapshot.take(now, &totals);
             snapshot.print(seq, ender, hz, calibrated_hz);
             seq += 1;
@@ -243,7 +243,7 @@ impl Snapshot {
                 continue;
             }
             self.pds[i] =
-                Some(PdRow { region: i, name: Name(r.name()), starts: r.load(header::STARTS), busy: r.busy(now), sc_us: totals[i] });
+                Some(PdRow { region: i, name: PaddedName(r.name()), starts: r.load(header::STARTS), busy: r.busy(now), sc_us: totals[i] });
             for ch in 0..CHANNELS {
                 let (ticks, n) = r.served(ch, now);
                 if n != 0 {
@@ -263,7 +263,7 @@ impl Snapshot {
 
     fn print(&self, seq: u64, end: Option<Name>, hz: u64, calibrated_hz: u64) {
         let mut lines = 0u64;
-        let mut out = |args: fmt::Arguments<'_>| {
+        let mut out = |args: core::fmt::Arguments<'_>| {
             line(args);
             lines += 1;
         };
@@ -292,58 +292,5 @@ impl Snapshot {
     }
 }
 
-/// Prints one line with its check.
-fn line(args: fmt::Arguments<'_>) {
-    let mut text = Text::new();
-    let _ = text.write_fmt(args);
-    debug_println!("{} #{:04x}", text.as_str(), crc16(text.as_bytes()));
-}
-
-/// A line being formatted (cut at its capacity).
-struct Text {
-    buf: [u8; 200],
-    len: usize,
-}
-
-impl Text {
-    fn new() -> Self {
-        Self { buf: [0; 200], len: 0 }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-
-    fn as_str(&self) -> &str {
-        core::str::from_utf8(self.as_bytes()).unwrap_or("?")
-    }
-}
-
-impl fmt::Write for Text {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        if n < s.len() { Err(fmt::Error) } else { Ok(()) }
-    }
-}
-
 /// A PD name from a region header (`?` before its PD started).
-#[derive(Clone, Copy)]
-struct Name([u8; header::NAME_BYTES]);
-
-impl Name {
-    fn as_str(&self) -> &str {
-        let len = self.0.iter().position(|&b| b == 0).unwrap_or(self.0.len());
-        match core::str::from_utf8(&self.0[..len]) {
-            Ok("") | Err(_) => "?",
-            Ok(s) => s,
-        }
-    }
-}
-
-impl fmt::Display for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+type Name = PaddedName<{ header::NAME_BYTES }>;

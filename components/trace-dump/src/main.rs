@@ -28,10 +28,10 @@
 #![forbid(unsafe_code)]
 
 use core::convert::Infallible;
-use core::fmt::{self, Write as _};
 
-use tunnelkit_runtime::{ChannelSet, Handler, debug_println, protection_domain, setvar};
-use tunnelkit_sys::trace::{Region, crc16, header};
+use tunnelkit_runtime::checked_line::{CheckedLine, PaddedName, print as line};
+use tunnelkit_runtime::{ChannelSet, Handler, protection_domain, setvar};
+use tunnelkit_sys::trace::Region;
 
 include!(concat!(env!("OUT_DIR"), "/regions.rs"));
 
@@ -75,7 +75,7 @@ fn dump(ender: &Region, end_t: u64) {
     for (_, r) in regions() {
         r.freeze();
     }
-    let names = |r: &Region| Name(r.name());
+    let names = |r: &Region| PaddedName(r.name());
     line(format_args!("TRACE-START regions={} end={} end_t={end_t} hz={}", regions().count(), names(ender), ender.hz()));
     for (i, r) in regions() {
         let name = names(&r);
@@ -92,9 +92,9 @@ fn dump(ender: &Region, end_t: u64) {
         for seq in (0..head).chain(ring_from..count) {
             match r.record(&layout, seq) {
                 Some(rec) => {
-                    let mut text = Text::new();
+                    let mut text = CheckedLine::new();
                     let _ = rec.write_line(&mut text, name.as_str(), seq);
-                    emit(&text);
+                    text.emit();
                 }
                 None => line(format_args!("TRACE {name} {seq} 0 unreadable")),
             }
@@ -102,64 +102,4 @@ fn dump(ender: &Region, end_t: u64) {
         line(format_args!("TRACE-END {name} region={i} n={n} late={}", r.late()));
     }
     line(format_args!("TRACE-DONE regions={}", regions().count()));
-}
-
-/// Prints one line with its check.
-fn line(args: fmt::Arguments<'_>) {
-    let mut text = Text::new();
-    let _ = text.write_fmt(args);
-    emit(&text);
-}
-
-fn emit(text: &Text) {
-    debug_println!("{} #{:04x}", text.as_str(), crc16(text.as_bytes()));
-}
-
-/// A line being formatted (cut at its capacity).
-struct Text {
-    buf: [u8; 240],
-    len: usize,
-}
-
-impl Text {
-    fn new() -> Self {
-        Self { buf: [0; 240], len: 0 }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-
-    fn as_str(&self) -> &str {
-        core::str::from_utf8(self.as_bytes()).unwrap_or("?")
-    }
-}
-
-impl fmt::Write for Text {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        if n < s.len() { Err(fmt::Error) } else { Ok(()) }
-    }
-}
-
-/// A PD name from a region header (`?` before its PD started).
-#[derive(Clone, Copy)]
-struct Name([u8; header::NAME_BYTES]);
-
-impl Name {
-    fn as_str(&self) -> &str {
-        let len = self.0.iter().position(|&b| b == 0).unwrap_or(self.0.len());
-        match core::str::from_utf8(&self.0[..len]) {
-            Ok("") | Err(_) => "?",
-            Ok(s) => s,
-        }
-    }
-}
-
-impl fmt::Display for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }

@@ -27,6 +27,7 @@
 
 pub mod account;
 mod channel;
+pub mod checked_line;
 pub mod console;
 pub mod cycles;
 mod handler;

@@ -147,7 +147,7 @@ fn accounting_of_a_crosstalk_system() {
     for (i, p) in paths.iter().enumerate() {
         let (ws, cs) = (work[i] / w, cpu[i] / c);
         say(&format!("{test}: {p}: {:.1} % of the work, {:.1} % of the accounted time in the pod", 100.0 * ws, 100.0 * cs));
-        assert!((ws - cs).abs() < 0.05, "{test}: {p}: work share {ws:.3} against accounted share {cs:.3}");
+        assert!((ws - cs).abs() < 0.08, "{test}: {p}: work share {ws:.3} against accounted share {cs:.3}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -55,6 +55,10 @@ pub struct PdCounters {
     /// What its scheduling context consumed, in µs (for a passive PD: the
     /// one bound to its notification).
     pub sc_us: u64,
+    /// Readings of its scheduling context the accountant left out: more than
+    /// the time since its previous look (multicore QEMU charges a virtual
+    /// CPU's pauses to the thread it was running).
+    pub sc_implausible: u64,
     /// Served calls by channel: (calls, ticks).
     pub served: BTreeMap<u64, (u64, u64)>,
     /// Calls made by (key, channel): (calls, ticks).
@@ -182,6 +186,7 @@ impl Collector {
                 pd.starts = num("starts");
                 pd.busy = num("busy");
                 pd.sc_us = num("sc_us");
+                pd.sc_implausible = num("sc_implausible");
             }
             "ACCT-SERVED" => {
                 snap.pds.entry(region).or_default().served.insert(num("ch"), (num("n"), num("ticks")));
@@ -270,6 +275,9 @@ pub struct PathRow {
     pub clock_us: f64,
     /// Starts (1 + restarts by a supervisor).
     pub starts: u64,
+    /// Readings of the kernel's count left out as impossible (see
+    /// [`PdCounters::sc_implausible`]); the total is then too small.
+    pub implausible_readings: u64,
 }
 
 /// An active server's row: a path that serves protected calls.
@@ -399,6 +407,7 @@ impl Accounting {
                 server_calls: BTreeMap::new(),
                 clock_us: 0.0,
                 starts: c.starts,
+                implausible_readings: c.sc_implausible,
             };
             let called: u64 = c.calls.values().map(|(_, t)| t).sum();
             row.own_us = us(c.busy.saturating_sub(called) as f64);
@@ -613,6 +622,18 @@ fn checks(acc: &Accounting, graph: &Graph, snap: &Snapshot) -> Vec<Check> {
                 p.total_us,
                 tol
             ),
+        });
+        out.push(Check {
+            name: format!("{}: the kernel's readings are possible", p.name),
+            ok: p.implausible_readings == 0,
+            detail: if p.implausible_readings == 0 {
+                "every reading of its scheduling context within the time since the previous".into()
+            } else {
+                format!(
+                    "{} reading(s) larger than the time since the previous were left out (a multicore QEMU charges a virtual CPU's pauses to the thread it ran)",
+                    p.implausible_readings
+                )
+            },
         });
         out.push(Check {
             name: format!("{}: the clock saw its time", p.name),

@@ -78,7 +78,7 @@ fn init() -> Accountant {
         0 => calibrated_hz,
         hz => hz,
     };
-    let mut totals = [0u64; 64];
+    let mut totals = Totals { us: [0; 64], implausible: [0; 64], last: clock() };
     let mut snapshot = Snapshot::new();
     let mut seq = 0u64;
     let every = if hz == 0 { SNAPSHOT_EVERY_TICKS } else { SNAPSHOT_EVERY_S * hz };
@@ -87,10 +87,10 @@ fn init() -> Accountant {
     let mut ended = 0u64;
     let mut looks = 0u64;
     loop {
-        add_consumed(&mut totals);
+        totals.add_consumed(hz);
         let now = clock();
         looks += 1;
-        publish(looks, now, hz, &totals);
+        publish(looks, now, hz, &totals.us);
         let ending = regions().filter(|(_, r)| r.load(header::END) != 0).fold(0u64, |m, (i, _)| m | 1 << i);
         let newly = ending & !ended;
         if newly != 0 {
@@ -115,12 +115,39 @@ fn regions() -> impl Iterator<Item = (usize, Region)> {
     REGIONS.iter().enumerate().filter_map(|(i, v)| Region::from_setvars(v, &tunnelkit_account_region_size).map(|r| (i, r)))
 }
 
-/// Adds what each accounted PD's scheduling context consumed since the last
-/// look to `totals` (by region index).
-fn add_consumed(totals: &mut [u64; 64]) {
-    for (i, _) in regions() {
-        if let Some(us) = cspace_root_slot(i as u8 + 1).and_then(sched_context_consumed) {
-            totals[i] += us;
+/// What each accounted PD's scheduling context consumed, by region index.
+struct Totals {
+    /// Microseconds, summed over the looks.
+    us: [u64; 64],
+    /// Readings left out because they exceed the time since the last look.
+    implausible: [u64; 64],
+    /// The clock at the last look.
+    last: u64,
+}
+
+impl Totals {
+    /// Adds what each scheduling context consumed since the last look. A
+    /// reading larger than the time since then (by more than 10 ms) cannot
+    /// be CPU time one core gave: it is left out and counted (seen on
+    /// multicore QEMU, where a virtual CPU the host does not run for a while
+    /// charges the gap to the thread it was running). Only with a clock of
+    /// known rate (AArch64).
+    fn add_consumed(&mut self, hz: u64) {
+        let now = clock();
+        let limit_us = if clock_hz() == 0 || hz == 0 {
+            u64::MAX
+        } else {
+            (now.wrapping_sub(self.last) as u128 * 1_000_000 / hz as u128) as u64 + 10_000
+        };
+        self.last = now;
+        for (i, _) in regions() {
+            if let Some(us) = cspace_root_slot(i as u8 + 1).and_then(sched_context_consumed) {
+                if us > limit_us {
+                    self.implausible[i] += 1;
+                } else {
+                    self.us[i] += us;
+                }
+            }
         }
     }
 }
@@ -197,6 +224,7 @@ struct PdRow {
     starts: u64,
     busy: u64,
     sc_us: u64,
+    implausible: u64,
 }
 
 /// One non-zero counter pair: served (`key` = `u64::MAX`) or a call.
@@ -233,7 +261,7 @@ impl Snapshot {
     }
 
     /// Copies every region's counters, open intervals closed at `now`.
-    fn take(&mut self, now: u64, totals: &[u64; 64]) {
+    fn take(&mut self, now: u64, totals: &Totals) {
         self.t = now;
         self.len = 0;
         self.lost = 0;
@@ -242,8 +270,14 @@ impl Snapshot {
             if !r.started() {
                 continue;
             }
-            self.pds[i] =
-                Some(PdRow { region: i, name: PaddedName(r.name()), starts: r.load(header::STARTS), busy: r.busy(now), sc_us: totals[i] });
+            self.pds[i] = Some(PdRow {
+                region: i,
+                name: PaddedName(r.name()),
+                starts: r.load(header::STARTS),
+                busy: r.busy(now),
+                sc_us: totals.us[i],
+                implausible: totals.implausible[i],
+            });
             for ch in 0..CHANNELS {
                 let (ticks, n) = r.served(ch, now);
                 if n != 0 {
@@ -279,7 +313,10 @@ impl Snapshot {
             )),
         }
         for p in self.pds.iter().flatten() {
-            out(format_args!("ACCT-PD region={} name={} starts={} busy={} sc_us={}", p.region, p.name, p.starts, p.busy, p.sc_us));
+            out(format_args!(
+                "ACCT-PD region={} name={} starts={} busy={} sc_us={} sc_implausible={}",
+                p.region, p.name, p.starts, p.busy, p.sc_us, p.implausible
+            ));
         }
         for p in &self.pairs[..self.len] {
             if p.key == u64::MAX {

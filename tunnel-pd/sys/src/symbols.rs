@@ -92,6 +92,21 @@ pub fn pd_name() -> PdName {
     PdName(microkit_name.get())
 }
 
+/// This PD's name as the little-endian words of its first `bytes` bytes,
+/// NUL-padded: how the trace and accounting regions hold it.
+#[cfg(all(target_os = "none", any(tk_trace, tk_account)))]
+pub(crate) fn pd_name_words(bytes: usize) -> impl Iterator<Item = u64> {
+    let name = pd_name();
+    (0..bytes / 8).map(move |k| {
+        let text = name.as_str().as_bytes();
+        let mut w = [0u8; 8];
+        for (j, b) in w.iter_mut().enumerate() {
+            *b = text.get(8 * k + j).copied().unwrap_or(0);
+        }
+        u64::from_le_bytes(w)
+    })
+}
+
 /// Whether the PD is passive (`passive="true"`).
 pub fn is_passive() -> bool {
     microkit_passive.get() != 0

@@ -89,14 +89,8 @@ mod recorder {
         if base == 0 || base % 8 != 0 {
             return;
         }
-        let name = crate::symbols::pd_name();
-        let bytes = name.as_str().as_bytes();
-        for k in 0..header::NAME_BYTES / 8 {
-            let mut w = [0u8; 8];
-            for (j, b) in w.iter_mut().enumerate() {
-                *b = bytes.get(8 * k + j).copied().unwrap_or(0);
-            }
-            word(base, header::NAME + 8 * k as u64).store(u64::from_le_bytes(w), Ordering::Relaxed);
+        for (k, w) in crate::symbols::pd_name_words(header::NAME_BYTES).enumerate() {
+            word(base, header::NAME + 8 * k as u64).store(w, Ordering::Relaxed);
         }
         word(base, header::HEAD).store(layout.head, Ordering::Relaxed);
         word(base, header::RING).store(layout.ring, Ordering::Relaxed);

@@ -262,3 +262,49 @@ fn accounting_of_a_user_workspace_in_release_on_x86_64() {
     assert!(n(&hello["calls"]["serial"]) >= 2, "{test}: its lines went through the console pod, on its budget: {hello}");
     say(&format!("{test}: hello {total:.0} µs, {} calls into the console pod", n(&hello["calls"]["serial"])));
 }
+
+/// The multicore demo on x86_64 smp-debug, its PDs on two cores (those of
+/// cores 2 and 3 moved to core 1) and QEMU given two virtual CPUs, so no
+/// virtual CPU waits on a host that has two cores: the accountant reads
+/// core 0's scheduling contexts, a meter on core 1 reads core 1's, and every
+/// check holds. Each client's pods are the instances on its own core.
+#[test]
+fn accounting_across_cores_on_x86_64() {
+    let test = "accounting_across_cores_on_x86_64";
+    let Some(_sdk) = tunnelkit_tests::sdk_with_config_or_skip(test, "x86_64_generic", "smp-debug") else { return };
+    if std::thread::available_parallelism().map_or(0, |n| n.get()) < 2 {
+        say(&format!("{test}: skipped: this host has one core, and two virtual CPUs on it would wait on each other"));
+        return;
+    }
+    let _guard = qemu_lock();
+    let root = tunnelkit_tests::repo_root();
+    let dir = root.join("target/tunnelkit-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let system = dir.join("smp-two-cores.xml");
+    let xml = std::fs::read_to_string(root.join("smp.xml")).unwrap();
+    std::fs::write(&system, xml.replace("cpu=\"2\"", "cpu=\"1\"").replace("cpu=\"3\"", "cpu=\"1\"")).unwrap();
+    let (json, log) = accounted_run(
+        test,
+        &["--board", "x86_64_generic", "--config", "smp-debug", "--cores", "2", "--system", system.to_str().unwrap(), "--timeout", "300"],
+    );
+    assert!(log.contains("'tunnelkit_account_meter_1' on core 1"), "{test}: a meter on core 1:\n{log}");
+    assert!(!log.contains("warning: QEMU runs"), "{test}: two virtual CPUs fit the host:\n{log}");
+    let meters = json["checks"].as_array().unwrap().iter().find(|c| c["name"] == "every core's meter looked").expect("the meters' check");
+    assert_eq!(meters["ok"], true, "{test}: {meters}");
+    assert_eq!((json["qemu_cores"].as_u64(), json["at"].as_str()), (Some(2), Some("pass")), "{test}");
+    let server = json["servers"].as_array().unwrap().iter().find(|s| s["name"] == "crypt_ipc").expect("crypt_ipc is a server");
+    for (client, core) in [("client_a", 0), ("client_b", 1), ("client_c", 1)] {
+        let p = path(&json, client);
+        assert_eq!(n(&p["core"]), core, "{test}: {p}");
+        let (crypt, checksum) = (format!("crypt@{core}"), format!("checksum@{core}"));
+        assert!(p["pods"][&crypt].as_f64().unwrap() > 0.0 && p["pods"][&checksum].as_f64().unwrap() > 0.0, "{test}: {p}");
+        assert!(
+            p["routes"].as_array().unwrap().iter().any(|r| r["pod"] == checksum.as_str() && r["via"][0] == crypt.as_str()),
+            "{test}: {checksum} under {crypt}: {p}"
+        );
+        assert!(p["pods"].as_object().unwrap().keys().all(|k| k.ends_with(&format!("@{core}"))), "{test}: only its core's pods: {p}");
+        assert!(p["pods"].get("crypt_ipc").is_none(), "{test}: {p}");
+        assert_eq!(n(&p["server_calls"]["crypt_ipc"]), n(&server["callers"][client]), "{test}: {p} {server}");
+    }
+    assert_eq!(n(&path(&json, "crypt_ipc")["core"]), 1, "{test}");
+}

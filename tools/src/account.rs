@@ -82,6 +82,8 @@ pub struct Snapshot {
     pub calibrated_hz: u64,
     /// Counter pairs that did not fit in the accountant's snapshot.
     pub lost: u64,
+    /// Meter pages that held a look when it was taken.
+    pub meters: u64,
     /// Counters by region index.
     pub pds: BTreeMap<usize, PdCounters>,
 }
@@ -172,6 +174,7 @@ impl Collector {
                 hz: num("hz"),
                 calibrated_hz: num("calibrated_hz"),
                 lost: num("lost"),
+                meters: num("meters"),
                 pds: BTreeMap::new(),
             };
             self.current = Some((snap, 1, self.passed));
@@ -323,6 +326,12 @@ pub struct Accounting {
     /// with), `host` (the host's TSC rate: QEMU's TCG passes it through) or
     /// `calibrated` (the accountant's own measurement, noisy on host time).
     pub hz_source: String,
+    /// Virtual CPUs QEMU ran (`-smp`; 1 for a single-core config).
+    pub qemu_cores: u64,
+    /// The host's cores (0: unknown). With fewer host cores than virtual
+    /// CPUs, a core's threads are charged for time their virtual CPU waited
+    /// on the host (README "Accounting").
+    pub host_cores: u64,
     /// Every path.
     pub paths: Vec<PathRow>,
     /// Every active server.
@@ -351,7 +360,7 @@ impl Graph {
         let pds = system
             .pds
             .iter()
-            .filter(|p| p.name != added.accountant)
+            .filter(|p| p.name != added.accountant && added.meters.iter().all(|m| m.pd != p.name))
             .map(|p| PdInfo { name: p.name.clone(), core: p.cpu, passive: p.passive, region: region.get(p.name.as_str()).copied() })
             .collect();
         let mut peer = BTreeMap::new();
@@ -458,11 +467,13 @@ impl Accounting {
             at: if snap.final_ { "pass".into() } else { "timeout".into() },
             hz,
             hz_source: hz_source.into(),
+            qemu_cores: 1,
+            host_cores: 0,
             paths,
             servers,
             checks: Vec::new(),
         };
-        acc.checks = checks(&acc, &graph, snap);
+        acc.checks = checks(&acc, &graph, snap, added);
         Ok(acc)
     }
 
@@ -486,12 +497,17 @@ impl Accounting {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "accounting on {} ({}), {}; clock {} Hz ({})",
+            "accounting on {} ({}), {}; clock {} Hz ({}){}",
             self.board,
             self.config,
             if self.at == "pass" { "when the system passed" } else { "at the timeout (the last snapshot)" },
             self.hz,
-            self.hz_source
+            self.hz_source,
+            match (self.qemu_cores, self.host_cores) {
+                (1, _) => String::new(),
+                (q, 0) => format!("; {q} virtual CPUs"),
+                (q, h) => format!("; {q} virtual CPUs on {h} host cores"),
+            }
         );
         let _ = writeln!(s, "{:<28} {:>4} {:>12} {:>12} {:>12} {:>12}", "path / pod", "core", "total µs", "own µs", "pods µs", "clock µs");
         for p in &self.paths {
@@ -600,8 +616,22 @@ fn charge<'a>(
     }
 }
 
-fn checks(acc: &Accounting, graph: &Graph, snap: &Snapshot) -> Vec<Check> {
+fn checks(acc: &Accounting, graph: &Graph, snap: &Snapshot, added: &Added) -> Vec<Check> {
     let mut out = Vec::new();
+    // 0. every core's scheduling contexts were read: by the accountant on
+    // core 0, by a meter on each other core.
+    if !added.meters.is_empty() {
+        out.push(Check {
+            name: "every core's meter looked".into(),
+            ok: snap.meters == added.meters.len() as u64,
+            detail: format!(
+                "{} of {} meter(s) ({}) had published a look",
+                snap.meters,
+                added.meters.len(),
+                added.meters.iter().map(|m| format!("core {}", m.cpu)).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
     // 1. own + pods = total (the split is of the kernel's total, so this
     // holds unless the clock saw nothing: then there is nothing to split).
     // 2. the clock covered the path: its intervals hold at least half of

@@ -25,6 +25,18 @@
 //! console pod in the system (release configs), it gets a `pp` channel to
 //! it (`setvar_id="tunnelkit_console_channel"`) on id 61. No accounted PD
 //! gets a channel: the accountant polls the regions.
+//!
+//! The accountant holds only the scheduling contexts of core 0's PDs. Every
+//! other core that runs an accounted PD gets a meter: the same image, on
+//! that core, at the same priority and budget, holding that core's PDs'
+//! scheduling contexts (slot `i + 1`) and mapping their regions, and filling
+//! a page ([`METER_PAGE_SIZE`] bytes at [`METER_OUT_VADDR`],
+//! `setvar_vaddr="tunnelkit_account_meter_out"`) that the accountant maps
+//! read-only (it maps the summary read-only, for the clock rate the
+//! accountant measured on x86_64) (`tunnelkit_account_meter_<k>` at [`METER_PAGES_VADDR`] + k
+//! pages). So no reading of a scheduling context crosses cores: seL4 would
+//! stall the core running it with an inter-processor interrupt, and its
+//! multicore kernel then loses or misplaces that core's time.
 
 use std::collections::BTreeSet;
 
@@ -59,6 +71,14 @@ pub const PERIOD_US: u64 = 100_000;
 pub const STACK_SIZE: u64 = 0x80000;
 /// The `<cspace>` slot of the accountant's own scheduling context.
 pub const OWN_SC_SLOT: u64 = 63;
+/// Where a meter maps the page it fills (read/write).
+pub const METER_OUT_VADDR: u64 = 0x1E_0000_0000;
+/// Where the accountant maps meter page 0; page `k` is `k` pages above.
+pub const METER_PAGES_VADDR: u64 = 0x1E_0010_0000;
+/// Bytes of a meter's page.
+pub const METER_PAGE_SIZE: u64 = tunnelkit_abi::account::meter::BYTES;
+/// Meters the accountant can read: one per core but core 0.
+pub const MAX_METERS: usize = 15;
 /// The accountant's end of its console channel.
 const CONSOLE_ID: u64 = MAX_ID;
 /// The console pod's image (see [`crate::console_pod`]).
@@ -81,6 +101,19 @@ pub struct Accounted {
     /// Whether it is passive (a pod: it runs on its callers' budgets);
     /// otherwise it is a path, with its own.
     pub passive: bool,
+    /// The core of its scheduling context (its `cpu`).
+    pub cpu: u64,
+}
+
+/// A meter: the PD that reads the scheduling contexts of one core but core 0.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Meter {
+    /// The PD's name.
+    pub pd: String,
+    /// Its core.
+    pub cpu: u64,
+    /// The page it fills.
+    pub mr: String,
 }
 
 /// A system description with the accounting machinery added.
@@ -90,6 +123,8 @@ pub struct Added {
     pub text: String,
     /// The accountant PD's name.
     pub accountant: String,
+    /// The meters, by core.
+    pub meters: Vec<Meter>,
     /// Its priority.
     pub priority: u64,
     /// Every accounted PD, in document order.
@@ -102,15 +137,29 @@ pub struct Added {
 pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
     let (sys, doc) = crate::sdf::rewrite::read(text)?;
     let mut errors = Vec::new();
-    if sys.pds.len() >= MAX_PDS {
+    let is_console = |p: &parse::Pd| p.image.as_ref().is_some_and(|i| i.path == CONSOLE_IMAGE);
+    // A meter for every core but 0 that holds an accounted PD's scheduling context.
+    let cores: BTreeSet<u64> = sys.pds.iter().filter(|p| !is_console(p) && p.cpu != 0).map(|p| p.cpu).collect();
+    let added_pds = 1 + cores.len();
+    if sys.pds.len() + added_pds > MAX_PDS {
+        let pd = &sys.pds[sys.pds.len().min(MAX_PDS) - 1];
         errors.push(AddError {
-            pos: sys.pds[MAX_PDS - 1].pos,
+            pos: pd.pos,
             message: format!(
-                "the system has {} PDs, so the accountant would make {} (Microkit allows {MAX_PDS})",
+                "the system has {} PDs, so the accountant{} would make {} (Microkit allows {MAX_PDS})",
                 sys.pds.len(),
-                sys.pds.len() + 1
+                if cores.is_empty() { String::new() } else { format!(" and a meter for each of cores {}", join(&cores)) },
+                sys.pds.len() + added_pds
             ),
             hint: "merge PDs, or run without --accounting".into(),
+        });
+    }
+    if cores.len() > MAX_METERS {
+        let pd = sys.pds.iter().find(|p| !is_console(p) && p.cpu != 0).expect("a PD off core 0");
+        errors.push(AddError {
+            pos: pd.pos,
+            message: format!("PDs run on {} cores besides core 0; the accountant reads at most {MAX_METERS} meters", cores.len()),
+            hint: "run without --accounting".into(),
         });
     }
     let pd_names: BTreeSet<String> = sys.pds.iter().map(|p| p.name.clone()).collect();
@@ -118,7 +167,16 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
     let accountant = free_name("tunnelkit_account", &pd_names);
     let summary_mr = free_name("tunnelkit_account_summary", &mr_names);
     mr_names.insert(summary_mr.clone());
-    let is_console = |p: &parse::Pd| p.image.as_ref().is_some_and(|i| i.path == CONSOLE_IMAGE);
+    let mut taken = pd_names.clone();
+    taken.insert(accountant.clone());
+    let mut meters = Vec::new();
+    for &cpu in &cores {
+        let pd = free_name(&format!("tunnelkit_account_meter_{cpu}"), &taken);
+        taken.insert(pd.clone());
+        let mr = free_name(&format!("tunnelkit_account_meter_{cpu}"), &mr_names);
+        mr_names.insert(mr.clone());
+        meters.push(Meter { pd, cpu, mr });
+    }
 
     let mut accounted = Vec::new();
     for pd in sys.pds.iter().filter(|p| !is_console(p)) {
@@ -143,7 +201,7 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
         let region = accounted.len();
         let mr = free_name(&format!("tunnelkit_account_{region}"), &mr_names);
         mr_names.insert(mr.clone());
-        accounted.push(Accounted { region, pd: pd.name.clone(), mr, sc_slot: region as u64 + 1, passive: pd.passive });
+        accounted.push(Accounted { region, pd: pd.name.clone(), mr, sc_slot: region as u64 + 1, passive: pd.passive, cpu: pd.cpu });
     }
 
     // The console pod it prints through (release configs).
@@ -196,12 +254,51 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
         "{i}{i}<map mr=\"{}\" vaddr=\"{ACCOUNTANT_SUMMARY_VADDR:#x}\" perms=\"rw\" setvar_vaddr=\"tunnelkit_account_summary\" setvar_size=\"tunnelkit_account_summary_bytes\" />\n",
         escape(&summary_mr)
     ));
+    for (k, m) in meters.iter().enumerate() {
+        let size = if k == 0 { " setvar_size=\"tunnelkit_account_meter_page_bytes\"" } else { "" };
+        add.push_str(&format!(
+            "{i}{i}<map mr=\"{}\" vaddr=\"{:#x}\" perms=\"r\" setvar_vaddr=\"tunnelkit_account_meter_{k}\"{size} />\n",
+            escape(&m.mr),
+            METER_PAGES_VADDR + k as u64 * METER_PAGE_SIZE
+        ));
+    }
     add.push_str(&format!("{i}{i}<cspace>\n"));
-    for a in &accounted {
+    for a in accounted.iter().filter(|a| a.cpu == 0) {
         add.push_str(&format!("{i}{i}{i}<cap_sc pd=\"{}\" slot=\"{}\" />\n", escape(&a.pd), a.sc_slot));
     }
     add.push_str(&format!("{i}{i}{i}<cap_sc pd=\"{}\" slot=\"{OWN_SC_SLOT}\" />\n", escape(&accountant)));
     add.push_str(&format!("{i}{i}</cspace>\n{i}</protection_domain>\n"));
+    for m in &meters {
+        add.push_str(&format!("{i}<memory_region name=\"{}\" size=\"{METER_PAGE_SIZE:#x}\" />\n", escape(&m.mr)));
+        add.push_str(&format!(
+            "{i}<protection_domain name=\"{}\" priority=\"{priority}\" budget=\"{BUDGET_US}\" period=\"{PERIOD_US}\" cpu=\"{}\" stack_size=\"{STACK_SIZE:#x}\">\n{i}{i}<program_image path=\"{IMAGE}\" />\n",
+            escape(&m.pd),
+            m.cpu
+        ));
+        let mine: Vec<&Accounted> = accounted.iter().filter(|a| a.cpu == m.cpu).collect();
+        for (k, a) in mine.iter().enumerate() {
+            let size = if k == 0 { " setvar_size=\"tunnelkit_account_region_size\"" } else { "" };
+            add.push_str(&format!(
+                "{i}{i}<map mr=\"{}\" vaddr=\"{:#x}\" perms=\"r\" setvar_vaddr=\"tunnelkit_account_region_{}\"{size} />\n",
+                escape(&a.mr),
+                ACCOUNTANT_VADDR + a.region as u64 * ACCOUNTANT_STRIDE,
+                a.region
+            ));
+        }
+        add.push_str(&format!(
+            "{i}{i}<map mr=\"{}\" vaddr=\"{METER_OUT_VADDR:#x}\" perms=\"rw\" setvar_vaddr=\"tunnelkit_account_meter_out\" setvar_size=\"tunnelkit_account_meter_bytes\" />\n",
+            escape(&m.mr)
+        ));
+        add.push_str(&format!(
+            "{i}{i}<map mr=\"{}\" vaddr=\"{ACCOUNTANT_SUMMARY_VADDR:#x}\" perms=\"r\" setvar_vaddr=\"tunnelkit_account_summary\" setvar_size=\"tunnelkit_account_summary_bytes\" />\n",
+            escape(&summary_mr)
+        ));
+        add.push_str(&format!("{i}{i}<cspace>\n"));
+        for a in &mine {
+            add.push_str(&format!("{i}{i}{i}<cap_sc pd=\"{}\" slot=\"{}\" />\n", escape(&a.pd), a.sc_slot));
+        }
+        add.push_str(&format!("{i}{i}</cspace>\n{i}</protection_domain>\n"));
+    }
     if let (Some(c), Some(id)) = (console, console_id) {
         add.push_str(&format!(
             "{i}<channel>\n{i}{i}<end pd=\"{}\" id=\"{CONSOLE_ID}\" pp=\"true\" notify=\"false\" setvar_id=\"{}\" />\n{i}{i}<end pd=\"{}\" id=\"{id}\" notify=\"false\" />\n{i}</channel>\n",
@@ -211,7 +308,12 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
         ));
     }
     inserts.push((at, add));
-    Ok(Added { text: splice(text, inserts), accountant, priority, accounted, console: console.map(|c| c.name.clone()) })
+    Ok(Added { text: splice(text, inserts), accountant, meters, priority, accounted, console: console.map(|c| c.name.clone()) })
+}
+
+/// The cores, as a list for a message.
+fn join(cores: &BTreeSet<u64>) -> String {
+    cores.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// Summary lines for the build log.
@@ -226,6 +328,14 @@ pub fn describe(added: &Added) -> Vec<String> {
             added.accountant,
             added.priority,
             added.console.as_ref().map(|c| format!(", printing through '{c}'")).unwrap_or_default()
+        ),
+        format!(
+            "meters (one per core but 0, reading that core's scheduling contexts): {}",
+            if added.meters.is_empty() {
+                "none, every PD is on core 0".to_string()
+            } else {
+                added.meters.iter().map(|m| format!("'{}' on core {}", m.pd, m.cpu)).collect::<Vec<_>>().join(", ")
+            }
         ),
         format!(
             "accounting region of each PD: {}",
@@ -305,6 +415,40 @@ mod tests {
         let added = add(&repo_file("tests/systems/containment.xml")).unwrap();
         assert!(added.accounted.iter().any(|a| a.pd == "pod_c"));
         valid(&added.text, Board::QemuVirtAarch64, KernelConfig::Debug);
+    }
+
+    #[test]
+    fn every_core_but_0_gets_a_meter_holding_its_pds_scheduling_contexts() {
+        let text = "<system>\n  <protection_domain name=\"a\" priority=\"10\" cpu=\"0\"><program_image path=\"a.elf\" /></protection_domain>\n  <protection_domain name=\"b\" priority=\"10\" cpu=\"1\"><program_image path=\"a.elf\" /></protection_domain>\n  <protection_domain name=\"p\" priority=\"20\" passive=\"true\" cpu=\"3\"><program_image path=\"p.elf\" /></protection_domain>\n  <protection_domain name=\"c\" priority=\"10\" cpu=\"3\"><program_image path=\"a.elf\" /></protection_domain>\n</system>\n";
+        let added = add(text).unwrap();
+        let meters: Vec<_> = added.meters.iter().map(|m| (m.pd.as_str(), m.cpu)).collect();
+        assert_eq!(meters, [("tunnelkit_account_meter_1", 1), ("tunnelkit_account_meter_3", 3)]);
+        // The accountant holds core 0's contexts only, and maps every region and both meter pages.
+        let accountant = &added.text[added.text.find("<protection_domain name=\"tunnelkit_account\"").unwrap()..];
+        let accountant = &accountant[..accountant.find("</protection_domain>").unwrap()];
+        assert!(accountant.contains("<cap_sc pd=\"a\" slot=\"1\" />") && !accountant.contains("<cap_sc pd=\"b\""), "{accountant}");
+        assert!(accountant.contains("setvar_vaddr=\"tunnelkit_account_region_3\""), "{accountant}");
+        assert!(
+            accountant.contains(
+                "<map mr=\"tunnelkit_account_meter_3\" vaddr=\"0x1e00101000\" perms=\"r\" setvar_vaddr=\"tunnelkit_account_meter_1\" />"
+            ),
+            "{accountant}"
+        );
+        // The meter of core 3 holds p's and c's, maps their regions and fills its page.
+        let meter = &added.text[added.text.find("<protection_domain name=\"tunnelkit_account_meter_3\"").unwrap()..];
+        let meter = &meter[..meter.find("</protection_domain>").unwrap()];
+        assert!(meter.contains("cpu=\"3\""), "{meter}");
+        assert!(meter.contains("<cap_sc pd=\"p\" slot=\"3\" />") && meter.contains("<cap_sc pd=\"c\" slot=\"4\" />"), "{meter}");
+        assert!(!meter.contains("<cap_sc pd=\"b\""), "{meter}");
+        assert!(meter.contains("setvar_vaddr=\"tunnelkit_account_region_2\" setvar_size=\"tunnelkit_account_region_size\""), "{meter}");
+        assert!(
+            meter.contains(
+                "<map mr=\"tunnelkit_account_meter_3\" vaddr=\"0x1e00000000\" perms=\"rw\" setvar_vaddr=\"tunnelkit_account_meter_out\""
+            ),
+            "{meter}"
+        );
+        assert!(describe(&added)[1].contains("'tunnelkit_account_meter_1' on core 1, 'tunnelkit_account_meter_3' on core 3"));
+        valid(&added.text, Board::X86_64Generic, KernelConfig::SmpDebug);
     }
 
     #[test]

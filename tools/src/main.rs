@@ -278,6 +278,19 @@ fn run(cli: Cli) -> Result<()> {
                 built.image.display(),
                 if cores > 1 { format!(" with -smp {cores}") } else { String::new() }
             );
+            if accounting.is_some()
+                && let Some(host) = host_cores()
+                && cores as u64 > host
+            {
+                eprintln!(
+                    "tunnelkit: warning: QEMU runs {cores} virtual CPUs on {host} host cores: the kernel charges a thread for the time its virtual CPU waits on the host (paused, or spinning on the kernel lock another paused CPU holds), so paths on some cores show more than they used; the checks flag what they can. For exact multicore figures give QEMU at most {host} cores{}",
+                    if t.board == Board::X86_64Generic {
+                        " (--cores)"
+                    } else {
+                        " (qemu_virt_aarch64's smp kernel needs 4: use a host with 4 or more)"
+                    }
+                );
+            }
             let timeout = Duration::from_secs(timeout);
             let mut extra = if net {
                 tunnelkit::net::qemu_args(t.board, netdev.as_deref().unwrap_or(&tunnelkit::net::default_netdev()))
@@ -371,7 +384,7 @@ fn run(cli: Cli) -> Result<()> {
                     }
                     Board::QemuVirtAarch64 => None,
                 };
-                write_accounting(file, &accountant.borrow(), added, &t, &run, clock)?;
+                write_accounting(file, &accountant.borrow(), added, &t, &run, clock, cores as u64)?;
             }
             if let Some(r) = &ready
                 && run.outcome == qemu::Outcome::TimedOut
@@ -620,6 +633,11 @@ fn bench_smp(board: Board, out: Option<PathBuf>, runs: Option<u32>, timeout: Opt
 }
 
 /// Merges the collected trace dumps and writes them to `file`.
+/// The host's cores, as the scheduler lets this process use them.
+fn host_cores() -> Option<u64> {
+    std::thread::available_parallelism().ok().map(|n| n.get() as u64)
+}
+
 /// Seconds `run --accounting` waits after the pass line for the accountant's
 /// final snapshot (it looks every 100 ms, and prints on 1 ms of every 100).
 const ACCOUNTING_TIMEOUT_S: u64 = 120;
@@ -633,6 +651,7 @@ fn write_accounting(
     t: &Target,
     run: &qemu::Run,
     clock: Option<(u64, &str)>,
+    qemu_cores: u64,
 ) -> Result<()> {
     for line in collector.corrupt.iter().take(5) {
         eprintln!("tunnelkit: warning: a damaged accounting line (another PD's output broke into it): {line}");
@@ -646,6 +665,8 @@ fn write_accounting(
     };
     let mut acc = tunnelkit::account::Accounting::compute(snap, added, t.board.name(), t.config.name(), clock)?;
     acc.at = if collector.has_final() { "pass" } else { "timeout" }.into();
+    acc.qemu_cores = qemu_cores;
+    acc.host_cores = host_cores().unwrap_or(0);
     let json = serde_json::to_string_pretty(&acc)?;
     std::fs::write(file, json + "\n").with_context(|| format!("writing {}", file.display()))?;
     print!("{}", acc.table());

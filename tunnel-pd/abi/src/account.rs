@@ -68,6 +68,8 @@ pub mod summary {
     pub const SEQ: u64 = 8;
     /// Entries that follow.
     pub const COUNT: u64 = 16;
+    /// The clock's rate (Hz) the accountant uses, once known (0 before).
+    pub const HZ: u64 = 24;
     /// Where entry 0 starts.
     pub const ENTRIES: u64 = 64;
     /// Bytes of an entry: name (40), total µs, busy µs, passive.
@@ -90,6 +92,41 @@ pub mod summary {
     /// Offset of entry `i`.
     pub const fn entry(i: u64) -> u64 {
         ENTRIES + i * ENTRY_BYTES
+    }
+}
+
+/// The page a per-core meter fills for the accountant: what the scheduling
+/// contexts of the PDs on its core consumed, summed over its looks. A meter
+/// reads only scheduling contexts of its own core, so no reading makes the
+/// kernel stall another core (README "Accounting").
+pub mod meter {
+    /// First word once the meter wrote it: `"tkmetr01"`.
+    pub const MAGIC: u64 = u64::from_le_bytes(*b"tkmetr01");
+    /// Byte offset of the magic word.
+    pub const MAGIC_AT: u64 = 0;
+    /// The meter's looks so far.
+    pub const LOOKS: u64 = 8;
+    /// The regions whose scheduling contexts it reads, a bit each (written
+    /// before the magic word).
+    pub const HELD: u64 = 16;
+    /// Where the totals start: one word (µs) per region index.
+    pub const TOTALS: u64 = 64;
+    /// Where the counts of left-out readings start: one word per region index.
+    pub const IMPLAUSIBLE: u64 = TOTALS + 8 * SLOTS;
+    /// Region indices a page has room for.
+    pub const SLOTS: u64 = 64;
+    /// Bytes of a meter's page.
+    pub const BYTES: u64 = 0x1000;
+    const _: () = assert!(IMPLAUSIBLE + 8 * SLOTS <= BYTES);
+
+    /// Offset of region `i`'s total.
+    pub const fn total(i: u64) -> u64 {
+        TOTALS + 8 * i
+    }
+
+    /// Offset of region `i`'s count of left-out readings.
+    pub const fn implausible(i: u64) -> u64 {
+        IMPLAUSIBLE + 8 * i
     }
 }
 

@@ -35,6 +35,7 @@ fn check_image(board: Board, name: &str, bytes: &[u8]) {
     let machine = match board {
         Board::QemuVirtAarch64 => header::EM_AARCH64,
         Board::X86_64Generic => header::EM_X86_64,
+        Board::QemuVirtRiscv64 => header::EM_RISCV,
     };
     assert_eq!(elf.header.e_machine, machine, "{name}: wrong machine");
     assert!(
@@ -105,4 +106,9 @@ fn pd_crates_build_for_aarch64_with_microkit_layout() {
 #[test]
 fn pd_crates_build_for_x86_64_with_microkit_layout() {
     check_board(Board::X86_64Generic);
+}
+
+#[test]
+fn pd_crates_build_for_riscv64_with_microkit_layout() {
+    check_board(Board::QemuVirtRiscv64);
 }

@@ -45,7 +45,7 @@ fn the_floor_answers_echo_and_stats_itself_on_x86_64_generic() {
 fn floor(test: &str, board: Board) {
     let Some(_sdk) = sdk_or_skip(test) else { return };
     let _guard = qemu_lock();
-    let system = tunnelkit::bench::net::system_file(board, Kind::Floor);
+    let system = tunnelkit::bench::net::system_file(board, Kind::Floor).expect("the board has a network floor");
     let run = Run::start(test, board, system);
     assert!(run.wait_ready(Duration::from_secs(240)), "{test}: {system} never became ready:\n{}", run.log());
     let probes = net_load::probes(&[(5007, Request::Echo), (5009, Request::Stats)], 20, Duration::from_secs(1)).expect("probes");
@@ -151,7 +151,7 @@ fn stats() -> serde_json::Value {
 fn overload(test: &str, board: Board) {
     let Some(_sdk) = sdk_or_skip(test) else { return };
     let _guard = qemu_lock();
-    let run = Run::start(test, board, tunnelkit::net::system_file(board, false));
+    let run = Run::start(test, board, tunnelkit::net::system_file(board, false).expect("the board has a network system"));
     assert!(run.wait_ready(Duration::from_secs(240)), "{test}: the network system never became ready:\n{}", run.log());
 
     let mut sweep = Vec::new();

@@ -34,7 +34,11 @@ fn labels_and_config_match_the_sdk() {
         let gen_config = sdk.board_json(board, config, "include/kernel/gen_config.json").unwrap();
         assert!(flag(&gen_config, "KERNEL_MCS"), "{what}: the kernel must be MCS");
         assert_eq!(flag(&gen_config, "PRINTING"), config.has_printing(), "{what}: PRINTING");
-        assert_eq!(flag(&gen_config, "HARDWARE_DEBUG_API"), config.has_hardware_debug_api(), "{what}: HARDWARE_DEBUG_API");
+        assert_eq!(flag(&gen_config, "HARDWARE_DEBUG_API"), board.has_hardware_debug_api(config), "{what}: HARDWARE_DEBUG_API");
+        if let Some(hz) = board.timer_hz() {
+            let theirs = gen_config.get("TIMER_FREQUENCY").and_then(|v| v.as_str().and_then(|s| s.parse().ok()).or(v.as_u64()));
+            assert_eq!(theirs, Some(hz), "{what}: TIMER_FREQUENCY (the rate of the clock PDs read)");
+        }
         assert_eq!(flag(&gen_config, "ENABLE_BENCHMARKS"), config.has_benchmarks(), "{what}: ENABLE_BENCHMARKS");
 
         let consts = sdk.board_json(board, config, "address_space_constants.json").unwrap();

@@ -321,7 +321,8 @@ pub struct Accounting {
     pub at: String,
     /// The clock's rate used to turn ticks into µs.
     pub hz: u64,
-    /// Where it came from: `cntfrq` (AArch64's counter frequency), `kernel`
+    /// Where it came from: `cntfrq` (AArch64's counter frequency),
+    /// `timebase` (RISC-V's `time` CSR rate, the kernel's `TIMER_FREQUENCY`), `kernel`
     /// (the TSC rate the x86_64 kernel printed at boot, which it converts
     /// with), `host` (the host's TSC rate: QEMU's TCG passes it through) or
     /// `calibrated` (the accountant's own measurement, noisy on host time).
@@ -394,6 +395,7 @@ impl Accounting {
         let (hz, hz_source) = match clock {
             Some((hz, from)) => (hz, from),
             None if board.starts_with("x86") => (snap.hz, "calibrated"),
+            None if board.contains("riscv") => (snap.hz, "timebase"),
             None => (snap.hz, "cntfrq"),
         };
         if hz == 0 {

@@ -9,6 +9,7 @@ pub fn rust_target(board: Board) -> &'static str {
     match board.arch() {
         Arch::Aarch64 => "aarch64-unknown-none",
         Arch::X86_64 => "x86_64-unknown-none",
+        Arch::Riscv64 => "riscv64gc-unknown-none-elf",
     }
 }
 
@@ -17,6 +18,7 @@ pub fn qemu_binary(board: Board) -> &'static str {
     match board.arch() {
         Arch::Aarch64 => "qemu-system-aarch64",
         Arch::X86_64 => "qemu-system-x86_64",
+        Arch::Riscv64 => "qemu-system-riscv64",
     }
 }
 
@@ -25,6 +27,7 @@ pub fn qemu_package(board: Board) -> &'static str {
     match board.arch() {
         Arch::Aarch64 => "qemu-system-arm",
         Arch::X86_64 => "qemu-system-x86",
+        Arch::Riscv64 => "qemu-system-misc",
     }
 }
 
@@ -110,6 +113,18 @@ fn qemu_board_args(board: Board, image: &Path, kernel32: &Path) -> Vec<String> {
             s("-kernel"),
             kernel32.display().to_string(),
             s("-initrd"),
+            image.display().to_string(),
+        ],
+        // The Microkit manual's command: QEMU's OpenSBI starts the loader.
+        Board::QemuVirtRiscv64 => vec![
+            s("-machine"),
+            s("virt"),
+            s("-m"),
+            s("size=2G"),
+            s("-nographic"),
+            s("-serial"),
+            s("mon:stdio"),
+            s("-kernel"),
             image.display().to_string(),
         ],
     }

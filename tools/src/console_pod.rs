@@ -57,16 +57,30 @@ pub const PRIORITY: u64 = 254;
 pub const IMAGE: &str = "serial.elf";
 /// The setvar naming a PD's console channel.
 pub const SETVAR: &str = "tunnelkit_console_channel";
-/// The PL011 of QEMU's AArch64 virt machine.
-const PL011: u64 = 0x900_0000;
+/// A memory-mapped UART the console pod drives: its name, physical
+/// address and register page (QEMU `virt`'s, from its device tree: the SDK
+/// does not describe devices).
+struct MmioUart {
+    name: &'static str,
+    phys: u64,
+}
+
+/// The board's memory-mapped UART (none on x86: COM1 is I/O ports).
+fn mmio_uart(board: Board) -> Option<MmioUart> {
+    match board.arch() {
+        Arch::Aarch64 => Some(MmioUart { name: "PL011", phys: 0x900_0000 }),
+        Arch::Riscv64 => Some(MmioUart { name: "NS16550A", phys: 0x1000_0000 }),
+        Arch::X86_64 => None,
+    }
+}
 /// Budget of the console server (x86_64_generic, callers on several cores), µs.
 pub const ACTIVE_BUDGET: u64 = 2000;
 /// Its period, µs.
 pub const ACTIVE_PERIOD: u64 = 10_000;
-/// Its register page.
-const PL011_SIZE: u64 = 0x1000;
+/// A UART's register page.
+const UART_SIZE: u64 = 0x1000;
 /// Where the pod maps it.
-const PL011_VADDR: u64 = 0x2000_0000;
+const UART_VADDR: u64 = 0x2000_0000;
 /// COM1's I/O ports on x86.
 const COM1: u64 = 0x3f8;
 /// COM1's port count.
@@ -164,19 +178,21 @@ pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<
     let uart = free_name("uart", &mr_names);
 
     // The UART must be free (with a kernel console the pod does not drive it).
-    match board.arch() {
+    match (board.arch(), mmio_uart(board)) {
         _ if kernel_console => {}
-        Arch::Aarch64 => {
+        (_, Some(uart)) => {
             for mr in &sys.mrs {
                 if let Some(pa) = mr.phys_addr {
                     let size = mr.size.unwrap_or(0x1000).max(1);
-                    if pa < PL011 + PL011_SIZE && PL011 < pa.saturating_add(size) {
+                    if pa < uart.phys + UART_SIZE && uart.phys < pa.saturating_add(size) {
                         err(
                             &mut errors,
                             mr.phys_pos,
                             format!(
-                                "region '{}' covers the PL011 UART at {PL011:#x}, which the console pod added for '{}' would drive",
+                                "region '{}' covers the {} UART at {:#x}, which the console pod added for '{}' would drive",
                                 mr.name,
+                                uart.name,
+                                uart.phys,
                                 config.name()
                             ),
                             format!("let the serial driver PD ({IMAGE}) own the UART: add it yourself, or use --config debug"),
@@ -185,7 +201,7 @@ pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<
                 }
             }
         }
-        Arch::X86_64 => {
+        (_, None) => {
             for pd in &sys.pds {
                 for &(_, addr, size, pos) in &pd.ioport_ranges {
                     if addr < COM1 + COM1_PORTS && COM1 < addr.saturating_add(size) {
@@ -276,8 +292,8 @@ pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<
                     .enumerate()
                     .filter_map(|(i, pd)| pd.per_core.filter(|_| pd.passive && reach[i].len() > 1).map(|pos| (pd, pos)))
                     .collect();
-                if !split_pods.is_empty() && board.arch() == Arch::Aarch64 {
-                    // Several PDs can drive the PL011: one instance per core.
+                if !split_pods.is_empty() && mmio_uart(board).is_some() {
+                    // Several PDs can drive a memory-mapped UART: one instance per core.
                     kind = Kind::PerCorePod;
                 } else if kernel_console {
                     for (pd, _) in &split_pods {
@@ -323,8 +339,8 @@ fn render(text: &str, at: usize, board: Board, config: KernelConfig, pod: &str, 
         config.name(),
         if config.has_printing() { "whole lines on the kernel console" } else { "no kernel console" }
     ));
-    if board.arch() == Arch::Aarch64 && !config.has_printing() {
-        add.push_str(&format!("{i}<memory_region name=\"{uart}\" size=\"{PL011_SIZE:#x}\" phys_addr=\"{PL011:#x}\" />\n"));
+    if let Some(device) = mmio_uart(board).filter(|_| !config.has_printing()) {
+        add.push_str(&format!("{i}<memory_region name=\"{uart}\" size=\"{UART_SIZE:#x}\" phys_addr=\"{:#x}\" />\n", device.phys));
     }
     let how = match kind {
         Kind::Pod | Kind::PerCorePod => "passive=\"true\"".to_string(),
@@ -335,12 +351,12 @@ fn render(text: &str, at: usize, board: Board, config: KernelConfig, pod: &str, 
         add.push_str(&format!("{i}{i}<?tunnelkit per_core=\"true\"?>\n"));
     }
     add.push_str(&format!("{i}{i}<program_image path=\"{IMAGE}\" />\n"));
-    match board.arch() {
+    match mmio_uart(board) {
         _ if config.has_printing() => {}
-        Arch::Aarch64 => add.push_str(&format!(
-            "{i}{i}<map mr=\"{uart}\" vaddr=\"{PL011_VADDR:#x}\" perms=\"rw\" cached=\"false\" setvar_vaddr=\"uart_vaddr\" setvar_size=\"uart_size\" />\n"
+        Some(_) => add.push_str(&format!(
+            "{i}{i}<map mr=\"{uart}\" vaddr=\"{UART_VADDR:#x}\" perms=\"rw\" cached=\"false\" setvar_vaddr=\"uart_vaddr\" setvar_size=\"uart_size\" />\n"
         )),
-        Arch::X86_64 => {
+        None => {
             add.push_str(&format!("{i}{i}<ioport id=\"0\" addr=\"{COM1:#x}\" size=\"{COM1_PORTS}\" setvar_addr=\"uart_port\" />\n"))
         }
     }

@@ -247,6 +247,7 @@ pub const fn elf_machine(arch: Arch) -> u16 {
     match arch {
         Arch::Aarch64 => EM_AARCH64,
         Arch::X86_64 => EM_X86_64,
+        Arch::Riscv64 => EM_RISCV,
     }
 }
 

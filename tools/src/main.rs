@@ -218,10 +218,20 @@ struct Target {
 }
 
 impl Target {
-    fn system(&self, net: bool) -> PathBuf {
-        self.system
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(if net { tunnelkit::net::system_file(self.board, false) } else { "system.xml" }))
+    fn system(&self, net: bool) -> Result<PathBuf> {
+        if let Some(s) = &self.system {
+            return Ok(s.clone());
+        }
+        if !net {
+            return Ok(PathBuf::from("system.xml"));
+        }
+        match tunnelkit::net::system_file(self.board, false) {
+            Some(file) => Ok(PathBuf::from(file)),
+            None => bail!(
+                "{} has no network system yet (its virtio-mmio network device behind the PLIC is not driven); pass --system with one of your own",
+                self.board.name()
+            ),
+        }
     }
 }
 
@@ -247,32 +257,29 @@ fn run(cli: Cli) -> Result<()> {
             }
             let (ws, sdk) = setup()?;
             if trace {
-                build_traced(&ws, &sdk, &request(&t, false))?;
+                build_traced(&ws, &sdk, &request(&t, false)?)?;
             } else if accounting {
-                build_accounted(&ws, &sdk, &request(&t, false))?;
+                build_accounted(&ws, &sdk, &request(&t, false)?)?;
             } else {
-                build_adding_console(&ws, &sdk, &request(&t, false))?;
+                build_adding_console(&ws, &sdk, &request(&t, false)?)?;
             }
             Ok(())
         }
         Cmd::Run { target: t, timeout, pass_line, net, netdev, allow_pd_panics, trace, trace_timeout, accounting } => {
-            let system = t.system(net);
+            let system = t.system(net)?;
             // Without a kernel console (release, benchmark, smp-release,
             // smp-benchmark) the build adds the console pod if the system has none.
             let sdf = tunnelkit::sdf::System::read(&system)?;
             let (ws, sdk) = setup()?;
             let built = if trace.is_some() {
-                build_traced(&ws, &sdk, &request(&t, net))?
+                build_traced(&ws, &sdk, &request(&t, net)?)?
             } else if accounting.is_some() {
-                build_accounted(&ws, &sdk, &request(&t, net))?
+                build_accounted(&ws, &sdk, &request(&t, net)?)?
             } else {
-                build_adding_console(&ws, &sdk, &request(&t, net))?
+                build_adding_console(&ws, &sdk, &request(&t, net)?)?
             };
             let cores = tunnelkit::board::qemu_cores(t.board, t.config, t.cores, built.highest_cpu).map_err(anyhow::Error::msg)?;
-            let kernel32 = match t.board {
-                Board::X86_64Generic => sdk.kernel32(t.board, t.config)?,
-                Board::QemuVirtAarch64 => PathBuf::new(),
-            };
+            let kernel32 = sdk.qemu_kernel32(t.board, t.config)?;
             eprintln!(
                 "tunnelkit: booting {} in QEMU{} (timeout {timeout}s)",
                 built.image.display(),
@@ -382,7 +389,7 @@ fn run(cli: Cli) -> Result<()> {
                     Board::X86_64Generic => {
                         kernel_tsc.get().map(|hz| (hz, "kernel")).or_else(|| tunnelkit::account::host_tsc_hz().map(|hz| (hz, "host")))
                     }
-                    Board::QemuVirtAarch64 => None,
+                    Board::QemuVirtAarch64 | Board::QemuVirtRiscv64 => None,
                 };
                 write_accounting(file, &accountant.borrow(), added, &t, &run, clock, cores as u64)?;
             }
@@ -741,6 +748,6 @@ fn setup() -> Result<(Workspace, Sdk)> {
     Ok((Workspace::current()?, sdk))
 }
 
-fn request(t: &Target, net: bool) -> BuildRequest {
-    BuildRequest { system: t.system(net), board: t.board, config: t.config }
+fn request(t: &Target, net: bool) -> Result<BuildRequest> {
+    Ok(BuildRequest { system: t.system(net)?, board: t.board, config: t.config })
 }

@@ -76,6 +76,7 @@ impl From<Arch> for PlatformArch {
         match arch {
             Arch::Aarch64 => PlatformArch::Aarch64,
             Arch::X86_64 => PlatformArch::X86_64,
+            Arch::Riscv64 => PlatformArch::Riscv64,
         }
     }
 }

@@ -177,7 +177,7 @@ zerocopy = { version = "0.8", features = ["derive"] }
 
 const RUST_TOOLCHAIN: &str = r#"[toolchain]
 channel = "stable"
-targets = ["aarch64-unknown-none", "x86_64-unknown-none"]
+targets = ["aarch64-unknown-none", "x86_64-unknown-none", "riscv64gc-unknown-none-elf"]
 "#;
 
 const SERVICES_MANIFEST: &str = r#"[package]
@@ -485,15 +485,17 @@ runs on the client's budget. `system.xml` describes the system;
 
 ## Run it
 
-You need QEMU (`qemu-system-aarch64`, `qemu-system-x86_64`), a Microkit 2.3.0
-SDK in `$MICROKIT_SDK`, the Rust targets `aarch64-unknown-none` and
-`x86_64-unknown-none` (`rust-toolchain.toml` asks rustup for them) and the
+You need QEMU (`qemu-system-aarch64`, `qemu-system-x86_64`,
+`qemu-system-riscv64`), a Microkit 2.3.0 SDK in `$MICROKIT_SDK`, the Rust
+targets `aarch64-unknown-none`, `x86_64-unknown-none` and
+`riscv64gc-unknown-none-elf` (`rust-toolchain.toml` asks rustup for them) and the
 `tunnelkit` tool (in a tunnelkit checkout: `cargo install --path tools`).
 
 ```sh
 export MICROKIT_SDK=/path/to/microkit-sdk
 tunnelkit run                                  # qemu_virt_aarch64, debug config
 tunnelkit run --board x86_64_generic
+tunnelkit run --board qemu_virt_riscv64
 tunnelkit run --config release                 # the release kernel
 tunnelkit check system.xml --board qemu_virt_aarch64
 ```

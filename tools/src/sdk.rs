@@ -105,6 +105,15 @@ impl Sdk {
         Ok(k)
     }
 
+    /// What QEMU's `-kernel` needs besides the image: the 32-bit kernel on
+    /// x86, nothing (an empty path) on boards that boot the image itself.
+    pub fn qemu_kernel32(&self, board: Board, config: KernelConfig) -> Result<PathBuf> {
+        match board.arch() {
+            crate::board::Arch::X86_64 => self.kernel32(board, config),
+            _ => Ok(PathBuf::new()),
+        }
+    }
+
     /// Reads a JSON file of `board/<board>/<config>/`.
     pub fn board_json(&self, board: Board, config: KernelConfig, relative: &str) -> Result<serde_json::Value> {
         let path = self.board_dir(board, config)?.join(relative);

@@ -719,6 +719,7 @@ pub fn merge(collected: &Collected, sys: &System, run: &RunInfo) -> (Header, Vec
     let source = match run.board.arch() {
         crate::board::Arch::Aarch64 => "cntpct_el0",
         crate::board::Arch::X86_64 => "tsc",
+        crate::board::Arch::Riscv64 => "time",
     };
     let header = Header {
         format: "tunnelkit-trace".into(),

@@ -2,8 +2,8 @@
 //! the PD linker script, and generates the per-channel lending symbols.
 //!
 //! Inputs (environment, set by `tunnelkit build`):
-//! - `TUNNELKIT_BOARD`: `qemu_virt_aarch64` or `x86_64_generic` (default: the
-//!   board of the target architecture);
+//! - `TUNNELKIT_BOARD`: `qemu_virt_aarch64`, `x86_64_generic` or
+//!   `qemu_virt_riscv64` (default: the board of the target architecture);
 //! - `TUNNELKIT_CONFIG`: `debug`, `release`, `benchmark` or their `smp-`
 //!   twins (default `debug`);
 //! - `TUNNELKIT_TRACE=1` (or the crate's `trace` feature): record trace
@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::PathBuf;
 
-const BOARDS: &[(&str, &str)] = &[("qemu_virt_aarch64", "aarch64"), ("x86_64_generic", "x86_64")];
+const BOARDS: &[(&str, &str)] = &[("qemu_virt_aarch64", "aarch64"), ("x86_64_generic", "x86_64"), ("qemu_virt_riscv64", "riscv64")];
 const CONFIGS: &[&str] = &["debug", "release", "benchmark", "smp-debug", "smp-release", "smp-benchmark"];
 /// Number of channel ids a Microkit PD can have (0..=61).
 const CHANNELS: usize = 62;

@@ -6,7 +6,8 @@
 //!
 //! AArch64 (QEMU virt): PL011 at the `<map>` named by `uart_vaddr` /
 //! `uart_size` (uncached). x86_64: 16550 COM1 through `<ioport id="0">`, whose
-//! base port the tool writes into `uart_port` (`setvar_addr`).
+//! base port the tool writes into `uart_port` (`setvar_addr`). RISC-V (QEMU
+//! virt): the NS16550A's byte registers at the `<map>` of `uart_vaddr`.
 
 #![no_std]
 #![no_main]
@@ -17,7 +18,7 @@ use core::convert::Infallible;
 use tunnelkit_runtime::{Channel, Handler, MessageInfo, console, mr, printing, protection_domain, region_setvars, setvar};
 
 region_setvars!(
-    /// Virtual address of the PL011 registers.
+    /// Virtual address of the PL011 (AArch64) or NS16550A (RISC-V) registers.
     static uart_vaddr, uart_size
 );
 setvar!(
@@ -61,10 +62,45 @@ impl Handler for Serial {
     }
 }
 
+#[cfg(target_arch = "riscv64")]
+use ns16550_mmio::Uart;
 #[cfg(target_arch = "aarch64")]
 use pl011::Uart;
 #[cfg(target_arch = "x86_64")]
 use uart16550::Uart;
+
+#[cfg(target_arch = "riscv64")]
+mod ns16550_mmio {
+    use tunnelkit_runtime::DeviceMemory;
+
+    /// Transmit holding register.
+    const THR: u64 = 0;
+    /// Line status register; bit 5: transmit holding register empty.
+    const LSR: u64 = 5;
+    const LSR_THRE: u8 = 1 << 5;
+
+    /// An NS16550A with byte-spaced registers in memory (QEMU virt's,
+    /// which needs no programming to send).
+    pub struct Uart(Option<DeviceMemory>);
+
+    impl Uart {
+        pub fn new() -> Self {
+            Self(DeviceMemory::from_setvars(&super::uart_vaddr, &super::uart_size))
+        }
+
+        /// Whether the system maps the registers.
+        pub fn configured(&self) -> bool {
+            self.0.is_some()
+        }
+
+        /// Sends one byte, waiting for the transmitter; nothing if unmapped.
+        pub fn put(&mut self, b: u8) {
+            let Some(regs) = self.0 else { return };
+            while regs.read8(LSR).map(|s| s & LSR_THRE == 0).unwrap_or(false) {}
+            let _ = regs.write8(THR, b);
+        }
+    }
+}
 
 #[cfg(target_arch = "aarch64")]
 mod pl011 {

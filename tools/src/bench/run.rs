@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -72,9 +72,10 @@ struct BenchSystem {
 /// Whether budgets are enforced under `-icount` on `board`. On
 /// `x86_64_generic` seL4 arms the TSC-deadline timer, which QEMU 7.2 does not
 /// fire under icount, so budgets never expire: the crosstalk systems
-/// (which depend on budgets) must run on host time there.
+/// (which depend on budgets) must run on host time there. On
+/// `qemu_virt_riscv64` the kernel's timer is SBI's, on QEMU's virtual clock.
 pub fn budgets_work_under_icount(board: Board) -> bool {
-    matches!(board, Board::QemuVirtAarch64)
+    matches!(board, Board::QemuVirtAarch64 | Board::QemuVirtRiscv64)
 }
 
 /// Runs the benchmark systems and parses their output.
@@ -105,10 +106,7 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome
         Some(Only::Crossings) => s.design.is_none(),
         Some(Only::Crosstalk) => s.design.is_some(),
     });
-    let kernel32 = match req.board {
-        Board::X86_64Generic => sdk.kernel32(req.board, config)?,
-        Board::QemuVirtAarch64 => PathBuf::new(),
-    };
+    let kernel32 = sdk.qemu_kernel32(req.board, config)?;
     let mut results = Results {
         board: req.board.name().into(),
         config: config.name().into(),

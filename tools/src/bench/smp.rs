@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -468,6 +468,7 @@ pub fn counter(board: Board) -> &'static str {
             "PMCCNTR_EL0, which QEMU without icount advances by one per nanosecond of its virtual clock (host time): cycles are nanoseconds"
         }
         Board::X86_64Generic => "the TSC, which QEMU's TCG takes from the host's TSC: cycles are host TSC ticks",
+        Board::QemuVirtRiscv64 => "the time CSR (10 MHz), which QEMU without icount advances with its virtual clock (host time)",
     }
 }
 
@@ -502,10 +503,7 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &SmpRequest) -> Result<SmpResults> {
     let config = KernelConfig::SmpBenchmark;
     let dir = ws.target_dir.join("tunnelkit").join("bench").join(req.board.name()).join("smp");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let kernel32 = match req.board {
-        Board::X86_64Generic => sdk.kernel32(req.board, config)?,
-        Board::QemuVirtAarch64 => PathBuf::new(),
-    };
+    let kernel32 = sdk.qemu_kernel32(req.board, config)?;
     let mut built = Vec::new();
     let mut cores = 0;
     for sys in systems(req.board) {

@@ -128,6 +128,13 @@ impl Sdf {
                 );
             }
             Board::X86_64Generic => sdf.body("serial", r#"<ioport id="0" addr="0x3f8" size="8" setvar_addr="uart_port" />"#),
+            Board::QemuVirtRiscv64 => {
+                sdf.regions.push(r#"<memory_region name="uart" size="0x1000" phys_addr="0x10000000" />"#.into());
+                sdf.body(
+                    "serial",
+                    r#"<map mr="uart" vaddr="0x20000000" perms="rw" cached="false" setvar_vaddr="uart_vaddr" setvar_size="uart_size" />"#,
+                );
+            }
         }
         sdf
     }

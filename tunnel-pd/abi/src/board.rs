@@ -9,6 +9,8 @@ pub enum Arch {
     Aarch64,
     /// x86_64 (`pc99`, syscall/sysret, IOMMU on).
     X86_64,
+    /// RV64GC, kernel in S-mode under OpenSBI, Sv39.
+    Riscv64,
 }
 
 /// A Microkit board tunnelkit builds for.
@@ -18,17 +20,20 @@ pub enum Board {
     QemuVirtAarch64,
     /// Generic x86_64 PC without VT-x.
     X86_64Generic,
+    /// QEMU `virt`, RV64GC, Sv39, booted by QEMU's OpenSBI.
+    QemuVirtRiscv64,
 }
 
 impl Board {
     /// Every supported board.
-    pub const ALL: [Board; 2] = [Board::QemuVirtAarch64, Board::X86_64Generic];
+    pub const ALL: [Board; 3] = [Board::QemuVirtAarch64, Board::X86_64Generic, Board::QemuVirtRiscv64];
 
     /// The board's name as the microkit tool spells it.
     pub const fn name(self) -> &'static str {
         match self {
             Board::QemuVirtAarch64 => "qemu_virt_aarch64",
             Board::X86_64Generic => "x86_64_generic",
+            Board::QemuVirtRiscv64 => "qemu_virt_riscv64",
         }
     }
 
@@ -42,6 +47,7 @@ impl Board {
         match self {
             Board::QemuVirtAarch64 => Arch::Aarch64,
             Board::X86_64Generic => Arch::X86_64,
+            Board::QemuVirtRiscv64 => Arch::Riscv64,
         }
     }
 
@@ -51,6 +57,7 @@ impl Board {
         match self {
             Board::QemuVirtAarch64 => 0xFF_FFFF_FFFF,
             Board::X86_64Generic => 0x7FFF_FFFF_EFFF,
+            Board::QemuVirtRiscv64 => 0x3F_FFFF_EFFF,
         }
     }
 
@@ -58,6 +65,17 @@ impl Board {
     /// user page.
     pub const fn ipc_buffer_addr(self) -> u64 {
         self.vspace_user_top() & !0xFFF
+    }
+
+    /// The rate of the platform timer a PD reads as its clock, where the
+    /// PD cannot read it from the hardware: RISC-V's `time` CSR (the
+    /// kernel's `TIMER_FREQUENCY`, 10 MHz on QEMU `virt`). `None`: AArch64
+    /// reads `CNTFRQ_EL0`; the x86 TSC's rate is measured.
+    pub const fn timer_hz(self) -> Option<u64> {
+        match self {
+            Board::QemuVirtRiscv64 => Some(10_000_000),
+            Board::QemuVirtAarch64 | Board::X86_64Generic => None,
+        }
     }
 
     /// Initial stack pointer of every PD (one guard page below the IPC buffer).
@@ -141,7 +159,9 @@ impl KernelConfig {
         matches!(self.base(), KernelConfig::Debug)
     }
 
-    /// `CONFIG_HARDWARE_DEBUG_API`: four extra TCB invocations shift later labels.
+    /// `CONFIG_HARDWARE_DEBUG_API` where the architecture has it (see
+    /// [`Board::has_hardware_debug_api`]): four extra TCB invocations shift
+    /// later labels.
     pub const fn has_hardware_debug_api(self) -> bool {
         matches!(self.base(), KernelConfig::Debug)
     }
@@ -155,16 +175,23 @@ impl KernelConfig {
 
 impl Board {
     /// `CONFIG_MAX_NUM_NODES` of `config`'s kernel for this board: the cores
-    /// a PD's `cpu` may name (Microkit 2.3: 4 on qemu_virt_aarch64, 16 on
-    /// x86_64_generic in the smp configs; 1 otherwise).
+    /// a PD's `cpu` may name (Microkit 2.3: 4 on qemu_virt_aarch64 and
+    /// qemu_virt_riscv64, 16 on x86_64_generic in the smp configs; 1
+    /// otherwise).
     pub const fn cores(self, config: KernelConfig) -> u32 {
         if !config.is_smp() {
             return 1;
         }
         match self {
-            Board::QemuVirtAarch64 => 4,
+            Board::QemuVirtAarch64 | Board::QemuVirtRiscv64 => 4,
             Board::X86_64Generic => 16,
         }
+    }
+
+    /// `CONFIG_HARDWARE_DEBUG_API` of `config`'s kernel on this board: the
+    /// debug configs on ARM and x86; seL4 has none on RISC-V.
+    pub const fn has_hardware_debug_api(self, config: KernelConfig) -> bool {
+        config.has_hardware_debug_api() && !matches!(self.arch(), Arch::Riscv64)
     }
 
     /// Whether QEMU may boot this board's smp kernel with fewer cores than
@@ -185,6 +212,8 @@ mod tests {
         assert_eq!(Board::QemuVirtAarch64.stack_top(), 0xFF_FFFF_E000);
         assert_eq!(Board::X86_64Generic.ipc_buffer_addr(), 0x7FFF_FFFF_E000);
         assert_eq!(Board::X86_64Generic.stack_top(), 0x7FFF_FFFF_D000);
+        assert_eq!(Board::QemuVirtRiscv64.ipc_buffer_addr(), 0x3F_FFFF_E000);
+        assert_eq!(Board::QemuVirtRiscv64.stack_top(), 0x3F_FFFF_D000);
     }
 
     #[test]

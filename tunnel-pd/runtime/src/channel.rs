@@ -265,9 +265,13 @@ mod target {
             Sel4Error::check(r.label())
         }
 
-        /// Restarts the child at the tunnelkit image entry point (`_start`).
+        /// Restarts a tunnelkit child as at boot: PC at `_start`, SP at the
+        /// stack top, start reason 0 ([`Child::restart_clean`] with 0). Its
+        /// runtime runs `init` again. ([`Child::restart`] at the entry would
+        /// leave the first argument register as the fault left it, and the
+        /// runtime reads that register as its start reason.)
         pub fn restart_from_entry(self) -> Result<(), Sel4Error> {
-            self.restart(tunnelkit_sys::IMAGE_BASE)
+            self.restart_clean(0)
         }
 
         /// Restarts a tunnelkit child PD from scratch: PC at `_start`, SP at
@@ -279,12 +283,13 @@ mod target {
         pub fn restart_clean(self, reason: u64) -> Result<(), Sel4Error> {
             use tunnelkit_sys::ipc_buffer::set_mr;
             // seL4_UserContext order: aarch64 pc, sp, spsr, x0; x86_64 rip,
-            // rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi. Flags are sanitised
-            // by the kernel.
-            let words: &[u64] = if cfg!(target_arch = "aarch64") {
-                &[tunnelkit_sys::IMAGE_BASE, tunnelkit_sys::board::BOARD.stack_top(), 0, reason]
-            } else {
-                &[tunnelkit_sys::IMAGE_BASE, tunnelkit_sys::board::BOARD.stack_top(), 0, 0, 0, 0, 0, 0, reason]
+            // rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi; riscv64 pc, ra, sp,
+            // gp, s0..s11, a0. Flags are sanitised by the kernel.
+            let (base, sp) = (tunnelkit_sys::IMAGE_BASE, tunnelkit_sys::board::BOARD.stack_top());
+            let words: &[u64] = match tunnelkit_sys::board::BOARD.arch() {
+                tunnelkit_sys::board::Arch::Aarch64 => &[base, sp, 0, reason],
+                tunnelkit_sys::board::Arch::X86_64 => &[base, sp, 0, 0, 0, 0, 0, 0, reason],
+                tunnelkit_sys::board::Arch::Riscv64 => &[base, 0, sp, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, reason],
             };
             crate::trace::event!(ChildRestart, self.0, 0, reason as u32, 0);
             set_mr(0, 1);

@@ -4,8 +4,9 @@
 //! Labels are positions in seL4's interface XML files; methods whose config
 //! condition is false take no number. In Microkit's `debug` config
 //! `CONFIG_HARDWARE_DEBUG_API` adds four TCB methods after
-//! `TCBUnbindNotification`, so every label from `TCBSetTLSBase` (16) onward is
-//! 4 higher than in `release` / `benchmark`. A test checks every value here
+//! `TCBUnbindNotification` on ARM and x86 (seL4 has no hardware debug API on
+//! RISC-V), so every label from `TCBSetTLSBase` (16) onward is 4 higher than
+//! in `release` / `benchmark`. A test checks every value here
 //! against the SDK's `invocations_all.json` when `MICROKIT_SDK` is set.
 
 use crate::board::{Arch, KernelConfig};
@@ -70,6 +71,9 @@ pub enum ArchLabels {
         /// `X86IOPortOut32`
         ioport_out32: u64,
     },
+    /// RISC-V 64 (`riscv` interface files): no method a tunnelkit PD uses
+    /// (memory is coherent for devices on `qemu_virt_riscv64`).
+    Riscv64,
 }
 
 /// First label moved by `CONFIG_HARDWARE_DEBUG_API` (`TCBSetTLSBase` in release).
@@ -86,7 +90,8 @@ const fn shifted(release: u64, debug: bool) -> u64 {
 impl InvocationLabels {
     /// The labels of `arch` under `config`.
     pub const fn new(arch: Arch, config: KernelConfig) -> Self {
-        let debug = config.has_hardware_debug_api();
+        // seL4 has no hardware debug API on RISC-V (`Board::has_hardware_debug_api`).
+        let debug = config.has_hardware_debug_api() && !matches!(arch, Arch::Riscv64);
         Self {
             tcb_read_registers: shifted(2, debug),
             tcb_write_registers: shifted(3, debug),
@@ -115,6 +120,7 @@ impl InvocationLabels {
                     ioport_out16: shifted(58, debug),
                     ioport_out32: shifted(59, debug),
                 },
+                Arch::Riscv64 => ArchLabels::Riscv64,
             },
         }
     }
@@ -153,6 +159,7 @@ impl InvocationLabels {
                 ("X86IOPortOut16", ioport_out16),
                 ("X86IOPortOut32", ioport_out32),
             ],
+            ArchLabels::Riscv64 => [("", 0); 6],
         };
         common.into_iter().chain(arch.into_iter().filter(|(n, _)| !n.is_empty()))
     }
@@ -185,5 +192,11 @@ mod tests {
         assert_eq!(named["X86IOPortIn8"], 58);
         assert_eq!(named["X86IOPortOut32"], 63);
         assert_eq!(named.len(), 18);
+    }
+
+    #[test]
+    fn riscv_debug_labels_are_not_shifted() {
+        assert_eq!(InvocationLabels::new(Arch::Riscv64, KernelConfig::Debug), InvocationLabels::new(Arch::Riscv64, KernelConfig::Release));
+        assert_eq!(InvocationLabels::new(Arch::Riscv64, KernelConfig::SmpDebug).sched_context_consumed, 37);
     }
 }

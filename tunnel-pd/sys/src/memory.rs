@@ -171,10 +171,30 @@ impl DeviceMemory {
     }
 
     fn register(&self, offset: u64) -> Result<u64, OutOfBounds> {
-        match offset.checked_add(4) {
-            Some(end) if end <= self.size && offset.is_multiple_of(4) => Ok(self.base + offset),
-            _ => Err(OutOfBounds { offset, len: 4, size: self.size }),
+        self.register_of(offset, 4)
+    }
+
+    fn register_of(&self, offset: u64, len: u64) -> Result<u64, OutOfBounds> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.size && offset.is_multiple_of(len) => Ok(self.base + offset),
+            _ => Err(OutOfBounds { offset, len, size: self.size }),
         }
+    }
+
+    /// Reads the 8-bit register at `offset`.
+    pub fn read8(&self, offset: u64) -> Result<u8, OutOfBounds> {
+        let addr = self.register_of(offset, 1)?;
+        // SAFETY: a byte inside a device mapping the tool created; volatile
+        // so every access reaches the device.
+        Ok(unsafe { core::ptr::read_volatile(pointer::<u8>(addr)) })
+    }
+
+    /// Writes the 8-bit register at `offset`.
+    pub fn write8(&self, offset: u64, value: u8) -> Result<(), OutOfBounds> {
+        let addr = self.register_of(offset, 1)?;
+        // SAFETY: as for `read8`.
+        unsafe { core::ptr::write_volatile(pointer::<u8>(addr), value) };
+        Ok(())
     }
 
     /// Reads the 32-bit register at `offset`.

@@ -10,16 +10,21 @@ mod x86_64;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86_64::*;
 
+#[cfg(target_arch = "riscv64")]
+mod riscv64;
+#[cfg(target_arch = "riscv64")]
+pub(crate) use riscv64::*;
+
 /// Registers of one system call, in seL4's roles (see the ABI reference §3).
 pub(crate) struct Regs {
-    /// Destination / source CPtr in, badge out (`x0` / `rdi`).
+    /// Destination / source CPtr in, badge out (`x0` / `rdi` / `a0`).
     pub cap: u64,
-    /// Message info in and out (`x1` / `rsi`).
+    /// Message info in and out (`x1` / `rsi` / `a1`).
     pub info: u64,
     /// MR0..MR3 in and out.
     pub mrs: [u64; 4],
-    /// Reply object (MCS receive phase), or the send cap of `NBSendWait` (`x6` / `r12`).
+    /// Reply object (MCS receive phase), or the send cap of `NBSendWait` (`x6` / `r12` / `a6`).
     pub reply: u64,
-    /// Send destination of `NBSendRecv` (`x8` / `r13`).
+    /// Send destination of `NBSendRecv` (`x8` / `r13` / `t0`).
     pub dest: u64,
 }

@@ -1,6 +1,6 @@
 //! The network system answers real traffic from the host (needs
-//! MICROKIT_SDK), on both boards (qemu_virt_aarch64: virtio-mmio;
-//! x86_64_generic: legacy virtio-pci): `tunnelkit run --net` boots it with
+//! MICROKIT_SDK), on every board (qemu_virt_aarch64 and qemu_virt_riscv64:
+//! virtio-mmio; x86_64_generic: legacy virtio-pci): `tunnelkit run --net` boots it with
 //! QEMU user networking and hostfwd; datagrams of varied sizes sent to
 //! 127.0.0.1:5007 come back byte for byte, and sealed-echo answers from
 //! 127.0.0.1:5008 decrypt on the host to what was sent.
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use demo_services::cipher::Keystream;
 use tunnelkit::board::Board;
 use tunnelkit::net::exchange;
-use tunnelkit_tests::{cargo, qemu_lock, say, sdk_or_skip};
+use tunnelkit_tests::{cargo, qemu_lock, say, sdk_or_skip, sdk_with_config_or_skip};
 
 #[test]
 fn udp_echo_answers_the_host_byte_for_byte() {
@@ -33,8 +33,18 @@ fn the_async_pipeline_answers_the_host_byte_for_byte_on_x86_64_generic() {
     answers_the_host("the_async_pipeline_answers_the_host_byte_for_byte_on_x86_64_generic", Board::X86_64Generic, true);
 }
 
+#[test]
+fn udp_echo_answers_the_host_byte_for_byte_on_qemu_virt_riscv64() {
+    answers_the_host("udp_echo_answers_the_host_byte_for_byte_on_qemu_virt_riscv64", Board::QemuVirtRiscv64, false);
+}
+
+#[test]
+fn the_async_pipeline_answers_the_host_byte_for_byte_on_qemu_virt_riscv64() {
+    answers_the_host("the_async_pipeline_answers_the_host_byte_for_byte_on_qemu_virt_riscv64", Board::QemuVirtRiscv64, true);
+}
+
 fn answers_the_host(test: &str, board: Board, async_transport: bool) {
-    let Some(_sdk) = sdk_or_skip(test) else { return };
+    let Some(_sdk) = sdk_with_config_or_skip(test, board.name(), "debug") else { return };
     let _guard = qemu_lock();
     let system = tunnelkit::net::system_file(board, async_transport).expect("the board has a network system");
     // Build first so that the boot below is quick.

@@ -46,16 +46,17 @@ pub fn qemu_args(board: Board, netdev: &str) -> Vec<String> {
 
 /// The network system on `board`: the tunnel pipeline, or with
 /// `async_transport` the async one (net.xml / net-async.xml on
-/// qemu_virt_aarch64, net.x86_64_generic.xml / net-async.x86_64_generic.xml
-/// on x86_64_generic). Relative to the repository root.
-/// `None` on qemu_virt_riscv64, which has none yet.
+/// qemu_virt_aarch64, net.<board>.xml / net-async.<board>.xml on the
+/// others). Relative to the repository root. (`None` for a board without
+/// one; every board has one today.)
 pub fn system_file(board: Board, async_transport: bool) -> Option<&'static str> {
     match (board, async_transport) {
         (Board::QemuVirtAarch64, false) => Some("net.xml"),
         (Board::QemuVirtAarch64, true) => Some("net-async.xml"),
         (Board::X86_64Generic, false) => Some("net.x86_64_generic.xml"),
         (Board::X86_64Generic, true) => Some("net-async.x86_64_generic.xml"),
-        (Board::QemuVirtRiscv64, _) => None,
+        (Board::QemuVirtRiscv64, false) => Some("net.qemu_virt_riscv64.xml"),
+        (Board::QemuVirtRiscv64, true) => Some("net-async.qemu_virt_riscv64.xml"),
     }
 }
 
@@ -177,7 +178,7 @@ mod tests {
             (system_file(Board::X86_64Generic, false), system_file(Board::X86_64Generic, true)),
             (Some("net.x86_64_generic.xml"), Some("net-async.x86_64_generic.xml"))
         );
-        assert_eq!(system_file(Board::QemuVirtRiscv64, false), None);
+        assert_eq!(system_file(Board::QemuVirtRiscv64, false), Some("net.qemu_virt_riscv64.xml"));
         // The x86 systems name the IOAPIC pin of the slot's IRQ line (SeaBIOS: slot 3 INTA# -> PIRQC -> 11).
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         for b in Board::ALL {
@@ -192,7 +193,7 @@ mod tests {
         }
     }
 
-    /// The x86 network systems mirror the AArch64 ones: the same text once
+    /// The x86 and RISC-V network systems mirror the AArch64 ones: the same text once
     /// the header comment, the NIC's device parts (virtio-mmio region and
     /// map, I/O ports, IRQ) and the DMA region's fixed address are left out.
     #[test]
@@ -210,8 +211,11 @@ mod tests {
                 .join("\n")
         };
         for a in [false, true] {
-            let (arm, x86) = (system_file(Board::QemuVirtAarch64, a).unwrap(), system_file(Board::X86_64Generic, a).unwrap());
-            assert_eq!(common(arm), common(x86), "{x86} must mirror {arm} except for the NIC's device parts");
+            let arm = system_file(Board::QemuVirtAarch64, a).unwrap();
+            for other in [Board::X86_64Generic, Board::QemuVirtRiscv64] {
+                let other = system_file(other, a).unwrap();
+                assert_eq!(common(arm), common(other), "{other} must mirror {arm} except for the NIC's device parts");
+            }
         }
     }
 

@@ -106,12 +106,12 @@ impl Kind {
 }
 
 /// The system description of `kind` on `board` (relative to the workspace root).
-/// `None` where the board has no network system yet (qemu_virt_riscv64).
+/// (`None` for a board without one.)
 pub fn system_file(board: Board, kind: Kind) -> Option<&'static str> {
     match (board, kind) {
         (Board::QemuVirtAarch64, Kind::Floor) => Some("net-floor.xml"),
         (Board::X86_64Generic, Kind::Floor) => Some("net-floor.x86_64_generic.xml"),
-        (Board::QemuVirtRiscv64, _) => None,
+        (Board::QemuVirtRiscv64, Kind::Floor) => Some("net-floor.qemu_virt_riscv64.xml"),
         (_, Kind::Tunnel) => net::system_file(board, false),
         (_, Kind::Async) => net::system_file(board, true),
     }
@@ -989,7 +989,7 @@ mod tests {
         assert_eq!(system_file(Board::QemuVirtAarch64, Kind::Floor), Some("net-floor.xml"));
         assert_eq!(system_file(Board::X86_64Generic, Kind::Floor), Some("net-floor.x86_64_generic.xml"));
         assert_eq!(system_file(Board::X86_64Generic, Kind::Async), Some("net-async.x86_64_generic.xml"));
-        assert_eq!(system_file(Board::QemuVirtRiscv64, Kind::Floor), None);
+        assert_eq!(system_file(Board::QemuVirtRiscv64, Kind::Floor), Some("net-floor.qemu_virt_riscv64.xml"));
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let share = |b: Board, k: Kind| budget(&fs::read_to_string(root.join(system_file(b, k).unwrap())).unwrap()).unwrap().share;
         for b in Board::ALL.into_iter().filter(|&b| system_file(b, Kind::Tunnel).is_some()) {

@@ -49,7 +49,7 @@ pub use channel::{Callable, Channel, ChannelError, ChannelSet, Child};
 pub use handler::{Handler, UNHANDLED_PPC_LABEL};
 pub use pass_report::PassReporter;
 pub use tunnelkit_sys::MessageInfo;
-pub use tunnelkit_sys::board::{BOARD, Board, CONFIG, KernelConfig};
+pub use tunnelkit_sys::board::{Arch, BOARD, Board, CONFIG, KernelConfig};
 
 #[cfg(target_os = "none")]
 pub use event_loop::{held, run, start_reason, wait_for};

@@ -170,6 +170,11 @@ impl DeviceMemory {
         (base != 0 && size != 0).then_some(Self { base, size })
     }
 
+    /// Bytes mapped.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     fn register(&self, offset: u64) -> Result<u64, OutOfBounds> {
         self.register_of(offset, 4)
     }

@@ -1,6 +1,6 @@
 //! The virtio-mmio transport, modern interface (version 2), as on QEMU's
-//! AArch64 virt machine: a window of 32 transports of 0x200 bytes, of which
-//! the driver takes the first virtio-net one.
+//! virt machines: a window of transports (AArch64: 32 of 0x200 bytes;
+//! RISC-V: 8 of 0x1000), of which the driver takes the first virtio-net one.
 
 use tunnelkit_runtime::DeviceMemory;
 
@@ -28,10 +28,13 @@ const QUEUE_DRIVER: u64 = 0x090;
 const QUEUE_DEVICE: u64 = 0x0a0;
 const CONFIG: u64 = 0x100;
 
-/// Bytes per transport in the window.
-const TRANSPORT_BYTES: u64 = 0x200;
-/// Transports in QEMU virt's window.
-const TRANSPORTS: u64 = 32;
+/// Bytes per transport in QEMU virt's window: 0x200 on AArch64 (32 of
+/// them at 0xa000000, IRQ = GIC INTID 48 + slot), 0x1000 on RISC-V (8 at
+/// 0x10001000, PLIC source 1 + slot).
+const TRANSPORT_BYTES: u64 = match tunnelkit_runtime::BOARD.arch() {
+    tunnelkit_runtime::Arch::Riscv64 => 0x1000,
+    _ => 0x200,
+};
 const MAGIC_VALUE: u32 = 0x7472_6976;
 const NET_DEVICE: u32 = 1;
 /// VIRTIO_NET_F_MAC (bit 5) in the low word.
@@ -52,7 +55,7 @@ pub struct Mmio {
 impl Mmio {
     /// Finds the first virtio-net transport (version 2) in the window.
     pub fn probe(regs: DeviceMemory) -> Result<Mmio, StartError> {
-        let slot = (0..TRANSPORTS)
+        let slot = (0..regs.size() / TRANSPORT_BYTES)
             .find(|s| {
                 let b = s * TRANSPORT_BYTES;
                 regs.read32(b + MAGIC) == Ok(MAGIC_VALUE)
@@ -138,7 +141,8 @@ impl Transport for Mmio {
         NET_HEADER
     }
 
-    /// The transport slot (IRQ = GIC INTID 48 + slot on QEMU virt).
+    /// The transport slot (IRQ = GIC INTID 48 + slot on QEMU's AArch64
+    /// virt, PLIC source 1 + slot on its RISC-V virt).
     fn slot(&self) -> u64 {
         self.slot
     }

@@ -130,12 +130,30 @@ fn qemu_board_args(board: Board, image: &Path, kernel32: &Path) -> Vec<String> {
     }
 }
 
-/// Parses a board name, listing the supported ones on error.
+/// Parses a board name. On error it says what tunnelkit builds for and,
+/// when `$MICROKIT_SDK` names an SDK, which boards that SDK holds and
+/// whether it has this one.
 pub fn parse_board(name: &str) -> Result<Board, String> {
-    Board::from_name(name).ok_or_else(|| {
-        let all: Vec<_> = Board::ALL.iter().map(|b| b.name()).collect();
-        format!("unknown board '{name}'; tunnelkit supports: {}", all.join(", "))
-    })
+    Board::from_name(name)
+        .ok_or_else(|| unknown_board(name, crate::sdk::Sdk::from_env().ok().map(|s| (s.root().to_path_buf(), s.boards()))))
+}
+
+/// The message for a board tunnelkit does not build for, given the SDK's
+/// root and boards if one is set.
+fn unknown_board(name: &str, sdk: Option<(std::path::PathBuf, Vec<String>)>) -> String {
+    let ours: Vec<_> = Board::ALL.iter().map(|b| b.name()).collect();
+    match sdk {
+        Some((root, boards)) if boards.iter().any(|b| b == name) => {
+            format!("the SDK at {} has board '{name}', but tunnelkit builds only for {} so far", root.display(), ours.join(", "))
+        }
+        Some((root, boards)) => format!(
+            "unknown board '{name}': the SDK at {} has {}; tunnelkit builds for {}",
+            root.display(),
+            if boards.is_empty() { "no boards".to_string() } else { boards.join(", ") },
+            ours.join(", ")
+        ),
+        None => format!("unknown board '{name}'; tunnelkit builds for {}", ours.join(", ")),
+    }
 }
 
 /// Parses a configuration name, listing the supported ones on error.
@@ -166,6 +184,19 @@ mod tests {
         assert!(qemu_cores(Board::X86_64Generic, SmpDebug, Some(17), 0).unwrap_err().contains("1..16"));
         let e = qemu_cores(Board::X86_64Generic, Release, Some(4), 0).unwrap_err();
         assert!(e.contains("the release kernel runs on one core; build with --config smp-release"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_board_names_the_sdks_boards() {
+        let sdk = Some((std::path::PathBuf::from("/sdk"), vec!["maaxboard".to_string(), "qemu_virt_aarch64".to_string()]));
+        let e = unknown_board("maaxboard", sdk.clone());
+        assert_eq!(
+            e,
+            "the SDK at /sdk has board 'maaxboard', but tunnelkit builds only for qemu_virt_aarch64, x86_64_generic, qemu_virt_riscv64 so far"
+        );
+        let e = unknown_board("pi5", sdk);
+        assert!(e.starts_with("unknown board 'pi5': the SDK at /sdk has maaxboard, qemu_virt_aarch64; tunnelkit builds for"), "{e}");
+        assert!(unknown_board("pi5", None).starts_with("unknown board 'pi5'; tunnelkit builds for qemu_virt_aarch64"));
     }
 
     #[test]

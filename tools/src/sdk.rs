@@ -87,6 +87,14 @@ impl Sdk {
         Ok(dir)
     }
 
+    /// Every board the SDK holds (its `board/` directories), sorted.
+    pub fn boards(&self) -> Vec<String> {
+        let mut boards = list_dirs(&self.root.join("board"));
+        // `list_dirs` says "nothing" for an empty directory.
+        boards.retain(|b| b != "nothing");
+        boards
+    }
+
     /// Boards and configs present in the SDK that tunnelkit supports.
     pub fn supported_board_configs(&self) -> Vec<(Board, KernelConfig)> {
         Board::ALL

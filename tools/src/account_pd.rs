@@ -241,19 +241,8 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
         "{i}<protection_domain name=\"{}\" priority=\"{priority}\" budget=\"{BUDGET_US}\" period=\"{PERIOD_US}\" cpu=\"0\" stack_size=\"{STACK_SIZE:#x}\">\n{i}{i}<program_image path=\"{IMAGE}\" />\n",
         escape(&accountant)
     ));
-    for a in &accounted {
-        let size = if a.region == 0 { " setvar_size=\"tunnelkit_account_region_size\"" } else { "" };
-        add.push_str(&format!(
-            "{i}{i}<map mr=\"{}\" vaddr=\"{:#x}\" perms=\"r\" setvar_vaddr=\"tunnelkit_account_region_{}\"{size} />\n",
-            escape(&a.mr),
-            ACCOUNTANT_VADDR + a.region as u64 * ACCOUNTANT_STRIDE,
-            a.region
-        ));
-    }
-    add.push_str(&format!(
-        "{i}{i}<map mr=\"{}\" vaddr=\"{ACCOUNTANT_SUMMARY_VADDR:#x}\" perms=\"rw\" setvar_vaddr=\"tunnelkit_account_summary\" setvar_size=\"tunnelkit_account_summary_bytes\" />\n",
-        escape(&summary_mr)
-    ));
+    add.push_str(&region_maps(accounted.iter()));
+    add.push_str(&summary_map(&summary_mr, "rw"));
     for (k, m) in meters.iter().enumerate() {
         let size = if k == 0 { " setvar_size=\"tunnelkit_account_meter_page_bytes\"" } else { "" };
         add.push_str(&format!(
@@ -262,12 +251,8 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
             METER_PAGES_VADDR + k as u64 * METER_PAGE_SIZE
         ));
     }
-    add.push_str(&format!("{i}{i}<cspace>\n"));
-    for a in accounted.iter().filter(|a| a.cpu == 0) {
-        add.push_str(&format!("{i}{i}{i}<cap_sc pd=\"{}\" slot=\"{}\" />\n", escape(&a.pd), a.sc_slot));
-    }
-    add.push_str(&format!("{i}{i}{i}<cap_sc pd=\"{}\" slot=\"{OWN_SC_SLOT}\" />\n", escape(&accountant)));
-    add.push_str(&format!("{i}{i}</cspace>\n{i}</protection_domain>\n"));
+    add.push_str(&cspace(accounted.iter().filter(|a| a.cpu == 0), Some(&accountant)));
+    add.push_str(&format!("{i}</protection_domain>\n"));
     for m in &meters {
         add.push_str(&format!("{i}<memory_region name=\"{}\" size=\"{METER_PAGE_SIZE:#x}\" />\n", escape(&m.mr)));
         add.push_str(&format!(
@@ -275,29 +260,14 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
             escape(&m.pd),
             m.cpu
         ));
-        let mine: Vec<&Accounted> = accounted.iter().filter(|a| a.cpu == m.cpu).collect();
-        for (k, a) in mine.iter().enumerate() {
-            let size = if k == 0 { " setvar_size=\"tunnelkit_account_region_size\"" } else { "" };
-            add.push_str(&format!(
-                "{i}{i}<map mr=\"{}\" vaddr=\"{:#x}\" perms=\"r\" setvar_vaddr=\"tunnelkit_account_region_{}\"{size} />\n",
-                escape(&a.mr),
-                ACCOUNTANT_VADDR + a.region as u64 * ACCOUNTANT_STRIDE,
-                a.region
-            ));
-        }
+        add.push_str(&region_maps(accounted.iter().filter(|a| a.cpu == m.cpu)));
         add.push_str(&format!(
             "{i}{i}<map mr=\"{}\" vaddr=\"{METER_OUT_VADDR:#x}\" perms=\"rw\" setvar_vaddr=\"tunnelkit_account_meter_out\" setvar_size=\"tunnelkit_account_meter_bytes\" />\n",
             escape(&m.mr)
         ));
-        add.push_str(&format!(
-            "{i}{i}<map mr=\"{}\" vaddr=\"{ACCOUNTANT_SUMMARY_VADDR:#x}\" perms=\"r\" setvar_vaddr=\"tunnelkit_account_summary\" setvar_size=\"tunnelkit_account_summary_bytes\" />\n",
-            escape(&summary_mr)
-        ));
-        add.push_str(&format!("{i}{i}<cspace>\n"));
-        for a in &mine {
-            add.push_str(&format!("{i}{i}{i}<cap_sc pd=\"{}\" slot=\"{}\" />\n", escape(&a.pd), a.sc_slot));
-        }
-        add.push_str(&format!("{i}{i}</cspace>\n{i}</protection_domain>\n"));
+        add.push_str(&summary_map(&summary_mr, "r"));
+        add.push_str(&cspace(accounted.iter().filter(|a| a.cpu == m.cpu), None));
+        add.push_str(&format!("{i}</protection_domain>\n"));
     }
     if let (Some(c), Some(id)) = (console, console_id) {
         add.push_str(&format!(
@@ -309,6 +279,45 @@ pub fn add(text: &str) -> Result<Added, Vec<AddError>> {
     }
     inserts.push((at, add));
     Ok(Added { text: splice(text, inserts), accountant, meters, priority, accounted, console: console.map(|c| c.name.clone()) })
+}
+
+/// Read-only maps of `regions` at the reader's addresses (the accountant's
+/// or a meter's), the first with the size setvar.
+fn region_maps<'a>(regions: impl Iterator<Item = &'a Accounted>) -> String {
+    regions
+        .enumerate()
+        .map(|(k, a)| {
+            let size = if k == 0 { " setvar_size=\"tunnelkit_account_region_size\"" } else { "" };
+            format!(
+                "        <map mr=\"{}\" vaddr=\"{:#x}\" perms=\"r\" setvar_vaddr=\"tunnelkit_account_region_{}\"{size} />\n",
+                escape(&a.mr),
+                ACCOUNTANT_VADDR + a.region as u64 * ACCOUNTANT_STRIDE,
+                a.region
+            )
+        })
+        .collect()
+}
+
+/// The map of the summary in the accountant (`rw`) or a meter (`r`).
+fn summary_map(mr: &str, perms: &str) -> String {
+    format!(
+        "        <map mr=\"{}\" vaddr=\"{ACCOUNTANT_SUMMARY_VADDR:#x}\" perms=\"{perms}\" setvar_vaddr=\"tunnelkit_account_summary\" setvar_size=\"tunnelkit_account_summary_bytes\" />\n",
+        escape(mr)
+    )
+}
+
+/// A reader's `<cspace>`: the scheduling context of each of `regions` in
+/// its slot, and the reader's own in [`OWN_SC_SLOT`] if `own` names it.
+fn cspace<'a>(regions: impl Iterator<Item = &'a Accounted>, own: Option<&str>) -> String {
+    let mut s = String::from("        <cspace>\n");
+    for a in regions {
+        s.push_str(&format!("            <cap_sc pd=\"{}\" slot=\"{}\" />\n", escape(&a.pd), a.sc_slot));
+    }
+    if let Some(own) = own {
+        s.push_str(&format!("            <cap_sc pd=\"{}\" slot=\"{OWN_SC_SLOT}\" />\n", escape(own)));
+    }
+    s.push_str("        </cspace>\n");
+    s
 }
 
 /// The cores, as a list for a message.

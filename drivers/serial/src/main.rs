@@ -62,58 +62,53 @@ impl Handler for Serial {
     }
 }
 
-#[cfg(target_arch = "riscv64")]
-use ns16550_mmio::Uart;
-#[cfg(target_arch = "aarch64")]
-use pl011::Uart;
+#[cfg(not(target_arch = "x86_64"))]
+use mmio::Uart;
 #[cfg(target_arch = "x86_64")]
 use uart16550::Uart;
 
-#[cfg(target_arch = "riscv64")]
-mod ns16550_mmio {
+/// A UART in memory: the PL011 of QEMU's AArch64 virt machine, or the
+/// NS16550A of its RISC-V one (byte registers, sending needs no set-up).
+#[cfg(not(target_arch = "x86_64"))]
+mod mmio {
     use tunnelkit_runtime::DeviceMemory;
 
-    /// Transmit holding register.
-    const THR: u64 = 0;
-    /// Line status register; bit 5: transmit holding register empty.
-    const LSR: u64 = 5;
-    const LSR_THRE: u8 = 1 << 5;
+    /// PL011: data register; flag register, bit 5 transmit FIFO full.
+    #[cfg(target_arch = "aarch64")]
+    mod regs {
+        use tunnelkit_runtime::DeviceMemory;
+        const DR: u64 = 0x00;
+        const FR: u64 = 0x18;
+        const FR_TXFF: u32 = 1 << 5;
 
-    /// An NS16550A with byte-spaced registers in memory (QEMU virt's,
-    /// which needs no programming to send).
-    pub struct Uart(Option<DeviceMemory>);
-
-    impl Uart {
-        pub fn new() -> Self {
-            Self(DeviceMemory::from_setvars(&super::uart_vaddr, &super::uart_size))
+        pub fn busy(r: &DeviceMemory) -> bool {
+            r.read32(FR).map(|f| f & FR_TXFF != 0).unwrap_or(false)
         }
 
-        /// Whether the system maps the registers.
-        pub fn configured(&self) -> bool {
-            self.0.is_some()
-        }
-
-        /// Sends one byte, waiting for the transmitter; nothing if unmapped.
-        pub fn put(&mut self, b: u8) {
-            let Some(regs) = self.0 else { return };
-            while regs.read8(LSR).map(|s| s & LSR_THRE == 0).unwrap_or(false) {}
-            let _ = regs.write8(THR, b);
+        pub fn send(r: &DeviceMemory, b: u8) {
+            let _ = r.write32(DR, u32::from(b));
         }
     }
-}
 
-#[cfg(target_arch = "aarch64")]
-mod pl011 {
-    use tunnelkit_runtime::DeviceMemory;
+    /// NS16550A: transmit holding register; line status register, bit 5
+    /// transmit holding register empty.
+    #[cfg(target_arch = "riscv64")]
+    mod regs {
+        use tunnelkit_runtime::DeviceMemory;
+        const THR: u64 = 0;
+        const LSR: u64 = 5;
+        const LSR_THRE: u8 = 1 << 5;
 
-    /// Data register.
-    const DR: u64 = 0x00;
-    /// Flag register.
-    const FR: u64 = 0x18;
-    /// FR: transmit FIFO full.
-    const FR_TXFF: u32 = 1 << 5;
+        pub fn busy(r: &DeviceMemory) -> bool {
+            r.read8(LSR).map(|s| s & LSR_THRE == 0).unwrap_or(false)
+        }
 
-    /// A PL011 UART.
+        pub fn send(r: &DeviceMemory, b: u8) {
+            let _ = r.write8(THR, b);
+        }
+    }
+
+    /// The UART at the `<map>` of `uart_vaddr` / `uart_size`, if any.
     pub struct Uart(Option<DeviceMemory>);
 
     impl Uart {
@@ -126,11 +121,11 @@ mod pl011 {
             self.0.is_some()
         }
 
-        /// Sends one byte, waiting while the FIFO is full; nothing if unmapped.
+        /// Sends one byte, waiting while the transmitter is full; nothing if unmapped.
         pub fn put(&mut self, b: u8) {
-            let Some(regs) = self.0 else { return };
-            while regs.read32(FR).map(|f| f & FR_TXFF != 0).unwrap_or(false) {}
-            let _ = regs.write32(DR, u32::from(b));
+            let Some(r) = self.0 else { return };
+            while regs::busy(&r) {}
+            regs::send(&r, b);
         }
     }
 }

@@ -30,21 +30,6 @@ pub(crate) unsafe fn syscall(number: i64, r: &mut Regs) {
     }
 }
 
-/// [`syscall`] with this PD's nested flag set around it (see
-/// `crate::syscall::call_marked`).
-///
-/// # Safety
-/// As for [`syscall`].
-#[inline(always)]
-pub(crate) unsafe fn syscall_marked(number: i64, r: &mut Regs) {
-    use core::sync::atomic::Ordering::Release;
-    let flag = crate::supervision::nested_flag();
-    flag.store(flag as *const _ as u64, Release);
-    // SAFETY: forwarded from the caller.
-    unsafe { syscall(number, r) };
-    flag.store(0, Release);
-}
-
 /// Stops the PD with an undefined-instruction fault (reported to its fault handler).
 #[inline(always)]
 pub(crate) fn fault_now() -> ! {

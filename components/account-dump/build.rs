@@ -14,32 +14,21 @@ const METERS: usize = 15;
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     let mut s = String::new();
-    for i in 0..REGIONS {
-        writeln!(
-            s,
-            "tunnelkit_runtime::setvar!(\n    /// Address of accounting region {i} (0: not mapped).\n    static tunnelkit_account_region_{i}\n);"
-        )
-        .unwrap();
-    }
-    writeln!(s, "/// Every region's address setvar, by region index.").unwrap();
-    writeln!(s, "static REGIONS: [&tunnelkit_runtime::Patched<u64>; {REGIONS}] = [").unwrap();
-    for i in 0..REGIONS {
-        writeln!(s, "    &tunnelkit_account_region_{i},").unwrap();
-    }
-    writeln!(s, "];").unwrap();
-    for k in 0..METERS {
-        writeln!(
-            s,
-            "tunnelkit_runtime::setvar!(\n    /// Address of meter page {k}, read-only (0: not mapped).\n    static tunnelkit_account_meter_{k}\n);"
-        )
-        .unwrap();
-    }
-    writeln!(s, "/// Every meter page's address setvar.").unwrap();
-    writeln!(s, "static METERS: [&tunnelkit_runtime::Patched<u64>; {METERS}] = [").unwrap();
-    for k in 0..METERS {
-        writeln!(s, "    &tunnelkit_account_meter_{k},").unwrap();
-    }
-    writeln!(s, "];").unwrap();
+    table(&mut s, "REGIONS", "tunnelkit_account_region", REGIONS, "accounting region");
+    table(&mut s, "METERS", "tunnelkit_account_meter", METERS, "meter page (read-only)");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out.join("regions.rs"), s).expect("write regions.rs");
+}
+
+/// `count` address setvars `<prefix>_<i>` and the static `table` of them, by index.
+fn table(s: &mut String, table: &str, prefix: &str, count: usize, what: &str) {
+    for i in 0..count {
+        writeln!(s, "tunnelkit_runtime::setvar!(\n    /// Address of {what} {i} (0: not mapped).\n    static {prefix}_{i}\n);").unwrap();
+    }
+    writeln!(s, "/// Every {what}'s address setvar, by index.").unwrap();
+    writeln!(s, "static {table}: [&tunnelkit_runtime::Patched<u64>; {count}] = [").unwrap();
+    for i in 0..count {
+        writeln!(s, "    &{prefix}_{i},").unwrap();
+    }
+    writeln!(s, "];").unwrap();
 }

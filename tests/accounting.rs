@@ -137,7 +137,7 @@ fn accounting_of_a_crosstalk_system() {
     let dir = std::env::temp_dir().join(format!("tunnelkit-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let system = dir.join("crosstalk-tunnel-shared.xml");
-    std::fs::write(&system, crosstalk(tunnelkit::board::Board::QemuVirtAarch64, Design::TunnelShared)).unwrap();
+    std::fs::write(&system, crosstalk(tunnelkit::board::Board::QEMU_VIRT_AARCH64, Design::TunnelShared)).unwrap();
     let (json, log) = accounted_run(
         test,
         &["--system", system.to_str().unwrap(), "--config", "benchmark", "--timeout", "300", "--pass-line", "bench crosstalk path=heavy"],
@@ -168,12 +168,12 @@ fn accounting_of_a_crosstalk_system() {
 /// flow path; meanwhile the stats port reports each path's CPU.
 #[test]
 fn accounting_of_the_network_system_at_its_timeout() {
-    network_system("accounting_of_the_network_system_at_its_timeout", tunnelkit::board::Board::QemuVirtAarch64);
+    network_system("accounting_of_the_network_system_at_its_timeout", tunnelkit::board::Board::QEMU_VIRT_AARCH64);
 }
 
 #[test]
 fn accounting_of_the_network_system_at_its_timeout_on_x86_64_generic() {
-    network_system("accounting_of_the_network_system_at_its_timeout_on_x86_64_generic", tunnelkit::board::Board::X86_64Generic);
+    network_system("accounting_of_the_network_system_at_its_timeout_on_x86_64_generic", tunnelkit::board::Board::X86_64_GENERIC);
 }
 
 fn network_system(test: &str, board: tunnelkit::board::Board) {

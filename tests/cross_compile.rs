@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use goblin::elf::{Elf, header, program_header};
-use tunnelkit::board::{Board, KernelConfig, rust_target};
+use tunnelkit::board::{Arch, Board, KernelConfig, rust_target};
 use tunnelkit::build::{BuildRequest, pd_cargo_command};
 use tunnelkit::pd_cargo::PROFILE;
 use tunnelkit::workspace::Workspace;
@@ -32,10 +32,10 @@ fn check_image(board: Board, name: &str, bytes: &[u8]) {
     let elf = Elf::parse(bytes).unwrap_or_else(|e| panic!("{name}: not an ELF: {e}"));
     assert!(elf.is_64 && elf.little_endian, "{name}: must be ELF64 little-endian");
     assert_eq!(elf.header.e_type, header::ET_EXEC, "{name}: must be a static ET_EXEC (no relocations are applied)");
-    let machine = match board {
-        Board::QemuVirtAarch64 => header::EM_AARCH64,
-        Board::X86_64Generic => header::EM_X86_64,
-        Board::QemuVirtRiscv64 => header::EM_RISCV,
+    let machine = match board.arch() {
+        Arch::Aarch64 => header::EM_AARCH64,
+        Arch::X86_64 => header::EM_X86_64,
+        Arch::Riscv64 => header::EM_RISCV,
     };
     assert_eq!(elf.header.e_machine, machine, "{name}: wrong machine");
     assert!(
@@ -100,15 +100,15 @@ fn check_board(board: Board) {
 
 #[test]
 fn pd_crates_build_for_aarch64_with_microkit_layout() {
-    check_board(Board::QemuVirtAarch64);
+    check_board(Board::QEMU_VIRT_AARCH64);
 }
 
 #[test]
 fn pd_crates_build_for_x86_64_with_microkit_layout() {
-    check_board(Board::X86_64Generic);
+    check_board(Board::X86_64_GENERIC);
 }
 
 #[test]
 fn pd_crates_build_for_riscv64_with_microkit_layout() {
-    check_board(Board::QemuVirtRiscv64);
+    check_board(Board::QEMU_VIRT_RISCV64);
 }

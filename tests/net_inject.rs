@@ -122,22 +122,22 @@ impl Drop for Guest {
 
 #[test]
 fn injected_frames_are_answered_or_dropped_by_reason() {
-    injected_frames("injected_frames_are_answered_or_dropped_by_reason", Board::QemuVirtAarch64, false);
+    injected_frames("injected_frames_are_answered_or_dropped_by_reason", Board::QEMU_VIRT_AARCH64, false);
 }
 
 #[test]
 fn injected_frames_through_the_async_pipeline() {
-    injected_frames("injected_frames_through_the_async_pipeline", Board::QemuVirtAarch64, true);
+    injected_frames("injected_frames_through_the_async_pipeline", Board::QEMU_VIRT_AARCH64, true);
 }
 
 #[test]
 fn injected_frames_are_answered_or_dropped_by_reason_on_x86_64_generic() {
-    injected_frames("injected_frames_are_answered_or_dropped_by_reason_on_x86_64_generic", Board::X86_64Generic, false);
+    injected_frames("injected_frames_are_answered_or_dropped_by_reason_on_x86_64_generic", Board::X86_64_GENERIC, false);
 }
 
 #[test]
 fn injected_frames_through_the_async_pipeline_on_x86_64_generic() {
-    injected_frames("injected_frames_through_the_async_pipeline_on_x86_64_generic", Board::X86_64Generic, true);
+    injected_frames("injected_frames_through_the_async_pipeline_on_x86_64_generic", Board::X86_64_GENERIC, true);
 }
 
 fn injected_frames(test: &str, board: Board, async_transport: bool) {
@@ -251,11 +251,11 @@ fn injected_frames(test: &str, board: Board, async_transport: bool) {
         assert!(!log.contains(bad), "{test}: '{bad}' on the console:\n{log}");
     }
     let irq = match board {
-        Board::X86_64Generic => match tunnelkit_tests::assert_nic_irq_matches_sdf(test, &log, system) {
+        Board::X86_64_GENERIC => match tunnelkit_tests::assert_nic_irq_matches_sdf(test, &log, system) {
             Some(line) => format!(", IRQ line {line} = the SDF's pin"),
             None => ", IRQ line unreadable on the interleaved console".to_string(),
         },
-        Board::QemuVirtAarch64 | Board::QemuVirtRiscv64 => String::new(),
+        _ => String::new(),
     };
     let delivered = stats["rx"].as_u64().unwrap() - after["rx"].as_u64().unwrap();
     assert!(stats["completed"]["echo"].as_u64().unwrap() > after["completed"]["echo"].as_u64().unwrap(), "the flood was echoed: {stats}");

@@ -34,12 +34,12 @@ const PROBES: u32 = 40;
 /// echo and stats itself, and the sealed-echo port is closed there.
 #[test]
 fn the_floor_answers_echo_and_stats_itself() {
-    floor("the_floor_answers_echo_and_stats_itself", Board::QemuVirtAarch64);
+    floor("the_floor_answers_echo_and_stats_itself", Board::QEMU_VIRT_AARCH64);
 }
 
 #[test]
 fn the_floor_answers_echo_and_stats_itself_on_x86_64_generic() {
-    floor("the_floor_answers_echo_and_stats_itself_on_x86_64_generic", Board::X86_64Generic);
+    floor("the_floor_answers_echo_and_stats_itself_on_x86_64_generic", Board::X86_64_GENERIC);
 }
 
 fn floor(test: &str, board: Board) {
@@ -62,12 +62,12 @@ fn floor(test: &str, board: Board) {
 
 #[test]
 fn no_livelock_and_other_ports_answer_under_a_flood() {
-    overload("no_livelock_and_other_ports_answer_under_a_flood", Board::QemuVirtAarch64);
+    overload("no_livelock_and_other_ports_answer_under_a_flood", Board::QEMU_VIRT_AARCH64);
 }
 
 #[test]
 fn no_livelock_and_other_ports_answer_under_a_flood_on_x86_64_generic() {
-    overload("no_livelock_and_other_ports_answer_under_a_flood_on_x86_64_generic", Board::X86_64Generic);
+    overload("no_livelock_and_other_ports_answer_under_a_flood_on_x86_64_generic", Board::X86_64_GENERIC);
 }
 
 /// `tunnelkit run --net --config release` of `system`, its stderr collected in the background.

@@ -280,7 +280,7 @@ fn trace_of_a_crosstalk_system() {
     std::fs::create_dir_all(&dir).unwrap();
     for design in [Design::TunnelShared, Design::Ipc] {
         let system = dir.join(format!("crosstalk-{}.xml", design.name()));
-        std::fs::write(&system, crosstalk(tunnelkit::board::Board::QemuVirtAarch64, design)).unwrap();
+        std::fs::write(&system, crosstalk(tunnelkit::board::Board::QEMU_VIRT_AARCH64, design)).unwrap();
         let name = format!("{test}_{}", design.name());
         let (header, events, _) = traced_run(
             &name,

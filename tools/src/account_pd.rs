@@ -405,13 +405,13 @@ mod tests {
         for (old, new) in text.lines().zip(added.text.lines()) {
             assert!(new.starts_with(old) || old.trim() == "</system>", "{old:?} became {new:?}");
         }
-        valid(&added.text, Board::QemuVirtAarch64, KernelConfig::Debug);
-        valid(&added.text, Board::X86_64Generic, KernelConfig::SmpDebug);
+        valid(&added.text, Board::QEMU_VIRT_AARCH64, KernelConfig::Debug);
+        valid(&added.text, Board::X86_64_GENERIC, KernelConfig::SmpDebug);
     }
 
     #[test]
     fn a_console_pod_is_printed_through_not_accounted() {
-        let demo = crate::console_pod::add(&repo_file("system.xml"), Board::QemuVirtAarch64, KernelConfig::Release).unwrap();
+        let demo = crate::console_pod::add(&repo_file("system.xml"), Board::QEMU_VIRT_AARCH64, KernelConfig::Release).unwrap();
         let added = add(&demo.text).unwrap();
         assert_eq!(added.accounted.len(), 6, "the console pod is not accounted");
         assert_eq!((added.priority, added.console.as_deref()), (253, Some("serial")));
@@ -420,10 +420,10 @@ mod tests {
                 "<end pd=\"tunnelkit_account\" id=\"61\" pp=\"true\" notify=\"false\" setvar_id=\"tunnelkit_console_channel\" />"
             )
         );
-        valid(&added.text, Board::QemuVirtAarch64, KernelConfig::Release);
+        valid(&added.text, Board::QEMU_VIRT_AARCH64, KernelConfig::Release);
         let added = add(&repo_file("tests/systems/containment.xml")).unwrap();
         assert!(added.accounted.iter().any(|a| a.pd == "pod_c"));
-        valid(&added.text, Board::QemuVirtAarch64, KernelConfig::Debug);
+        valid(&added.text, Board::QEMU_VIRT_AARCH64, KernelConfig::Debug);
     }
 
     #[test]
@@ -457,7 +457,7 @@ mod tests {
             "{meter}"
         );
         assert!(describe(&added)[1].contains("'tunnelkit_account_meter_1' on core 1, 'tunnelkit_account_meter_3' on core 3"));
-        valid(&added.text, Board::X86_64Generic, KernelConfig::SmpDebug);
+        valid(&added.text, Board::X86_64_GENERIC, KernelConfig::SmpDebug);
     }
 
     #[test]

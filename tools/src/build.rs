@@ -492,6 +492,11 @@ pub fn pd_cargo_command(ws: &Workspace, req: &BuildRequest) -> Result<Command> {
         .args(["build", "--profile", pd_cargo::PROFILE, "--target", rust_target(req.board)])
         .env("TUNNELKIT_BOARD", req.board.name())
         .env("TUNNELKIT_CONFIG", req.config.name());
+    // A board that is not built in: its facts, as the SDK gives them.
+    match crate::board::facts_env(req.board) {
+        Some(facts) => cmd.env("TUNNELKIT_BOARD_FACTS", facts),
+        None => cmd.env_remove("TUNNELKIT_BOARD_FACTS"),
+    };
     plan.apply(&mut cmd);
     Ok(cmd)
 }

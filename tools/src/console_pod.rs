@@ -44,6 +44,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use tunnelkit_abi::uart::{self, BoardUart};
+
 use crate::board::{Arch, Board, KernelConfig};
 use crate::check::rules::{MAX_ID, MAX_PDS};
 use crate::check::{Pos, Sink};
@@ -57,22 +59,43 @@ pub const PRIORITY: u64 = 254;
 pub const IMAGE: &str = "serial.elf";
 /// The setvar naming a PD's console channel.
 pub const SETVAR: &str = "tunnelkit_console_channel";
-/// A memory-mapped UART the console pod drives: its name, physical
-/// address and register page (QEMU `virt`'s, from its device tree: the SDK
-/// does not describe devices).
-struct MmioUart {
-    name: &'static str,
-    phys: u64,
+/// What the console pod prints on, without a kernel console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Device {
+    /// The board's memory-mapped console UART (`tunnelkit_abi::uart`, the
+    /// table the driver reads too).
+    Mmio(BoardUart),
+    /// COM1's I/O ports (x86).
+    Com1,
+    /// Nothing tunnelkit drives on this board.
+    Missing,
 }
 
-/// The board's memory-mapped UART (none on x86: COM1 is I/O ports).
-fn mmio_uart(board: Board) -> Option<MmioUart> {
-    match board.arch() {
-        Arch::Aarch64 => Some(MmioUart { name: "PL011", phys: 0x900_0000 }),
-        Arch::Riscv64 => Some(MmioUart { name: "NS16550A", phys: 0x1000_0000 }),
-        Arch::X86_64 => None,
+/// The console pod's device on `board`.
+fn device(board: Board) -> Device {
+    match (board.arch(), uart::for_board(board.name())) {
+        (Arch::X86_64, _) => Device::Com1,
+        (_, Some(u)) => Device::Mmio(u),
+        (_, None) => Device::Missing,
     }
 }
+
+/// Whether the console pod can drive a UART on `board` (in the configs
+/// without a kernel console; with one it prints there on every board).
+pub fn drives_a_uart(board: Board) -> bool {
+    device(board) != Device::Missing
+}
+
+/// The name of the UART the console pod drives on `board`, for messages
+/// and the README: "PL011 at 0x9000000", "COM1 (I/O port 0x3f8)".
+pub fn uart_description(board: Board) -> Option<String> {
+    match device(board) {
+        Device::Mmio(u) => Some(format!("{} at {:#x}", u.kind.name(), u.phys)),
+        Device::Com1 => Some(format!("16550 COM1 (I/O port {COM1:#x})")),
+        Device::Missing => None,
+    }
+}
+
 /// Budget of the console server (x86_64_generic, callers on several cores), µs.
 pub const ACTIVE_BUDGET: u64 = 2000;
 /// Its period, µs.
@@ -178,20 +201,32 @@ pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<
     let uart = free_name("uart", &mr_names);
 
     // The UART must be free (with a kernel console the pod does not drive it).
-    match (board.arch(), mmio_uart(board)) {
+    match device(board) {
         _ if kernel_console => {}
-        (_, Some(uart)) => {
+        Device::Missing => err(
+            &mut errors,
+            sys.pos,
+            format!(
+                "the {} kernel has no console, and tunnelkit has no driver for {}'s UART, so the console pod it adds cannot print",
+                config.name(),
+                board.name()
+            ),
+            format!(
+                "use --config debug (the kernel console), or add your own console PD running {IMAGE}'s protocol (the drivers tunnelkit has: README \"Boards\")"
+            ),
+        ),
+        Device::Mmio(uart) => {
             for mr in &sys.mrs {
                 if let Some(pa) = mr.phys_addr {
                     let size = mr.size.unwrap_or(0x1000).max(1);
-                    if pa < uart.phys + UART_SIZE && uart.phys < pa.saturating_add(size) {
+                    if pa < uart.page() + UART_SIZE && uart.page() < pa.saturating_add(size) {
                         err(
                             &mut errors,
                             mr.phys_pos,
                             format!(
-                                "region '{}' covers the {} UART at {:#x}, which the console pod added for '{}' would drive",
+                                "region '{}' covers the {} at {:#x}, which the console pod added for '{}' would drive",
                                 mr.name,
-                                uart.name,
+                                uart.kind.name(),
                                 uart.phys,
                                 config.name()
                             ),
@@ -201,7 +236,7 @@ pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<
                 }
             }
         }
-        (_, None) => {
+        Device::Com1 => {
             for pd in &sys.pds {
                 for &(_, addr, size, pos) in &pd.ioport_ranges {
                     if addr < COM1 + COM1_PORTS && COM1 < addr.saturating_add(size) {
@@ -292,7 +327,7 @@ pub fn add(text: &str, board: Board, config: KernelConfig) -> Result<Added, Vec<
                     .enumerate()
                     .filter_map(|(i, pd)| pd.per_core.filter(|_| pd.passive && reach[i].len() > 1).map(|pos| (pd, pos)))
                     .collect();
-                if !split_pods.is_empty() && mmio_uart(board).is_some() {
+                if !split_pods.is_empty() && matches!(device(board), Device::Mmio(_)) {
                     // Several PDs can drive a memory-mapped UART: one instance per core.
                     kind = Kind::PerCorePod;
                 } else if kernel_console {
@@ -339,8 +374,10 @@ fn render(text: &str, at: usize, board: Board, config: KernelConfig, pod: &str, 
         config.name(),
         if config.has_printing() { "whole lines on the kernel console" } else { "no kernel console" }
     ));
-    if let Some(device) = mmio_uart(board).filter(|_| !config.has_printing()) {
-        add.push_str(&format!("{i}<memory_region name=\"{uart}\" size=\"{UART_SIZE:#x}\" phys_addr=\"{:#x}\" />\n", device.phys));
+    if let Device::Mmio(device) = device(board)
+        && !config.has_printing()
+    {
+        add.push_str(&format!("{i}<memory_region name=\"{uart}\" size=\"{UART_SIZE:#x}\" phys_addr=\"{:#x}\" />\n", device.page()));
     }
     let how = match kind {
         Kind::Pod | Kind::PerCorePod => "passive=\"true\"".to_string(),
@@ -351,12 +388,13 @@ fn render(text: &str, at: usize, board: Board, config: KernelConfig, pod: &str, 
         add.push_str(&format!("{i}{i}<?tunnelkit per_core=\"true\"?>\n"));
     }
     add.push_str(&format!("{i}{i}<program_image path=\"{IMAGE}\" />\n"));
-    match mmio_uart(board) {
+    match device(board) {
         _ if config.has_printing() => {}
-        Some(_) => add.push_str(&format!(
+        Device::Missing => {}
+        Device::Mmio(_) => add.push_str(&format!(
             "{i}{i}<map mr=\"{uart}\" vaddr=\"{UART_VADDR:#x}\" perms=\"rw\" cached=\"false\" setvar_vaddr=\"uart_vaddr\" setvar_size=\"uart_size\" />\n"
         )),
-        None => {
+        Device::Com1 => {
             add.push_str(&format!("{i}{i}<ioport id=\"0\" addr=\"{COM1:#x}\" size=\"{COM1_PORTS}\" setvar_addr=\"uart_port\" />\n"))
         }
     }
@@ -489,7 +527,8 @@ mod tests {
     #[test]
     fn the_demo_gets_a_console_pod_on_both_boards_and_keeps_its_positions() {
         let text = repo_file("system.xml");
-        for (board, device) in [(Board::QemuVirtAarch64, "phys_addr=\"0x9000000\""), (Board::X86_64Generic, "addr=\"0x3f8\" size=\"8\"")] {
+        for (board, device) in [(Board::QEMU_VIRT_AARCH64, "phys_addr=\"0x9000000\""), (Board::X86_64_GENERIC, "addr=\"0x3f8\" size=\"8\"")]
+        {
             let added = add(&text, board, KernelConfig::Release).unwrap();
             assert_eq!(added.pod, "serial");
             assert_eq!(added.kind, Kind::Pod);
@@ -510,17 +549,17 @@ mod tests {
 
     #[test]
     fn the_network_system_and_child_pds_get_channels_too() {
-        let added = add(&repo_file("net.xml"), Board::QemuVirtAarch64, KernelConfig::Release).unwrap();
+        let added = add(&repo_file("net.xml"), Board::QEMU_VIRT_AARCH64, KernelConfig::Release).unwrap();
         assert_eq!(added.clients.len(), 10);
         // net uses IRQ id 0 and channels 2..5; everything still gets 61.
         assert!(added.clients.iter().all(|c| c.id == 61));
-        valid(&added.text, Board::QemuVirtAarch64, KernelConfig::Release);
+        valid(&added.text, Board::QEMU_VIRT_AARCH64, KernelConfig::Release);
         let runtime = repo_file("tests/systems/runtime.xml");
-        let added = add(&runtime, Board::QemuVirtAarch64, KernelConfig::Benchmark).unwrap();
+        let added = add(&runtime, Board::QEMU_VIRT_AARCH64, KernelConfig::Benchmark).unwrap();
         assert!(added.clients.iter().any(|c| c.pd == "faulty"), "the child PD has a console channel");
-        valid(&added.text, Board::QemuVirtAarch64, KernelConfig::Benchmark);
+        valid(&added.text, Board::QEMU_VIRT_AARCH64, KernelConfig::Benchmark);
         // The containment system's tick PD runs at 254, above every pod.
-        let e = add(&repo_file("tests/systems/containment.xml"), Board::QemuVirtAarch64, KernelConfig::Release).unwrap_err();
+        let e = add(&repo_file("tests/systems/containment.xml"), Board::QEMU_VIRT_AARCH64, KernelConfig::Release).unwrap_err();
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(e[0].message.starts_with("PD 'tick' has priority 254"), "{e:?}");
     }
@@ -535,10 +574,10 @@ mod tests {
   <protection_domain name="b" priority="20"><program_image path="b.elf" /></protection_domain>
   <channel><end pd="a" id="60" /><end pd="b" id="61" /></channel>
 </system>"#;
-        let added = add(text, Board::QemuVirtAarch64, KernelConfig::Release).unwrap();
+        let added = add(text, Board::QEMU_VIRT_AARCH64, KernelConfig::Release).unwrap();
         let got: Vec<_> = added.clients.iter().map(|c| (c.pd.as_str(), c.id, c.pod_id)).collect();
         assert_eq!(got, [("a", 59, 0), ("b", 60, 1)]);
-        valid(&added.text, Board::QemuVirtAarch64, KernelConfig::Release);
+        valid(&added.text, Board::QEMU_VIRT_AARCH64, KernelConfig::Release);
         assert_eq!(describe(&added)[1], "console channel at each PD: a 59, b 60");
     }
 
@@ -549,7 +588,7 @@ mod tests {
             "<system>\n  <protection_domain name=\"top\" priority=\"254\"><program_image path=\"t.elf\" /></protection_domain>\n  \
              <protection_domain name=\"full\" priority=\"100\">\n    <program_image path=\"f.elf\" />\n{irqs}  </protection_domain>\n</system>\n"
         );
-        let errors = add(&text, Board::QemuVirtAarch64, KernelConfig::Release).unwrap_err();
+        let errors = add(&text, Board::QEMU_VIRT_AARCH64, KernelConfig::Release).unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert_eq!((errors[0].pos.line, errors[0].pos.col), (2, 33), "{errors:?}");
         assert!(
@@ -562,21 +601,37 @@ mod tests {
     }
 
     #[test]
+    fn real_boards_get_their_own_uart_and_a_board_without_a_driver_is_an_error() {
+        let text = "<system>\n  <protection_domain name=\"a\" priority=\"1\"><program_image path=\"a.elf\" /></protection_domain>\n</system>";
+        let odroidc2 = Board::new("odroidc2", Arch::Aarch64, 0xFF_FFFF_FFFF, None, 4);
+        let added = add(text, odroidc2, KernelConfig::Release).unwrap();
+        assert!(added.text.contains("phys_addr=\"0xc8100000\""), "the page of the UART at 0xc81004c0:\n{}", added.text);
+        assert_eq!(uart_description(odroidc2).unwrap(), "Amlogic Meson UART at 0xc81004c0");
+        let ariane = Board::new("ariane", Arch::Riscv64, 0x3F_FFFF_EFFF, Some(25_000_000), 1);
+        assert!(!drives_a_uart(ariane));
+        let e = add(text, ariane, KernelConfig::Release).unwrap_err();
+        assert_eq!((e[0].pos.line, e[0].pos.col), (1, 1), "{e:?}");
+        assert!(e[0].message.contains("tunnelkit has no driver for ariane's UART") && e[0].hint.contains("--config debug"), "{e:?}");
+        // With a kernel console the pod prints there, on any board.
+        assert!(add(text, ariane, KernelConfig::Debug).is_ok());
+    }
+
+    #[test]
     fn a_uart_already_claimed_and_too_many_pds_are_errors() {
         let text = "<system>\n  <memory_region name=\"mine\" size=\"0x1000\" phys_addr=\"0x9000000\" />\n  <protection_domain name=\"a\" priority=\"1\"><program_image path=\"a.elf\" /></protection_domain>\n</system>";
-        let e = add(text, Board::QemuVirtAarch64, KernelConfig::Release).unwrap_err();
+        let e = add(text, Board::QEMU_VIRT_AARCH64, KernelConfig::Release).unwrap_err();
         assert_eq!((e[0].pos.line, e[0].pos.col), (2, 44), "{e:?}");
-        assert!(e[0].message.contains("region 'mine' covers the PL011 UART at 0x9000000"), "{}", e[0].message);
-        assert!(add(text, Board::X86_64Generic, KernelConfig::Release).is_ok(), "no PL011 on x86");
+        assert!(e[0].message.contains("region 'mine' covers the PL011 at 0x9000000"), "{}", e[0].message);
+        assert!(add(text, Board::X86_64_GENERIC, KernelConfig::Release).is_ok(), "no PL011 on x86");
         let text = "<system>\n  <protection_domain name=\"a\" priority=\"1\">\n    <program_image path=\"a.elf\" />\n    <ioport id=\"0\" addr=\"0x3f8\" size=\"8\" />\n  </protection_domain>\n</system>";
-        let e = add(text, Board::X86_64Generic, KernelConfig::Release).unwrap_err();
+        let e = add(text, Board::X86_64_GENERIC, KernelConfig::Release).unwrap_err();
         assert_eq!((e[0].pos.line, e[0].pos.col), (4, 5), "{e:?}");
         assert!(e[0].message.contains("PD 'a' has I/O ports 0x3f8..0x400, which overlap COM1"), "{}", e[0].message);
 
         let pds: String = (0..MAX_PDS)
             .map(|k| format!("  <protection_domain name=\"p{k}\" priority=\"1\"><program_image path=\"p.elf\" /></protection_domain>\n"))
             .collect();
-        let e = add(&format!("<system>\n{pds}</system>"), Board::QemuVirtAarch64, KernelConfig::Release).unwrap_err();
+        let e = add(&format!("<system>\n{pds}</system>"), Board::QEMU_VIRT_AARCH64, KernelConfig::Release).unwrap_err();
         assert!(e[0].message.contains("the system has 63 PDs, so the console pod would make 64 (Microkit allows 63)"), "{e:?}");
         assert!(e[1].message.contains("the console pod has channel ids 0..61, one per client, but the system has 63 PDs"), "{e:?}");
         assert_eq!(e[1].pos.line, 64);
@@ -585,11 +640,11 @@ mod tests {
     #[test]
     fn names_in_use_are_avoided_and_only_systems_without_a_console_need_one() {
         let text = "<system>\n  <memory_region name=\"uart\" size=\"0x1000\" />\n  <protection_domain name=\"serial\" priority=\"1\"><program_image path=\"s.elf\" /><map mr=\"uart\" vaddr=\"0x1000000\" /></protection_domain>\n</system>";
-        let added = add(text, Board::QemuVirtAarch64, KernelConfig::Release).unwrap();
+        let added = add(text, Board::QEMU_VIRT_AARCH64, KernelConfig::Release).unwrap();
         assert_eq!(added.pod, "serial_2");
         assert!(added.text.contains("<memory_region name=\"uart_2\" size=\"0x1000\" phys_addr=\"0x9000000\" />"));
         assert!(added.text.contains("<end pd=\"serial\" id=\"61\" pp=\"true\""));
-        valid(&added.text, Board::QemuVirtAarch64, KernelConfig::Release);
+        valid(&added.text, Board::QEMU_VIRT_AARCH64, KernelConfig::Release);
 
         let images = crate::sdf::System::from_text("s.xml", text).unwrap();
         assert!(needed(KernelConfig::Release, &images));
@@ -604,45 +659,45 @@ mod tests {
     #[test]
     fn on_a_multicore_kernel_callers_on_several_cores_get_a_server_or_per_core_instances() {
         let smp = repo_file("smp.xml");
-        let added = add(&smp, Board::QemuVirtAarch64, KernelConfig::SmpRelease).unwrap();
+        let added = add(&smp, Board::QEMU_VIRT_AARCH64, KernelConfig::SmpRelease).unwrap();
         assert_eq!(added.kind, Kind::PerCorePod);
         assert!(added.text.contains("<?tunnelkit per_core=\"true\"?>"));
-        valid(&added.text, Board::QemuVirtAarch64, KernelConfig::SmpRelease);
+        valid(&added.text, Board::QEMU_VIRT_AARCH64, KernelConfig::SmpRelease);
         let e = crate::percore::expand(&added.text).unwrap().expect("per-core pods");
         let serial = e.pods.iter().find(|p| p.pod == "serial").expect("the console pod is expanded");
         assert!(serial.instances.len() > 1, "{serial:?}");
-        valid(&e.text, Board::QemuVirtAarch64, KernelConfig::SmpRelease);
+        valid(&e.text, Board::QEMU_VIRT_AARCH64, KernelConfig::SmpRelease);
         // Every console channel goes to the instance on its PD's core.
         // On x86 one PD owns COM1: an active server on core 0 instead,
         // which the instances of a per-core pod cannot share.
-        let e = add(&smp, Board::X86_64Generic, KernelConfig::SmpRelease).unwrap_err();
+        let e = add(&smp, Board::X86_64_GENERIC, KernelConfig::SmpRelease).unwrap_err();
         assert_eq!(e.len(), 2, "{e:?}");
         assert!(e[0].message.starts_with("per-core pod 'crypt' would print through the console server"), "{e:?}");
         let text = "<system>\n  <protection_domain name=\"a\" priority=\"1\" cpu=\"0\"><program_image path=\"a.elf\" /></protection_domain>\n  \
                     <protection_domain name=\"b\" priority=\"1\" cpu=\"1\"><program_image path=\"b.elf\" /></protection_domain>\n</system>";
-        let added = add(text, Board::X86_64Generic, KernelConfig::SmpRelease).unwrap();
+        let added = add(text, Board::X86_64_GENERIC, KernelConfig::SmpRelease).unwrap();
         assert_eq!(added.kind, Kind::Server);
         assert!(added.text.contains("<protection_domain name=\"serial\" priority=\"254\" budget=\"2000\" period=\"10000\" cpu=\"0\">"));
-        valid(&added.text, Board::X86_64Generic, KernelConfig::SmpRelease);
-        let added = add(text, Board::QemuVirtAarch64, KernelConfig::SmpRelease).unwrap();
+        valid(&added.text, Board::X86_64_GENERIC, KernelConfig::SmpRelease);
+        let added = add(text, Board::QEMU_VIRT_AARCH64, KernelConfig::SmpRelease).unwrap();
         assert_eq!(added.kind, Kind::Server, "no per-core pod prints: one server keeps every core's lines whole");
         // In debug the instances of a per-core pod print on the kernel console directly.
-        let added = add(&smp, Board::X86_64Generic, KernelConfig::SmpDebug).unwrap();
+        let added = add(&smp, Board::X86_64_GENERIC, KernelConfig::SmpDebug).unwrap();
         assert_eq!(added.kind, Kind::Server);
         assert!(added.direct.iter().any(|(pd, _)| pd == "crypt"), "{:?}", added.direct);
         assert!(!added.clients.iter().any(|c| c.pd == "crypt"));
-        valid(&added.text, Board::X86_64Generic, KernelConfig::SmpDebug);
+        valid(&added.text, Board::X86_64_GENERIC, KernelConfig::SmpDebug);
         // One core: a plain pod, as on a single-core kernel.
         let text = repo_file("system.xml");
-        let added = add(&text, Board::X86_64Generic, KernelConfig::SmpBenchmark).unwrap();
+        let added = add(&text, Board::X86_64_GENERIC, KernelConfig::SmpBenchmark).unwrap();
         assert_eq!(added.kind, Kind::Pod);
-        valid(&added.text, Board::X86_64Generic, KernelConfig::SmpBenchmark);
+        valid(&added.text, Board::X86_64_GENERIC, KernelConfig::SmpBenchmark);
     }
 
     #[test]
     fn in_debug_the_pod_uses_the_kernel_console_and_a_pd_that_cannot_call_it_prints_directly() {
         let text = repo_file("tests/systems/containment.xml");
-        for board in [Board::QemuVirtAarch64, Board::X86_64Generic] {
+        for board in [Board::QEMU_VIRT_AARCH64, Board::X86_64_GENERIC] {
             let added = add(&text, board, KernelConfig::Debug).unwrap();
             assert_eq!(added.direct, [("tick".to_string(), "its priority is the pod's")]);
             assert!(!added.clients.iter().any(|c| c.pd == "tick"));

@@ -228,8 +228,9 @@ impl Target {
         match tunnelkit::net::system_file(self.board, false) {
             Some(file) => Ok(PathBuf::from(file)),
             None => bail!(
-                "{} has no network system yet (its virtio-mmio network device behind the PLIC is not driven); pass --system with one of your own",
-                self.board.name()
+                "{} has no network system: tunnelkit's are for the virtio-net devices of {}; pass --system with one of your own",
+                self.board.name(),
+                Board::BUILT_IN.map(|b| b.name()).join(", ")
             ),
         }
     }
@@ -266,6 +267,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Run { target: t, timeout, pass_line, net, netdev, allow_pd_panics, trace, trace_timeout, accounting } => {
+            tunnelkit::board::require_qemu(t.board).map_err(anyhow::Error::msg)?;
             let system = t.system(net)?;
             // Without a kernel console (release, benchmark, smp-release,
             // smp-benchmark) the build adds the console pod if the system has none.
@@ -291,7 +293,7 @@ fn run(cli: Cli) -> Result<()> {
             {
                 eprintln!(
                     "tunnelkit: warning: QEMU runs {cores} virtual CPUs on {host} host cores: the kernel charges a thread for the time its virtual CPU waits on the host (paused, or spinning on the kernel lock another paused CPU holds), so paths on some cores show more than they used; the checks flag what they can. For exact multicore figures give QEMU at most {host} cores{}",
-                    if t.board == Board::X86_64Generic {
+                    if t.board == Board::X86_64_GENERIC {
                         " (--cores)"
                     } else {
                         " (qemu_virt_aarch64's smp kernel needs 4: use a host with 4 or more)"
@@ -385,11 +387,12 @@ fn run(cli: Cli) -> Result<()> {
             if let (Some(file), Some(added)) = (&accounting, &built.account)
                 && (run.outcome == qemu::Outcome::TimedOut || accountant.borrow().has_final())
             {
-                let clock = match t.board {
-                    Board::X86_64Generic => {
+                // The TSC's rate on x86; the other boards' PDs read theirs.
+                let clock = match t.board.arch() {
+                    tunnelkit::board::Arch::X86_64 => {
                         kernel_tsc.get().map(|hz| (hz, "kernel")).or_else(|| tunnelkit::account::host_tsc_hz().map(|hz| (hz, "host")))
                     }
-                    Board::QemuVirtAarch64 | Board::QemuVirtRiscv64 => None,
+                    _ => None,
                 };
                 write_accounting(file, &accountant.borrow(), added, &t, &run, clock, cores as u64)?;
             }
@@ -443,6 +446,9 @@ fn run(cli: Cli) -> Result<()> {
                 nets.len()
             );
             Ok(())
+        }
+        Cmd::Bench { board, readme_only: false, .. } if !tunnelkit::board::boots_in_qemu(board) => {
+            Err(anyhow::Error::msg(tunnelkit::board::require_qemu(board).unwrap_err()).context("benchmarks boot in QEMU"))
         }
         Cmd::Bench { board, config, out, net: true, update_readme, .. } => {
             if config != KernelConfig::Benchmark {

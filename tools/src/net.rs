@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::board::Board;
+use crate::board::{Arch, Board};
 
 /// The guest's address (QEMU user networking's default).
 pub const GUEST_IP: &str = "10.0.2.15";
@@ -32,12 +32,12 @@ pub const X86_NIC_SLOT: u8 = 3;
 /// qemu_virt_aarch64 a modern virtio-mmio device, on x86_64_generic a legacy
 /// virtio-pci device (I/O BAR, INTx) at slot [`X86_NIC_SLOT`].
 pub fn qemu_args(board: Board, netdev: &str) -> Vec<String> {
-    let device = match board {
-        Board::QemuVirtAarch64 | Board::QemuVirtRiscv64 => "virtio-net-device,netdev=net0".to_string(),
-        Board::X86_64Generic => format!("virtio-net-pci,netdev=net0,disable-modern=on,addr={X86_NIC_SLOT:02x}.0"),
+    let device = match board.arch() {
+        Arch::Aarch64 | Arch::Riscv64 => "virtio-net-device,netdev=net0".to_string(),
+        Arch::X86_64 => format!("virtio-net-pci,netdev=net0,disable-modern=on,addr={X86_NIC_SLOT:02x}.0"),
     };
     let mut args: Vec<String> = Vec::new();
-    if board != Board::X86_64Generic {
+    if board.arch() != Arch::X86_64 {
         args.extend(["-global".into(), "virtio-mmio.force-legacy=false".into()]);
     }
     args.extend(["-netdev".into(), format!("{netdev},id=net0"), "-device".into(), device]);
@@ -47,16 +47,18 @@ pub fn qemu_args(board: Board, netdev: &str) -> Vec<String> {
 /// The network system on `board`: the tunnel pipeline, or with
 /// `async_transport` the async one (net.xml / net-async.xml on
 /// qemu_virt_aarch64, net.<board>.xml / net-async.<board>.xml on the
-/// others). Relative to the repository root. (`None` for a board without
-/// one; every board has one today.)
+/// others). Relative to the repository root. `None` for a board without
+/// one: every board but the three built-in ones, whose NICs tunnelkit does
+/// not drive.
 pub fn system_file(board: Board, async_transport: bool) -> Option<&'static str> {
     match (board, async_transport) {
-        (Board::QemuVirtAarch64, false) => Some("net.xml"),
-        (Board::QemuVirtAarch64, true) => Some("net-async.xml"),
-        (Board::X86_64Generic, false) => Some("net.x86_64_generic.xml"),
-        (Board::X86_64Generic, true) => Some("net-async.x86_64_generic.xml"),
-        (Board::QemuVirtRiscv64, false) => Some("net.qemu_virt_riscv64.xml"),
-        (Board::QemuVirtRiscv64, true) => Some("net-async.qemu_virt_riscv64.xml"),
+        (Board::QEMU_VIRT_AARCH64, false) => Some("net.xml"),
+        (Board::QEMU_VIRT_AARCH64, true) => Some("net-async.xml"),
+        (Board::X86_64_GENERIC, false) => Some("net.x86_64_generic.xml"),
+        (Board::X86_64_GENERIC, true) => Some("net-async.x86_64_generic.xml"),
+        (Board::QEMU_VIRT_RISCV64, false) => Some("net.qemu_virt_riscv64.xml"),
+        (Board::QEMU_VIRT_RISCV64, true) => Some("net-async.qemu_virt_riscv64.xml"),
+        _ => None,
     }
 }
 
@@ -163,29 +165,29 @@ mod tests {
 
     #[test]
     fn each_board_gets_its_nic_and_its_network_systems() {
-        let arm = qemu_args(Board::QemuVirtAarch64, "user");
+        let arm = qemu_args(Board::QEMU_VIRT_AARCH64, "user");
         assert_eq!(
             arm,
             ["-global", "virtio-mmio.force-legacy=false", "-netdev", "user,id=net0", "-device", "virtio-net-device,netdev=net0"]
         );
-        let x86 = qemu_args(Board::X86_64Generic, "dgram,local.type=inet");
+        let x86 = qemu_args(Board::X86_64_GENERIC, "dgram,local.type=inet");
         assert_eq!(x86, ["-netdev", "dgram,local.type=inet,id=net0", "-device", "virtio-net-pci,netdev=net0,disable-modern=on,addr=03.0"]);
         assert_eq!(
-            (system_file(Board::QemuVirtAarch64, false), system_file(Board::QemuVirtAarch64, true)),
+            (system_file(Board::QEMU_VIRT_AARCH64, false), system_file(Board::QEMU_VIRT_AARCH64, true)),
             (Some("net.xml"), Some("net-async.xml"))
         );
         assert_eq!(
-            (system_file(Board::X86_64Generic, false), system_file(Board::X86_64Generic, true)),
+            (system_file(Board::X86_64_GENERIC, false), system_file(Board::X86_64_GENERIC, true)),
             (Some("net.x86_64_generic.xml"), Some("net-async.x86_64_generic.xml"))
         );
-        assert_eq!(system_file(Board::QemuVirtRiscv64, false), Some("net.qemu_virt_riscv64.xml"));
+        assert_eq!(system_file(Board::QEMU_VIRT_RISCV64, false), Some("net.qemu_virt_riscv64.xml"));
         // The x86 systems name the IOAPIC pin of the slot's IRQ line (SeaBIOS: slot 3 INTA# -> PIRQC -> 11).
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        for b in Board::ALL {
+        for b in Board::BUILT_IN {
             for a in [false, true] {
                 let Some(file) = system_file(b, a) else { continue };
                 let text = std::fs::read_to_string(root.join(file)).unwrap();
-                let x86 = b == Board::X86_64Generic;
+                let x86 = b == Board::X86_64_GENERIC;
                 assert_eq!(text.contains(r#"<irq id="0" pin="11" trigger="level" polarity="high""#), x86, "{file}");
                 assert_eq!(text.contains(r#"setvar_addr="virtio_port""#), x86, "{file}");
                 assert_eq!(text.contains(r#"setvar_vaddr="mmio_vaddr""#), !x86, "{file}");
@@ -211,8 +213,8 @@ mod tests {
                 .join("\n")
         };
         for a in [false, true] {
-            let arm = system_file(Board::QemuVirtAarch64, a).unwrap();
-            for other in [Board::X86_64Generic, Board::QemuVirtRiscv64] {
+            let arm = system_file(Board::QEMU_VIRT_AARCH64, a).unwrap();
+            for other in [Board::X86_64_GENERIC, Board::QEMU_VIRT_RISCV64] {
                 let other = system_file(other, a).unwrap();
                 assert_eq!(common(arm), common(other), "{other} must mirror {arm} except for the NIC's device parts");
             }

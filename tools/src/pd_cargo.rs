@@ -666,7 +666,7 @@ mod tests {
 
     #[test]
     fn a_bare_workspace_gets_the_whole_profile_and_every_flag() {
-        let p = plan_with(Board::X86_64Generic, WS, &[], &[]).unwrap();
+        let p = plan_with(Board::X86_64_GENERIC, WS, &[], &[]).unwrap();
         assert_eq!(
             p.config,
             [
@@ -682,7 +682,7 @@ mod tests {
         );
         assert_eq!(p.encoded_rustflags, None);
         assert!(p.notes.is_empty());
-        let arm = plan_with(Board::QemuVirtAarch64, WS, &[], &[]).unwrap();
+        let arm = plan_with(Board::QEMU_VIRT_AARCH64, WS, &[], &[]).unwrap();
         assert!(arm.config.last().unwrap().starts_with("target.aarch64-unknown-none.rustflags="));
         assert!(!arm.config.last().unwrap().contains("chacha20"));
     }
@@ -690,8 +690,8 @@ mod tests {
     #[test]
     fn the_workspaces_own_profile_keys_are_kept() {
         let manifest = format!("{WS}[profile.pd]\ninherits = \"release\"\nopt-level = \"s\"\npanic = \"abort\"\n");
-        let p =
-            plan_with(Board::QemuVirtAarch64, &manifest, &["[profile.pd]\nlto = \"thin\"\n"], &[("CARGO_PROFILE_PD_DEBUG", "1")]).unwrap();
+        let p = plan_with(Board::QEMU_VIRT_AARCH64, &manifest, &["[profile.pd]\nlto = \"thin\"\n"], &[("CARGO_PROFILE_PD_DEBUG", "1")])
+            .unwrap();
         let profile: Vec<_> = p.config.iter().filter(|c| c.starts_with("profile.")).collect();
         assert_eq!(profile, ["profile.pd.codegen-units=1", "profile.pd.strip=false"]);
     }
@@ -699,24 +699,24 @@ mod tests {
     #[test]
     fn a_profile_no_pd_can_use_is_an_error_naming_where_it_is_set() {
         let manifest = format!("{WS}[profile.pd]\ninherits = \"release\"\npanic = \"unwind\"\n");
-        let e = plan_with(Board::QemuVirtAarch64, &manifest, &[], &[]).unwrap_err().to_string();
+        let e = plan_with(Board::QEMU_VIRT_AARCH64, &manifest, &[], &[]).unwrap_err().to_string();
         assert!(e.contains("/ws/Cargo.toml [profile.pd]: panic = \"unwind\", but a PD cannot unwind"), "{e}");
-        let e = plan_with(Board::QemuVirtAarch64, WS, &[], &[("CARGO_PROFILE_PD_STRIP", "symbols")]).unwrap_err().to_string();
+        let e = plan_with(Board::QEMU_VIRT_AARCH64, WS, &[], &[("CARGO_PROFILE_PD_STRIP", "symbols")]).unwrap_err().to_string();
         assert!(e.contains("CARGO_PROFILE_PD_STRIP: strip = \"symbols\""), "{e}");
         // A higher-precedence source that fixes it wins.
-        assert!(plan_with(Board::QemuVirtAarch64, &manifest, &["[profile.pd]\npanic = \"abort\"\n"], &[]).is_ok());
-        assert!(plan_with(Board::QemuVirtAarch64, WS, &["[profile.pd]\nstrip = \"debuginfo\"\n"], &[]).is_ok());
+        assert!(plan_with(Board::QEMU_VIRT_AARCH64, &manifest, &["[profile.pd]\npanic = \"abort\"\n"], &[]).is_ok());
+        assert!(plan_with(Board::QEMU_VIRT_AARCH64, WS, &["[profile.pd]\nstrip = \"debuginfo\"\n"], &[]).is_ok());
     }
 
     #[test]
     fn tunnelkits_own_config_is_not_repeated() {
         // This repository's .cargo/config.toml gives every PD flag already.
         let own = "[target.x86_64-unknown-none]\nrustflags = [\"-C\", \"relocation-model=static\", \"-C\", \"link-arg=-Ttunnelkit-pd.ld\", \"-C\", \"link-arg=-zmax-page-size=4096\", \"--cfg\", \"chacha20_force_soft\"]\n";
-        let p = plan_with(Board::X86_64Generic, WS, &[own], &[]).unwrap();
+        let p = plan_with(Board::X86_64_GENERIC, WS, &[own], &[]).unwrap();
         assert!(!p.config.iter().any(|c| c.starts_with("target.")), "{:?}", p.config);
         // Partly given (joined spelling): only the rest is added.
         let part = "[target.'cfg(target_os = \"none\")']\nrustflags = [\"-Crelocation-model=static\"]\n";
-        let p = plan_with(Board::QemuVirtAarch64, WS, &[part], &[]).unwrap();
+        let p = plan_with(Board::QEMU_VIRT_AARCH64, WS, &[part], &[]).unwrap();
         assert_eq!(
             p.config.last().unwrap(),
             "target.aarch64-unknown-none.rustflags=[\"-C\", \"link-arg=-Ttunnelkit-pd.ld\", \"-C\", \"link-arg=-zmax-page-size=4096\"]"
@@ -725,7 +725,7 @@ mod tests {
 
     #[test]
     fn rustflags_from_the_environment_are_kept_with_the_pd_flags() {
-        let p = plan_with(Board::QemuVirtAarch64, WS, &[], &[("RUSTFLAGS", " -D  warnings ")]).unwrap();
+        let p = plan_with(Board::QEMU_VIRT_AARCH64, WS, &[], &[("RUSTFLAGS", " -D  warnings ")]).unwrap();
         assert_eq!(
             p.encoded_rustflags.as_deref(),
             Some(
@@ -734,18 +734,18 @@ mod tests {
         );
         assert!(p.notes[0].starts_with("RUSTFLAGS is set"), "{:?}", p.notes);
         assert!(!p.config.iter().any(|c| c.starts_with("target.")));
-        let p = plan_with(Board::QemuVirtAarch64, WS, &[], &[("CARGO_ENCODED_RUSTFLAGS", ""), ("RUSTFLAGS", "-Cpanic=unwind")]).unwrap();
+        let p = plan_with(Board::QEMU_VIRT_AARCH64, WS, &[], &[("CARGO_ENCODED_RUSTFLAGS", ""), ("RUSTFLAGS", "-Cpanic=unwind")]).unwrap();
         assert!(p.encoded_rustflags.unwrap().starts_with("-C\u{1f}relocation-model=static"));
     }
 
     #[test]
     fn build_rustflags_are_kept_as_target_rustflags() {
-        let p = plan_with(Board::QemuVirtAarch64, WS, &["[build]\nrustflags = \"-D warnings\"\n"], &[]).unwrap();
+        let p = plan_with(Board::QEMU_VIRT_AARCH64, WS, &["[build]\nrustflags = \"-D warnings\"\n"], &[]).unwrap();
         assert!(p.config.last().unwrap().starts_with("target.aarch64-unknown-none.rustflags=[\"-D\", \"warnings\", \"-C\""));
         assert_eq!(p.notes.len(), 1);
         // With target rustflags anywhere, cargo ignores build.rustflags anyway.
         let p = plan_with(
-            Board::QemuVirtAarch64,
+            Board::QEMU_VIRT_AARCH64,
             WS,
             &["[build]\nrustflags = [\"-Dwarnings\"]\n"],
             &[("CARGO_TARGET_AARCH64_UNKNOWN_NONE_RUSTFLAGS", "-C target-cpu=cortex-a53")],
@@ -772,13 +772,13 @@ mod tests {
             (&[], &[("RUSTFLAGS", "-C strip=symbols")], "RUSTFLAGS: `-C strip=symbols`"),
         ];
         for (files, env, want) in cases {
-            let e = plan_with(Board::QemuVirtAarch64, WS, files, env).unwrap_err().to_string();
+            let e = plan_with(Board::QEMU_VIRT_AARCH64, WS, files, env).unwrap_err().to_string();
             assert!(e.contains(want), "{want}\n{e}");
             assert!(e.contains("conflict with what a PD image needs"), "{e}");
         }
         // Another target's flags and non-matching cfgs do not count.
         let other = "[target.x86_64-unknown-none]\nrustflags = [\"-Crelocation-model=pic\"]\n[target.'cfg(unix)']\nrustflags = [\"-Crelocation-model=pic\"]\n";
-        assert!(plan_with(Board::QemuVirtAarch64, WS, &[other], &[]).is_ok());
+        assert!(plan_with(Board::QEMU_VIRT_AARCH64, WS, &[other], &[]).is_ok());
     }
 
     #[test]

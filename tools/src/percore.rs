@@ -511,7 +511,7 @@ mod tests {
         let r = check_bytes_for(
             "x.xml",
             e.text.as_bytes(),
-            Target { board: Some(Board::QemuVirtAarch64), config: Some(KernelConfig::SmpDebug) },
+            Target { board: Some(Board::QEMU_VIRT_AARCH64), config: Some(KernelConfig::SmpDebug) },
         );
         assert!(r.is_valid(), "{r}");
     }

@@ -203,7 +203,11 @@ pub fn spawn<S: AsRef<std::ffi::OsStr>>(
         }
         None => Command::new(bin),
     };
-    cmd.args(qemu_args(board, image, kernel32, cores)).args(extra).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+    cmd.args(qemu_args(board, image, kernel32, cores).map_err(anyhow::Error::msg)?)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr);
     Qemu::start(&mut cmd).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => not_found(),
         _ => anyhow::Error::new(e).context(format!("starting {bin}")),

@@ -97,7 +97,7 @@ impl Sdk {
 
     /// Boards and configs present in the SDK that tunnelkit supports.
     pub fn supported_board_configs(&self) -> Vec<(Board, KernelConfig)> {
-        Board::ALL
+        Board::BUILT_IN
             .into_iter()
             .flat_map(|b| KernelConfig::ALL.into_iter().map(move |c| (b, c)))
             .filter(|(b, c)| self.board_dir(*b, *c).is_ok())

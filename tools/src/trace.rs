@@ -888,7 +888,7 @@ mod tests {
 
     fn run_info() -> RunInfo {
         RunInfo {
-            board: Board::QemuVirtAarch64,
+            board: Board::QEMU_VIRT_AARCH64,
             config: KernelConfig::Debug,
             system: "s.xml".into(),
             built_system: "s.xml".into(),

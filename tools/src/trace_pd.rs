@@ -285,8 +285,8 @@ mod tests {
         for (old, new) in text.lines().zip(added.text.lines()) {
             assert!(new.starts_with(old) || old.trim() == "</system>", "{old:?} became {new:?}");
         }
-        valid(&added.text, Board::QemuVirtAarch64, KernelConfig::Debug);
-        valid(&added.text, Board::X86_64Generic, KernelConfig::Debug);
+        valid(&added.text, Board::QEMU_VIRT_AARCH64, KernelConfig::Debug);
+        valid(&added.text, Board::X86_64_GENERIC, KernelConfig::Debug);
         assert_eq!(
             describe(&added)[1],
             "trace region and channel to the dumper of each PD: 0 client_a (channel 61), 1 client_b (channel 61), 2 crypt (channel 61), \
@@ -299,9 +299,9 @@ mod tests {
         let added = add(&repo_file("tests/systems/containment.xml")).unwrap();
         assert_eq!(added.traced.len(), 11);
         assert!(added.traced.iter().any(|t| t.pd == "pod_c"));
-        valid(&added.text, Board::QemuVirtAarch64, KernelConfig::Debug);
+        valid(&added.text, Board::QEMU_VIRT_AARCH64, KernelConfig::Debug);
 
-        let demo = crate::console_pod::add(&repo_file("system.xml"), Board::QemuVirtAarch64, KernelConfig::Release).unwrap();
+        let demo = crate::console_pod::add(&repo_file("system.xml"), Board::QEMU_VIRT_AARCH64, KernelConfig::Release).unwrap();
         let added = add(&demo.text).unwrap();
         assert_eq!(added.traced.len(), 6, "the console pod is not traced");
         assert_eq!((added.priority, added.console.as_deref()), (253, Some("serial")));
@@ -309,7 +309,7 @@ mod tests {
             "<end pd=\"tunnelkit_trace\" id=\"61\" pp=\"true\" notify=\"false\" setvar_id=\"tunnelkit_console_channel\" />\n        <end pd=\"serial\" id=\"6\" notify=\"false\" />"
         ), "{}", added.text);
         assert!(added.traced.iter().all(|t| t.channel == 60), "61 is the console channel: {:?}", added.traced);
-        valid(&added.text, Board::QemuVirtAarch64, KernelConfig::Release);
+        valid(&added.text, Board::QEMU_VIRT_AARCH64, KernelConfig::Release);
     }
 
     #[test]

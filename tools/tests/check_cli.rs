@@ -138,7 +138,7 @@ fn the_demo_system_is_valid_and_the_library_agrees() {
     let r: Report = tunnelkit::check::check_file_with(
         &root().join("system.xml"),
         None,
-        tunnelkit::check::Target { board: Some(tunnelkit::board::Board::QemuVirtAarch64), config: None },
+        tunnelkit::check::Target { board: Some(tunnelkit::board::Board::QEMU_VIRT_AARCH64), config: None },
         None,
     );
     assert!(r.is_valid(), "{r}");
@@ -312,14 +312,14 @@ fn fuzz_search_path() -> Vec<PathBuf> {
 }
 
 fn check_any(bytes: &[u8]) {
-    let target = tunnelkit::check::Target { board: Some(tunnelkit::board::Board::QemuVirtAarch64), config: None };
+    let target = tunnelkit::check::Target { board: Some(tunnelkit::board::Board::QEMU_VIRT_AARCH64), config: None };
     let search = fuzz_search_path();
     let with_images = tunnelkit::check::check_bytes_with("fuzz.xml", bytes, target, Some(&search));
     for d in &with_images.diagnostics {
         assert!(d.pos.line >= 1 && d.pos.col >= 1, "{d}");
         assert!(d.severity == tunnelkit::check::Severity::Warning || !d.hint.is_empty(), "an error without a hint: {d}");
     }
-    let r = check_bytes("fuzz.xml", bytes, Some(tunnelkit::board::Board::QemuVirtAarch64));
+    let r = check_bytes("fuzz.xml", bytes, Some(tunnelkit::board::Board::QEMU_VIRT_AARCH64));
     for d in &r.diagnostics {
         assert!(d.pos.line >= 1 && d.pos.col >= 1, "{d}");
     }
@@ -385,7 +385,7 @@ fn long_fuzz() {
             mutate(base, &ops)
         };
         let search = fuzz_search_path();
-        let target = tunnelkit::check::Target { board: Some(tunnelkit::board::Board::QemuVirtAarch64), config: None };
+        let target = tunnelkit::check::Target { board: Some(tunnelkit::board::Board::QEMU_VIRT_AARCH64), config: None };
         let r = tunnelkit::check::check_bytes_with("fuzz.xml", &input, target, Some(&search));
         if r.is_valid() { valid += 1 } else { invalid += 1 }
     }
@@ -402,13 +402,13 @@ fn board_rules_apply_only_with_a_board() {
         )
     };
     // aarch64: stack top 0xff_ffff_e000, default stack 0x2000 → bottom 0xff_ffff_c000 (the microkit tool's limit too)
-    let ok = check_bytes("s.xml", sys("0xFFFFFFB000").as_bytes(), Some(Board::QemuVirtAarch64));
+    let ok = check_bytes("s.xml", sys("0xFFFFFFB000").as_bytes(), Some(Board::QEMU_VIRT_AARCH64));
     assert!(!ok.has_error("map-stack") && ok.has_error("ioport-arch"), "{ok}");
-    let bad = check_bytes("s.xml", sys("0xFFFFFFC000").as_bytes(), Some(Board::QemuVirtAarch64));
+    let bad = check_bytes("s.xml", sys("0xFFFFFFC000").as_bytes(), Some(Board::QEMU_VIRT_AARCH64));
     assert!(bad.has_error("map-stack"), "{bad}");
     let none = check_bytes("s.xml", sys("0xFFFFFFC000").as_bytes(), None);
     assert!(none.is_valid(), "{none}");
-    let x86 = check_bytes("s.xml", sys("0x4000000").as_bytes(), Some(Board::X86_64Generic));
+    let x86 = check_bytes("s.xml", sys("0x4000000").as_bytes(), Some(Board::X86_64_GENERIC));
     assert!(x86.is_valid(), "{x86}");
 }
 
@@ -432,12 +432,12 @@ fn cores_and_irq_forms_are_checked_with_a_board_and_config() {
     let on = |cpu: u32, board: Option<Board>, config: Option<KernelConfig>| {
         check_bytes_for("s.xml", sys(cpu).as_bytes(), Target { board, config })
     };
-    let arm = on(1, Some(Board::QemuVirtAarch64), Some(KernelConfig::Debug));
+    let arm = on(1, Some(Board::QEMU_VIRT_AARCH64), Some(KernelConfig::Debug));
     assert!(arm.has_error("cpu-range") && arm.has_error("irq-arch"), "{arm}");
     assert!(arm.to_string().contains("qemu_virt_aarch64's debug kernel has 1 core"), "{arm}");
     assert!(arm.to_string().contains("hint: use cpu=\"0\", or build with --config smp-debug (4 cores)"), "{arm}");
-    assert!(!on(3, Some(Board::QemuVirtAarch64), Some(KernelConfig::SmpDebug)).has_error("cpu-range"));
-    let four = on(4, Some(Board::QemuVirtAarch64), Some(KernelConfig::SmpRelease));
+    assert!(!on(3, Some(Board::QEMU_VIRT_AARCH64), Some(KernelConfig::SmpDebug)).has_error("cpu-range"));
+    let four = on(4, Some(Board::QEMU_VIRT_AARCH64), Some(KernelConfig::SmpRelease));
     assert!(
         four.to_string().contains(
             "s.xml:1:37: error: cpu-range: PD 'a' is on cpu 4, which does not exist: qemu_virt_aarch64's smp-release kernel has 4 cores"
@@ -445,11 +445,11 @@ fn cores_and_irq_forms_are_checked_with_a_board_and_config() {
         "{four}"
     );
     // Without a config, the board's largest kernel bounds the cpu.
-    assert!(!on(3, Some(Board::QemuVirtAarch64), None).has_error("cpu-range"));
-    assert!(on(4, Some(Board::QemuVirtAarch64), None).has_error("cpu-range"));
-    let x86 = on(15, Some(Board::X86_64Generic), Some(KernelConfig::SmpBenchmark));
+    assert!(!on(3, Some(Board::QEMU_VIRT_AARCH64), None).has_error("cpu-range"));
+    assert!(on(4, Some(Board::QEMU_VIRT_AARCH64), None).has_error("cpu-range"));
+    let x86 = on(15, Some(Board::X86_64_GENERIC), Some(KernelConfig::SmpBenchmark));
     assert!(!x86.has_error("cpu-range") && !x86.has_error("irq-arch"), "{x86}");
-    assert!(on(16, Some(Board::X86_64Generic), Some(KernelConfig::SmpBenchmark)).has_error("cpu-range"));
+    assert!(on(16, Some(Board::X86_64_GENERIC), Some(KernelConfig::SmpBenchmark)).has_error("cpu-range"));
     assert!(on(1, None, Some(KernelConfig::Release)).has_error("cpu-range"));
     assert!(check_bytes("s.xml", sys(1).as_bytes(), None).is_valid());
 }

@@ -2,8 +2,14 @@
 //! the PD linker script, and generates the per-channel lending symbols.
 //!
 //! Inputs (environment, set by `tunnelkit build`):
-//! - `TUNNELKIT_BOARD`: `qemu_virt_aarch64`, `x86_64_generic` or
-//!   `qemu_virt_riscv64` (default: the board of the target architecture);
+//! - `TUNNELKIT_BOARD`: the board's microkit name (default: the built-in
+//!   board of the target architecture: `qemu_virt_aarch64`,
+//!   `x86_64_generic` or `qemu_virt_riscv64`);
+//! - `TUNNELKIT_BOARD_FACTS`: required for any other board, which the host
+//!   tool reads from the SDK: `arch=<aarch64|x86_64|riscv64>
+//!   vspace_user_top=<hex> timer_hz=<decimal or -> smp_cores=<decimal>`
+//!   (see `tunnelkit_abi::board::Board::new`); for a built-in board they
+//!   must agree with the built-in facts (checked when the crate compiles);
 //! - `TUNNELKIT_CONFIG`: `debug`, `release`, `benchmark` or their `smp-`
 //!   twins (default `debug`);
 //! - `TUNNELKIT_TRACE=1` (or the crate's `trace` feature): record trace
@@ -16,13 +22,19 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::PathBuf;
 
-const BOARDS: &[(&str, &str)] = &[("qemu_virt_aarch64", "aarch64"), ("x86_64_generic", "x86_64"), ("qemu_virt_riscv64", "riscv64")];
+/// The built-in boards: name, `Board` constant, architecture.
+const BUILT_IN: &[(&str, &str, &str)] = &[
+    ("qemu_virt_aarch64", "QEMU_VIRT_AARCH64", "aarch64"),
+    ("x86_64_generic", "X86_64_GENERIC", "x86_64"),
+    ("qemu_virt_riscv64", "QEMU_VIRT_RISCV64", "riscv64"),
+];
 const CONFIGS: &[&str] = &["debug", "release", "benchmark", "smp-debug", "smp-release", "smp-benchmark"];
 /// Number of channel ids a Microkit PD can have (0..=61).
 const CHANNELS: usize = 62;
 
 fn main() {
     println!("cargo::rerun-if-env-changed=TUNNELKIT_BOARD");
+    println!("cargo::rerun-if-env-changed=TUNNELKIT_BOARD_FACTS");
     println!("cargo::rerun-if-env-changed=TUNNELKIT_CONFIG");
     println!("cargo::rerun-if-env-changed=TUNNELKIT_TRACE");
     println!("cargo::rerun-if-env-changed=TUNNELKIT_ACCOUNT");
@@ -35,33 +47,110 @@ fn main() {
     if env::var_os("CARGO_FEATURE_ACCOUNT").is_some() || matches!(env::var("TUNNELKIT_ACCOUNT").as_deref(), Ok("1" | "true")) {
         println!("cargo::rustc-cfg=tk_account");
     }
-    let board_list = BOARDS.iter().map(|(b, _)| format!("\"{b}\"")).collect::<Vec<_>>().join(", ");
     let config_list = CONFIGS.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
-    println!("cargo::rustc-check-cfg=cfg(tk_board, values({board_list}))");
     println!("cargo::rustc-check-cfg=cfg(tk_config, values({config_list}))");
 
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
-    let default_board = BOARDS.iter().find(|(_, a)| *a == arch).map(|(b, _)| *b).unwrap_or("qemu_virt_aarch64");
+    let default_board = BUILT_IN.iter().find(|(_, _, a)| *a == arch).map(|(b, _, _)| *b).unwrap_or("qemu_virt_aarch64");
     let board = env::var("TUNNELKIT_BOARD").unwrap_or_else(|_| default_board.to_string());
     let config = env::var("TUNNELKIT_CONFIG").unwrap_or_else(|_| "debug".to_string());
-
-    let Some((_, board_arch)) = BOARDS.iter().find(|(b, _)| *b == board) else {
-        panic!("TUNNELKIT_BOARD={board:?} is not a supported board; expected one of {board_list}");
-    };
     if !CONFIGS.contains(&config.as_str()) {
         panic!("TUNNELKIT_CONFIG={config:?} is not a supported config; expected one of {config_list}");
     }
+    let built_in = BUILT_IN.iter().find(|(b, _, _)| *b == board);
+    let facts =
+        env::var("TUNNELKIT_BOARD_FACTS").ok().map(|f| Facts::parse(&f).unwrap_or_else(|e| panic!("TUNNELKIT_BOARD_FACTS={f:?}: {e}")));
+    let board_arch = match (built_in, &facts) {
+        (_, Some(f)) => f.arch.clone(),
+        (Some((_, _, a)), None) => a.to_string(),
+        (None, None) => {
+            let names: Vec<_> = BUILT_IN.iter().map(|(b, _, _)| *b).collect();
+            panic!(
+                "TUNNELKIT_BOARD={board:?} is not a built-in board ({}): its facts come from the Microkit SDK; \
+                 build with `tunnelkit build --board {board}`, which reads them, or set TUNNELKIT_BOARD_FACTS",
+                names.join(", ")
+            )
+        }
+    };
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    if target_os == "none" && *board_arch != arch {
+    if target_os == "none" && board_arch != arch {
         panic!("TUNNELKIT_BOARD={board} is an {board_arch} board but the crate is built for {arch}");
     }
-    println!("cargo::rustc-cfg=tk_board=\"{board}\"");
     println!("cargo::rustc-cfg=tk_config=\"{config}\"");
 
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     fs::write(out.join("tunnelkit-pd.ld"), LINKER_SCRIPT).expect("write linker script");
     println!("cargo::rustc-link-search=native={}", out.display());
     fs::write(out.join("lend_symbols.rs"), lend_symbols()).expect("write lend symbols");
+    fs::write(out.join("board.rs"), board_source(&board, built_in.map(|(_, c, _)| *c), facts.as_ref())).expect("write board");
+}
+
+/// A board's facts as `TUNNELKIT_BOARD_FACTS` gives them.
+struct Facts {
+    arch: String,
+    vspace_user_top: u64,
+    timer_hz: Option<u64>,
+    smp_cores: u32,
+}
+
+impl Facts {
+    /// Parses `key=value` words; every key once, no others.
+    fn parse(text: &str) -> Result<Facts, String> {
+        let mut words = std::collections::BTreeMap::new();
+        for word in text.split_whitespace() {
+            let (k, v) = word.split_once('=').ok_or_else(|| format!("'{word}' is not key=value"))?;
+            if words.insert(k, v).is_some() {
+                return Err(format!("'{k}' is given twice"));
+            }
+        }
+        let mut take = |k: &str| words.remove(k).ok_or_else(|| format!("'{k}' is missing"));
+        let arch = take("arch")?.to_string();
+        if !["aarch64", "x86_64", "riscv64"].contains(&arch.as_str()) {
+            return Err(format!("arch '{arch}' is not aarch64, x86_64 or riscv64"));
+        }
+        let top = take("vspace_user_top")?;
+        let vspace_user_top = u64::from_str_radix(top.trim_start_matches("0x"), 16)
+            .map_err(|e| format!("vspace_user_top '{top}' is not hexadecimal: {e}"))?;
+        let hz = take("timer_hz")?;
+        let timer_hz = match hz {
+            "-" => None,
+            n => Some(n.parse().map_err(|e| format!("timer_hz '{n}': {e}"))?),
+        };
+        let cores = take("smp_cores")?;
+        let smp_cores = cores.parse().map_err(|e| format!("smp_cores '{cores}': {e}"))?;
+        if let Some(k) = words.keys().next() {
+            return Err(format!("unknown key '{k}'"));
+        }
+        Ok(Facts { arch, vspace_user_top, timer_hz, smp_cores })
+    }
+}
+
+/// `BOARD`: the built-in constant, or one made of the given facts (checked
+/// against the built-in ones when the board has them).
+fn board_source(name: &str, built_in: Option<&str>, facts: Option<&Facts>) -> String {
+    let mut s = String::from("/// The board this PD is built for.\n");
+    match (built_in, facts) {
+        (Some(c), None) => writeln!(s, "pub const BOARD: Board = Board::{c};").unwrap(),
+        (_, Some(f)) => {
+            let arch = match f.arch.as_str() {
+                "aarch64" => "Aarch64",
+                "x86_64" => "X86_64",
+                _ => "Riscv64",
+            };
+            let hz = f.timer_hz.map_or("None".to_string(), |h| format!("Some({h})"));
+            writeln!(s, "pub const BOARD: Board = Board::new({name:?}, Arch::{arch}, {:#x}, {hz}, {});", f.vspace_user_top, f.smp_cores)
+                .unwrap();
+            if let Some(c) = built_in {
+                writeln!(
+                    s,
+                    "const _: () = assert!(BOARD.same_facts(Board::{c}), \"TUNNELKIT_BOARD_FACTS disagree with the built-in facts of {name}\");"
+                )
+                .unwrap();
+            }
+        }
+        (None, None) => unreachable!("checked in main"),
+    }
+    s
 }
 
 /// One `(vaddr, size)` pair of patched words per channel id, named so that an

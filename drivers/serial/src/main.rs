@@ -4,10 +4,11 @@
 //! Passive, so each caller's budget pays for its own output, and one call's
 //! bytes are never interleaved with another's.
 //!
-//! AArch64 (QEMU virt): PL011 at the `<map>` named by `uart_vaddr` /
-//! `uart_size` (uncached). x86_64: 16550 COM1 through `<ioport id="0">`, whose
-//! base port the tool writes into `uart_port` (`setvar_addr`). RISC-V (QEMU
-//! virt): the NS16550A's byte registers at the `<map>` of `uart_vaddr`.
+//! AArch64 and RISC-V: the board's console UART (PL011 on QEMU virt, the
+//! NS16550A of QEMU's RISC-V virt, the UARTs of the real boards listed in
+//! `tunnelkit_abi::uart`) at the `<map>` named by `uart_vaddr` / `uart_size`
+//! (uncached). x86_64: 16550 COM1 through `<ioport id="0">`, whose base port
+//! the tool writes into `uart_port` (`setvar_addr`).
 
 #![no_std]
 #![no_main]
@@ -18,7 +19,7 @@ use core::convert::Infallible;
 use tunnelkit_runtime::{Channel, Handler, MessageInfo, console, mr, printing, protection_domain, region_setvars, setvar};
 
 region_setvars!(
-    /// Virtual address of the PL011 (AArch64) or NS16550A (RISC-V) registers.
+    /// Virtual address of the page holding the console UART's registers.
     static uart_vaddr, uart_size
 );
 setvar!(
@@ -67,65 +68,75 @@ use mmio::Uart;
 #[cfg(target_arch = "x86_64")]
 use uart16550::Uart;
 
-/// A UART in memory: the PL011 of QEMU's AArch64 virt machine, or the
-/// NS16550A of its RISC-V one (byte registers, sending needs no set-up).
+/// A UART in memory: the board's console UART (`tunnelkit_runtime::uart`,
+/// one table with the tool that maps it), whose registers start that far
+/// into the mapped page. Sending needs no set-up on any of them: the
+/// firmware and boot loader leave the console UART running.
 #[cfg(not(target_arch = "x86_64"))]
 mod mmio {
-    use tunnelkit_runtime::DeviceMemory;
-
-    /// PL011: data register; flag register, bit 5 transmit FIFO full.
-    #[cfg(target_arch = "aarch64")]
-    mod regs {
-        use tunnelkit_runtime::DeviceMemory;
-        const DR: u64 = 0x00;
-        const FR: u64 = 0x18;
-        const FR_TXFF: u32 = 1 << 5;
-
-        pub fn busy(r: &DeviceMemory) -> bool {
-            r.read32(FR).map(|f| f & FR_TXFF != 0).unwrap_or(false)
-        }
-
-        pub fn send(r: &DeviceMemory, b: u8) {
-            let _ = r.write32(DR, u32::from(b));
-        }
-    }
-
-    /// NS16550A: transmit holding register; line status register, bit 5
-    /// transmit holding register empty.
-    #[cfg(target_arch = "riscv64")]
-    mod regs {
-        use tunnelkit_runtime::DeviceMemory;
-        const THR: u64 = 0;
-        const LSR: u64 = 5;
-        const LSR_THRE: u8 = 1 << 5;
-
-        pub fn busy(r: &DeviceMemory) -> bool {
-            r.read8(LSR).map(|s| s & LSR_THRE == 0).unwrap_or(false)
-        }
-
-        pub fn send(r: &DeviceMemory, b: u8) {
-            let _ = r.write8(THR, b);
-        }
-    }
+    use tunnelkit_runtime::uart::{self, BoardUart, UartKind};
+    use tunnelkit_runtime::{BOARD, DeviceMemory};
 
     /// The UART at the `<map>` of `uart_vaddr` / `uart_size`, if any.
-    pub struct Uart(Option<DeviceMemory>);
+    pub struct Uart(Option<(DeviceMemory, BoardUart)>);
 
     impl Uart {
         pub fn new() -> Self {
-            Self(DeviceMemory::from_setvars(&super::uart_vaddr, &super::uart_size))
+            let regs = DeviceMemory::from_setvars(&super::uart_vaddr, &super::uart_size);
+            Self(regs.zip(uart::for_board(BOARD.name())))
         }
 
-        /// Whether the system maps the registers.
+        /// Whether the system maps the registers of a UART the driver knows.
         pub fn configured(&self) -> bool {
             self.0.is_some()
         }
 
         /// Sends one byte, waiting while the transmitter is full; nothing if unmapped.
         pub fn put(&mut self, b: u8) {
-            let Some(r) = self.0 else { return };
-            while regs::busy(&r) {}
-            regs::send(&r, b);
+            let Some((r, uart)) = self.0 else { return };
+            let l = Layout::of(uart.kind);
+            let at = |reg: u64| uart.offset() + reg;
+            // A register the page does not hold reads as "can send": the
+            // byte is lost rather than the pod spinning forever.
+            let fallback = if l.ready_when_set { u32::MAX } else { 0 };
+            let status =
+                |r: &DeviceMemory| if l.bytes { r.read8(at(l.status)).map(u32::from) } else { r.read32(at(l.status)) }.unwrap_or(fallback);
+            while (status(&r) & l.ready_bit != 0) != l.ready_when_set {}
+            let _ = match l.bytes {
+                true => r.write8(at(l.data), b),
+                false => r.write32(at(l.data), u32::from(b)),
+            };
+        }
+    }
+
+    /// Where a kind of UART takes a byte, and how it says it can.
+    struct Layout {
+        /// Status register offset.
+        status: u64,
+        /// The status bit that tells.
+        ready_bit: u32,
+        /// Whether the transmitter can take a byte when that bit is set
+        /// (else when it is clear).
+        ready_when_set: bool,
+        /// Data register offset.
+        data: u64,
+        /// 8-bit registers (else 32-bit).
+        bytes: bool,
+    }
+
+    impl Layout {
+        fn of(kind: UartKind) -> Layout {
+            let (status, bit, ready_when_set, data) = match kind {
+                UartKind::Pl011 => (0x18, 5, false, 0x00),
+                UartKind::Ns16550 { reg_shift } => (5 << reg_shift, 5, true, 0),
+                UartKind::Imx => (0x98, 14, true, 0x40),
+                UartKind::Meson => (0x0C, 21, false, 0x00),
+                UartKind::BcmMiniUart => (0x54, 5, true, 0x40),
+                UartKind::Cadence => (0x2C, 4, false, 0x30),
+                UartKind::Lpuart => (0x14, 23, true, 0x1C),
+                UartKind::Stm32 => (0x1C, 7, true, 0x28),
+            };
+            Layout { status, ready_bit: 1 << bit, ready_when_set, data, bytes: kind == UartKind::Ns16550 { reg_shift: 0 } }
         }
     }
 }

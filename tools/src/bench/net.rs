@@ -109,9 +109,10 @@ impl Kind {
 /// (`None` for a board without one.)
 pub fn system_file(board: Board, kind: Kind) -> Option<&'static str> {
     match (board, kind) {
-        (Board::QemuVirtAarch64, Kind::Floor) => Some("net-floor.xml"),
-        (Board::X86_64Generic, Kind::Floor) => Some("net-floor.x86_64_generic.xml"),
-        (Board::QemuVirtRiscv64, Kind::Floor) => Some("net-floor.qemu_virt_riscv64.xml"),
+        (Board::QEMU_VIRT_AARCH64, Kind::Floor) => Some("net-floor.xml"),
+        (Board::X86_64_GENERIC, Kind::Floor) => Some("net-floor.x86_64_generic.xml"),
+        (Board::QEMU_VIRT_RISCV64, Kind::Floor) => Some("net-floor.qemu_virt_riscv64.xml"),
+        (_, Kind::Floor) => None,
         (_, Kind::Tunnel) => net::system_file(board, false),
         (_, Kind::Async) => net::system_file(board, true),
     }
@@ -403,7 +404,7 @@ pub fn run(ws: &Workspace, sdk: &Sdk, board: Board, config: KernelConfig) -> Res
         }
         systems.push(measure(ws, sdk, board, config, kind, &path, &kernel32, &extra)?);
     }
-    let mut flags = qemu_args(board, Path::new("<image>"), Path::new("<kernel32>"), 1);
+    let mut flags = qemu_args(board, Path::new("<image>"), Path::new("<kernel32>"), 1).map_err(anyhow::Error::msg)?;
     flags.extend(extra);
     Ok(NetResults {
         board: board.name().into(),
@@ -845,7 +846,7 @@ pub const END_MARKER: &str = "<!-- tunnelkit-net-results:end -->";
 /// that this version reads (older files are skipped with a warning).
 pub fn measured_boards(root: &Path) -> Vec<NetResults> {
     let mut boards = Vec::new();
-    for b in Board::ALL {
+    for b in Board::BUILT_IN {
         let json = root.join("bench-results").join(b.name()).join("net.json");
         let Ok(text) = fs::read_to_string(&json) else { continue };
         match serde_json::from_str(&text) {
@@ -887,7 +888,7 @@ mod tests {
     fn system(kind: Kind, share_us: u64, curve: &[f64], rtt: f64) -> NetSystem {
         NetSystem {
             kind,
-            system: system_file(Board::QemuVirtAarch64, kind).unwrap().into(),
+            system: system_file(Board::QEMU_VIRT_AARCH64, kind).unwrap().into(),
             budget: Budget {
                 active: vec![PdShare { name: "net".into(), budget_us: share_us, period_us: 10_000 }],
                 share: share_us as f64 / 10_000.0,
@@ -986,13 +987,13 @@ mod tests {
 
     #[test]
     fn each_board_has_its_systems_and_the_pipelines_the_same_total_budget() {
-        assert_eq!(system_file(Board::QemuVirtAarch64, Kind::Floor), Some("net-floor.xml"));
-        assert_eq!(system_file(Board::X86_64Generic, Kind::Floor), Some("net-floor.x86_64_generic.xml"));
-        assert_eq!(system_file(Board::X86_64Generic, Kind::Async), Some("net-async.x86_64_generic.xml"));
-        assert_eq!(system_file(Board::QemuVirtRiscv64, Kind::Floor), Some("net-floor.qemu_virt_riscv64.xml"));
+        assert_eq!(system_file(Board::QEMU_VIRT_AARCH64, Kind::Floor), Some("net-floor.xml"));
+        assert_eq!(system_file(Board::X86_64_GENERIC, Kind::Floor), Some("net-floor.x86_64_generic.xml"));
+        assert_eq!(system_file(Board::X86_64_GENERIC, Kind::Async), Some("net-async.x86_64_generic.xml"));
+        assert_eq!(system_file(Board::QEMU_VIRT_RISCV64, Kind::Floor), Some("net-floor.qemu_virt_riscv64.xml"));
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let share = |b: Board, k: Kind| budget(&fs::read_to_string(root.join(system_file(b, k).unwrap())).unwrap()).unwrap().share;
-        for b in Board::ALL.into_iter().filter(|&b| system_file(b, Kind::Tunnel).is_some()) {
+        for b in Board::BUILT_IN.into_iter().filter(|&b| system_file(b, Kind::Tunnel).is_some()) {
             let (tunnel, asynch) = (share(b, Kind::Tunnel), share(b, Kind::Async));
             assert!((tunnel - asynch).abs() < 1e-9, "{}: tunnel {tunnel}, async {asynch}", b.name());
         }

@@ -747,7 +747,7 @@ pub fn readme_section_for_boards(boards: &[(Results, String)]) -> String {
 /// with its image directory relative to the README, in board order.
 pub fn measured_boards(root: &Path) -> Result<Vec<(Results, String)>> {
     let mut boards = Vec::new();
-    for b in crate::board::Board::ALL {
+    for b in crate::board::Board::BUILT_IN {
         let json = root.join("bench-results").join(b.name()).join("results.json");
         if let Ok(text) = fs::read_to_string(&json) {
             let results = serde_json::from_str(&text).with_context(|| format!("parsing {}", json.display()))?;

@@ -75,7 +75,7 @@ struct BenchSystem {
 /// (which depend on budgets) must run on host time there. On
 /// `qemu_virt_riscv64` the kernel's timer is SBI's, on QEMU's virtual clock.
 pub fn budgets_work_under_icount(board: Board) -> bool {
-    matches!(board, Board::QemuVirtAarch64 | Board::QemuVirtRiscv64)
+    matches!(board, Board::QEMU_VIRT_AARCH64 | Board::QEMU_VIRT_RISCV64)
 }
 
 /// Runs the benchmark systems and parses their output.
@@ -160,7 +160,8 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome
 
 /// The QEMU flags of a benchmark boot, with the image paths abstracted.
 pub fn flags(board: Board) -> String {
-    let mut args = qemu_args(board, Path::new("<image>"), Path::new("<sdk>/board/x86_64_generic/benchmark/elf/sel4_32.elf"), 1);
+    let mut args = qemu_args(board, Path::new("<image>"), Path::new("<sdk>/board/x86_64_generic/benchmark/elf/sel4_32.elf"), 1)
+        .unwrap_or_else(|e| vec![e]);
     args.extend(ICOUNT.iter().map(|s| s.to_string()));
     args.join(" ")
 }
@@ -170,7 +171,9 @@ pub fn describe_flags(board: Board) -> String {
     if budgets_work_under_icount(board) {
         flags(board)
     } else {
-        let plain = qemu_args(board, Path::new("<image>"), Path::new("<sdk>/board/x86_64_generic/benchmark/elf/sel4_32.elf"), 1).join(" ");
+        let plain = qemu_args(board, Path::new("<image>"), Path::new("<sdk>/board/x86_64_generic/benchmark/elf/sel4_32.elf"), 1)
+            .unwrap_or_else(|e| vec![e])
+            .join(" ");
         format!("{} (crossings); {plain} ({}, budgets need the timer)", flags(board), super::report::HOST_TIME_CROSSTALK)
     }
 }

@@ -464,17 +464,20 @@ pub struct SmpRequest {
 /// What the cycle counter counts on `board` under multi-threaded TCG.
 pub fn counter(board: Board) -> &'static str {
     match board {
-        Board::QemuVirtAarch64 => {
+        Board::QEMU_VIRT_AARCH64 => {
             "PMCCNTR_EL0, which QEMU without icount advances by one per nanosecond of its virtual clock (host time): cycles are nanoseconds"
         }
-        Board::X86_64Generic => "the TSC, which QEMU's TCG takes from the host's TSC: cycles are host TSC ticks",
-        Board::QemuVirtRiscv64 => "the time CSR (10 MHz), which QEMU without icount advances with its virtual clock (host time)",
+        Board::X86_64_GENERIC => "the TSC, which QEMU's TCG takes from the host's TSC: cycles are host TSC ticks",
+        Board::QEMU_VIRT_RISCV64 => "the time CSR (10 MHz), which QEMU without icount advances with its virtual clock (host time)",
+        _ => "the board's cycle counter",
     }
 }
 
 /// The QEMU flags of a multicore benchmark boot, with the image paths abstracted.
 pub fn flags(board: Board, cores: u32) -> String {
-    qemu_args(board, Path::new("<image>"), Path::new("<sdk>/board/x86_64_generic/smp-benchmark/elf/sel4_32.elf"), cores).join(" ")
+    qemu_args(board, Path::new("<image>"), Path::new("<sdk>/board/x86_64_generic/smp-benchmark/elf/sel4_32.elf"), cores)
+        .unwrap_or_else(|e| vec![e])
+        .join(" ")
 }
 
 /// The host's core count.
@@ -660,7 +663,7 @@ pub(crate) mod tests {
             cores: 4,
             host_cores: 2,
             runs: 3,
-            counter: counter(Board::QemuVirtAarch64).into(),
+            counter: counter(Board::QEMU_VIRT_AARCH64).into(),
             boot_seconds: vec![BootTime { system: "migration".into(), seconds: Spread { median: 3.0, min: 2.5, max: 4.0 } }],
             migration: Vec::new(),
             migration_ratios: Vec::new(),
@@ -754,8 +757,8 @@ pub(crate) mod tests {
 
     #[test]
     fn flags_name_the_core_count() {
-        assert!(flags(Board::QemuVirtAarch64, 4).ends_with("-smp 4"));
-        assert!(flags(Board::X86_64Generic, 4).contains("smp-benchmark/elf/sel4_32.elf"));
-        assert!(!flags(Board::X86_64Generic, 4).contains("icount"));
+        assert!(flags(Board::QEMU_VIRT_AARCH64, 4).ends_with("-smp 4"));
+        assert!(flags(Board::X86_64_GENERIC, 4).contains("smp-benchmark/elf/sel4_32.elf"));
+        assert!(!flags(Board::X86_64_GENERIC, 4).contains("icount"));
     }
 }

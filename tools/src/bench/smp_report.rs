@@ -498,7 +498,7 @@ fn demote(section: &str) -> String {
 pub fn measured_boards(root: &std::path::Path) -> anyhow::Result<Vec<(super::smp::SmpResults, String)>> {
     use anyhow::Context as _;
     let mut boards = Vec::new();
-    for b in crate::board::Board::ALL {
+    for b in crate::board::Board::BUILT_IN {
         let json = root.join("bench-results").join(b.name()).join("smp").join("smp.json");
         if let Ok(text) = std::fs::read_to_string(&json) {
             let r = serde_json::from_str(&text).with_context(|| format!("parsing {}", json.display()))?;

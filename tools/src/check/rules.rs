@@ -210,7 +210,7 @@ fn cpus(sys: &System, target: Target, sink: &mut Sink) {
         (Some(b), Some(c)) => (b.cores(c), format!("{}'s {} kernel", b.name(), c.name())),
         (Some(b), None) => (b.cores(KernelConfig::SmpDebug), format!("{}'s largest (smp) kernel", b.name())),
         (None, Some(c)) if !c.is_smp() => (1, format!("the {} kernel of every board", c.name())),
-        (None, Some(c)) => (Board::ALL.iter().map(|b| b.cores(c)).max().unwrap_or(1), format!("every board's {} kernel", c.name())),
+        (None, Some(c)) => (Board::BUILT_IN.iter().map(|b| b.cores(c)).max().unwrap_or(1), format!("every board's {} kernel", c.name())),
         (None, None) => return,
     };
     for pd in &sys.pds {

@@ -13,52 +13,87 @@ pub enum Arch {
     Riscv64,
 }
 
-/// A Microkit board tunnelkit builds for.
+/// A Microkit board and the facts about it a PD needs: the three boards
+/// tunnelkit boots in QEMU are built in ([`Board::BUILT_IN`]); the host tool
+/// reads any other board's facts from the SDK (`board/<board>/<config>/`)
+/// and hands them to the PD build (`TUNNELKIT_BOARD_FACTS`, see
+/// `tunnelkit-sys`'s build script).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Board {
-    /// QEMU `virt`, Cortex-A53, 40-bit PA, seL4 in hypervisor mode.
-    QemuVirtAarch64,
-    /// Generic x86_64 PC without VT-x.
-    X86_64Generic,
-    /// QEMU `virt`, RV64GC, Sv39, booted by QEMU's OpenSBI.
-    QemuVirtRiscv64,
+pub struct Board {
+    name: &'static str,
+    arch: Arch,
+    vspace_user_top: u64,
+    timer_hz: Option<u64>,
+    smp_cores: u32,
 }
 
 impl Board {
-    /// Every supported board.
-    pub const ALL: [Board; 3] = [Board::QemuVirtAarch64, Board::X86_64Generic, Board::QemuVirtRiscv64];
+    /// QEMU `virt`, Cortex-A53, 40-bit PA, seL4 in hypervisor mode.
+    pub const QEMU_VIRT_AARCH64: Board = Board::new("qemu_virt_aarch64", Arch::Aarch64, 0xFF_FFFF_FFFF, None, 4);
+    /// Generic x86_64 PC without VT-x.
+    pub const X86_64_GENERIC: Board = Board::new("x86_64_generic", Arch::X86_64, 0x7FFF_FFFF_EFFF, None, 16);
+    /// QEMU `virt`, RV64GC, Sv39, booted by QEMU's OpenSBI; `time` at 10 MHz.
+    pub const QEMU_VIRT_RISCV64: Board = Board::new("qemu_virt_riscv64", Arch::Riscv64, 0x3F_FFFF_EFFF, Some(10_000_000), 4);
+
+    /// The boards whose facts tunnelkit carries: the ones it boots in QEMU,
+    /// tests and benchmarks on.
+    pub const BUILT_IN: [Board; 3] = [Board::QEMU_VIRT_AARCH64, Board::X86_64_GENERIC, Board::QEMU_VIRT_RISCV64];
+
+    /// A board from its facts: its microkit name, architecture,
+    /// `seL4_UserVSpaceTop` (`address_space_constants.json`), the rate of the
+    /// `time` CSR on RISC-V (the kernel's `TIMER_FREQUENCY`; `None`
+    /// elsewhere) and the cores of its smp kernels (`MAX_NUM_NODES`).
+    pub const fn new(name: &'static str, arch: Arch, vspace_user_top: u64, timer_hz: Option<u64>, smp_cores: u32) -> Board {
+        Board { name, arch, vspace_user_top, timer_hz, smp_cores }
+    }
 
     /// The board's name as the microkit tool spells it.
     pub const fn name(self) -> &'static str {
-        match self {
-            Board::QemuVirtAarch64 => "qemu_virt_aarch64",
-            Board::X86_64Generic => "x86_64_generic",
-            Board::QemuVirtRiscv64 => "qemu_virt_riscv64",
-        }
+        self.name
     }
 
-    /// Looks a board up by its microkit name.
+    /// Looks a built-in board up by its microkit name (any other board's
+    /// facts come from the SDK).
     pub fn from_name(name: &str) -> Option<Board> {
-        Self::ALL.into_iter().find(|b| b.name() == name)
+        Self::BUILT_IN.into_iter().find(|b| b.name() == name)
+    }
+
+    /// Whether `self` and `other` have the same facts (in constants, where
+    /// `==` cannot be called).
+    pub const fn same_facts(self, other: Board) -> bool {
+        let (a, b) = (self.name.as_bytes(), other.name.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        let same_hz = match (self.timer_hz, other.timer_hz) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => true,
+            _ => false,
+        };
+        self.arch as u8 == other.arch as u8 && self.vspace_user_top == other.vspace_user_top && same_hz && self.smp_cores == other.smp_cores
+    }
+
+    /// Whether this is one of [`Board::BUILT_IN`].
+    pub fn is_built_in(self) -> bool {
+        Self::from_name(self.name) == Some(self)
     }
 
     /// The board's architecture.
     pub const fn arch(self) -> Arch {
-        match self {
-            Board::QemuVirtAarch64 => Arch::Aarch64,
-            Board::X86_64Generic => Arch::X86_64,
-            Board::QemuVirtRiscv64 => Arch::Riscv64,
-        }
+        self.arch
     }
 
     /// `seL4_UserVSpaceTop` (the SDK's `address_space_constants.json`
     /// `vspace_user_top`).
     pub const fn vspace_user_top(self) -> u64 {
-        match self {
-            Board::QemuVirtAarch64 => 0xFF_FFFF_FFFF,
-            Board::X86_64Generic => 0x7FFF_FFFF_EFFF,
-            Board::QemuVirtRiscv64 => 0x3F_FFFF_EFFF,
-        }
+        self.vspace_user_top
     }
 
     /// Address of the IPC buffer Microkit 2.3 maps for every PD: the highest
@@ -72,10 +107,7 @@ impl Board {
     /// kernel's `TIMER_FREQUENCY`, 10 MHz on QEMU `virt`). `None`: AArch64
     /// reads `CNTFRQ_EL0`; the x86 TSC's rate is measured.
     pub const fn timer_hz(self) -> Option<u64> {
-        match self {
-            Board::QemuVirtRiscv64 => Some(10_000_000),
-            Board::QemuVirtAarch64 | Board::X86_64Generic => None,
-        }
+        self.timer_hz
     }
 
     /// Initial stack pointer of every PD (one guard page below the IPC buffer).
@@ -182,10 +214,7 @@ impl Board {
         if !config.is_smp() {
             return 1;
         }
-        match self {
-            Board::QemuVirtAarch64 | Board::QemuVirtRiscv64 => 4,
-            Board::X86_64Generic => 16,
-        }
+        self.smp_cores
     }
 
     /// `CONFIG_HARDWARE_DEBUG_API` of `config`'s kernel on this board: the
@@ -198,7 +227,7 @@ impl Board {
     /// [`Board::cores`] (x86 counts the CPUs it finds; the ARM kernel waits
     /// for every core its configuration names).
     pub const fn cores_are_a_choice(self) -> bool {
-        matches!(self, Board::X86_64Generic)
+        matches!(self.arch, Arch::X86_64)
     }
 }
 
@@ -208,17 +237,17 @@ mod tests {
 
     #[test]
     fn ipc_buffer_and_stack_match_microkit_layout() {
-        assert_eq!(Board::QemuVirtAarch64.ipc_buffer_addr(), 0xFF_FFFF_F000);
-        assert_eq!(Board::QemuVirtAarch64.stack_top(), 0xFF_FFFF_E000);
-        assert_eq!(Board::X86_64Generic.ipc_buffer_addr(), 0x7FFF_FFFF_E000);
-        assert_eq!(Board::X86_64Generic.stack_top(), 0x7FFF_FFFF_D000);
-        assert_eq!(Board::QemuVirtRiscv64.ipc_buffer_addr(), 0x3F_FFFF_E000);
-        assert_eq!(Board::QemuVirtRiscv64.stack_top(), 0x3F_FFFF_D000);
+        assert_eq!(Board::QEMU_VIRT_AARCH64.ipc_buffer_addr(), 0xFF_FFFF_F000);
+        assert_eq!(Board::QEMU_VIRT_AARCH64.stack_top(), 0xFF_FFFF_E000);
+        assert_eq!(Board::X86_64_GENERIC.ipc_buffer_addr(), 0x7FFF_FFFF_E000);
+        assert_eq!(Board::X86_64_GENERIC.stack_top(), 0x7FFF_FFFF_D000);
+        assert_eq!(Board::QEMU_VIRT_RISCV64.ipc_buffer_addr(), 0x3F_FFFF_E000);
+        assert_eq!(Board::QEMU_VIRT_RISCV64.stack_top(), 0x3F_FFFF_D000);
     }
 
     #[test]
     fn names_round_trip() {
-        for b in Board::ALL {
+        for b in Board::BUILT_IN {
             assert_eq!(Board::from_name(b.name()), Some(b));
         }
         for c in KernelConfig::ALL {

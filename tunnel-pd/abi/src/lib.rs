@@ -20,6 +20,7 @@ pub mod error;
 pub mod reply;
 pub mod supervision;
 pub mod trace;
+pub mod uart;
 
 /// Number of channel ids a Microkit PD may use (0..=61).
 pub const MICROKIT_MAX_CHANNELS: usize = 62;

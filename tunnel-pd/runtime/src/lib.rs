@@ -57,6 +57,7 @@ pub use tunnelkit_abi::error::Sel4Error;
 pub use tunnelkit_abi::reply::{
     BUSY_LABEL, FAULT_LABEL, HELD_LABEL, OVERRUN_LABEL, RESTART_AFTER_FAULT, RESTART_AFTER_OVERRUN, RESTART_HELD,
 };
+pub use tunnelkit_abi::uart;
 #[cfg(target_os = "none")]
 pub use tunnelkit_sys::memory::{DeviceMemory, OutOfBounds, SharedMemory};
 

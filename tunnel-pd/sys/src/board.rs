@@ -2,15 +2,7 @@
 
 pub use tunnelkit_abi::board::{Arch, Board, KernelConfig};
 
-/// The board this PD is built for.
-#[cfg(tk_board = "qemu_virt_aarch64")]
-pub const BOARD: Board = Board::QemuVirtAarch64;
-/// The board this PD is built for.
-#[cfg(tk_board = "x86_64_generic")]
-pub const BOARD: Board = Board::X86_64Generic;
-/// The board this PD is built for.
-#[cfg(tk_board = "qemu_virt_riscv64")]
-pub const BOARD: Board = Board::QemuVirtRiscv64;
+include!(concat!(env!("OUT_DIR"), "/board.rs"));
 
 /// The kernel configuration this PD is built for.
 #[cfg(tk_config = "debug")]

@@ -36,9 +36,9 @@ const WARMUP: u64 = 5;
 /// the `time` CSR counts at 10 MHz.
 fn window() -> u64 {
     match BOARD {
-        Board::QemuVirtAarch64 => 300_000_000,
-        Board::X86_64Generic => 800_000_000,
-        Board::QemuVirtRiscv64 => 3_000_000,
+        Board::QEMU_VIRT_AARCH64 => 300_000_000,
+        Board::X86_64_GENERIC => 800_000_000,
+        Board::QEMU_VIRT_RISCV64 => 3_000_000,
     }
 }
 

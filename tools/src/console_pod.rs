@@ -602,7 +602,8 @@ mod tests {
 
     #[test]
     fn real_boards_get_their_own_uart_and_a_board_without_a_driver_is_an_error() {
-        let text = "<system>\n  <protection_domain name=\"a\" priority=\"1\"><program_image path=\"a.elf\" /></protection_domain>\n</system>";
+        let text =
+            "<system>\n  <protection_domain name=\"a\" priority=\"1\"><program_image path=\"a.elf\" /></protection_domain>\n</system>";
         let odroidc2 = Board::new("odroidc2", Arch::Aarch64, 0xFF_FFFF_FFFF, None, 4);
         let added = add(text, odroidc2, KernelConfig::Release).unwrap();
         assert!(added.text.contains("phys_addr=\"0xc8100000\""), "the page of the UART at 0xc81004c0:\n{}", added.text);

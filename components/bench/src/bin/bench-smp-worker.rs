@@ -22,7 +22,7 @@
 use core::convert::Infallible;
 
 use bench::{THROUGHPUT_UNITS, Units, bench as svc};
-use tunnelkit_runtime::{BOARD, Board, Channel, Handler, SharedMemory, cycles, pd_name, protection_domain, region_setvars, wait_for};
+use tunnelkit_runtime::{Arch, BOARD, Channel, Handler, SharedMemory, cycles, pd_name, protection_domain, region_setvars, wait_for};
 use tunnelkit_tunnel::{CallError, Connection};
 
 const CONDUCTOR: Channel = Channel::new(0);
@@ -33,12 +33,12 @@ const WARMUP: u64 = 5;
 /// Measurement window in counter cycles: 300 ms of QEMU's virtual clock on
 /// AArch64 (`PMCCNTR_EL0` counts nanoseconds without icount); on x86_64 the
 /// TSC follows the host's (2.6 GHz here), so about 300 ms too; on RISC-V
-/// the `time` CSR counts at 10 MHz.
+/// the `time` CSR counts at the board's timer rate (10 MHz on QEMU).
 fn window() -> u64 {
-    match BOARD {
-        Board::QEMU_VIRT_AARCH64 => 300_000_000,
-        Board::X86_64_GENERIC => 800_000_000,
-        Board::QEMU_VIRT_RISCV64 => 3_000_000,
+    match BOARD.arch() {
+        Arch::Aarch64 => 300_000_000,
+        Arch::X86_64 => 800_000_000,
+        Arch::Riscv64 => BOARD.timer_hz().unwrap_or(10_000_000) * 3 / 10,
     }
 }
 

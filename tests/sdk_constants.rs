@@ -23,7 +23,7 @@ fn labels_and_config_match_the_sdk() {
     for (board, config) in present {
         let what = format!("{} {}", board.name(), config.name());
         let invocations = sdk.board_json(board, config, "invocations_all.json").unwrap();
-        let ours = InvocationLabels::new(board.arch(), config);
+        let ours = InvocationLabels::for_board(board, config);
         let mut checked = 0;
         for (name, label) in ours.named() {
             let theirs = invocations.get(name).and_then(Value::as_u64).unwrap_or_else(|| panic!("{what}: SDK has no label {name}"));

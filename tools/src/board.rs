@@ -4,6 +4,7 @@
 use std::path::Path;
 
 pub use tunnelkit_abi::board::{Arch, Board, KernelConfig};
+pub use tunnelkit_abi::uart;
 
 /// The Rust target PD images for `board` are compiled for.
 pub fn rust_target(board: Board) -> &'static str {
@@ -261,21 +262,32 @@ pub fn board_from_sdk(sdk: &crate::sdk::Sdk, name: &str) -> Result<Board, String
         PlatformArch::X86_64 => Arch::X86_64,
         PlatformArch::Riscv64 => Arch::Riscv64,
     };
+    let gen_config = |dir: &Path| {
+        let path = dir.join("include/kernel/gen_config.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        serde_json::from_str::<serde_json::Value>(&text)
+            .map(|j| (j, path.clone()))
+            .map_err(|e| format!("{}: not valid JSON: {e}", path.display()))
+    };
     let timer_hz = match arch {
         Arch::Riscv64 => {
-            let path = base_dir.join("include/kernel/gen_config.json");
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-            let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: not valid JSON: {e}", path.display()))?;
+            let (json, path) = gen_config(&base_dir)?;
             let hz = json.get("TIMER_FREQUENCY").and_then(|v| v.as_str().and_then(|s| s.parse().ok()).or(v.as_u64()));
             Some(hz.ok_or_else(|| format!("{}: no TIMER_FREQUENCY, which a RISC-V PD needs to read its clock", path.display()))?)
         }
         _ => None,
     };
+    // Whether the debug kernel has the hardware debug API (it moves TCB
+    // labels); without a debug config it does not matter.
+    let debug_dir = dir.join(KernelConfig::Debug.name());
+    let debug_api =
+        debug_dir.is_dir() && gen_config(&debug_dir)?.0.get("HARDWARE_DEBUG_API").and_then(serde_json::Value::as_bool) == Some(true);
     let smp_cores = platform(&[SmpDebug, SmpRelease, SmpBenchmark])?.map_or(1, |(p, _)| p.cores);
     let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
-    let board = Board::new(leaked, arch, base.vspace_user_top, timer_hz, smp_cores);
+    let board = Board::new(leaked, arch, base.vspace_user_top, timer_hz, smp_cores, base.hypervisor, debug_api);
     if let Some(own) = Board::from_name(name)
-        && (own.arch(), own.vspace_user_top(), own.timer_hz()) != (board.arch(), board.vspace_user_top(), board.timer_hz())
+        && (own.arch(), own.vspace_user_top(), own.timer_hz(), own.hypervisor(), own.has_hardware_debug_api(KernelConfig::Debug))
+            != (board.arch(), board.vspace_user_top(), board.timer_hz(), board.hypervisor(), debug_api)
     {
         return Err(format!(
             "the SDK at {} describes '{name}' unlike tunnelkit's built-in facts ({board:?} against {own:?}); is it Microkit 2.3.0?",
@@ -297,10 +309,12 @@ pub fn facts_env(board: Board) -> Option<String> {
         Arch::Riscv64 => "riscv64",
     };
     Some(format!(
-        "arch={arch} vspace_user_top={:#x} timer_hz={} smp_cores={}",
+        "arch={arch} vspace_user_top={:#x} timer_hz={} smp_cores={} hypervisor={} hardware_debug_api={}",
         board.vspace_user_top(),
         board.timer_hz().map_or("-".to_string(), |h| h.to_string()),
-        board.cores(KernelConfig::SmpDebug)
+        board.cores(KernelConfig::SmpDebug),
+        u8::from(board.hypervisor()),
+        u8::from(board.has_hardware_debug_api(KernelConfig::Debug))
     ))
 }
 
@@ -354,11 +368,11 @@ mod tests {
 
     #[test]
     fn real_boards_do_not_boot_in_qemu() {
-        let maaxboard = Board::new("maaxboard", Arch::Aarch64, 0xFF_FFFF_FFFF, None, 4);
+        let maaxboard = Board::new("maaxboard", Arch::Aarch64, 0xFF_FFFF_FFFF, None, 4, true, true);
         assert!(!boots_in_qemu(maaxboard));
         let e = qemu_args(maaxboard, Path::new("i"), Path::new(""), 1).unwrap_err();
         assert!(e.contains("'maaxboard' is real hardware") && e.contains("tunnelkit build --board maaxboard"), "{e}");
-        let el1 = Board::new("qemu_virt_aarch64_el1", Arch::Aarch64, 0x7F_FFFF_FFFF, None, 4);
+        let el1 = Board::new("qemu_virt_aarch64_el1", Arch::Aarch64, 0x7F_FFFF_FFFF, None, 4, false, true);
         assert!(qemu_args(el1, Path::new("i"), Path::new(""), 1).unwrap().contains(&"virt,virtualization=on".to_string()));
         assert!(Board::BUILT_IN.into_iter().all(boots_in_qemu));
     }
@@ -366,8 +380,11 @@ mod tests {
     #[test]
     fn facts_only_for_boards_that_are_not_built_in() {
         assert_eq!(facts_env(Board::QEMU_VIRT_RISCV64), None);
-        let star64 = Board::new("star64", Arch::Riscv64, 0x3F_FFFF_EFFF, Some(4_000_000), 4);
-        assert_eq!(facts_env(star64).unwrap(), "arch=riscv64 vspace_user_top=0x3fffffefff timer_hz=4000000 smp_cores=4");
+        let star64 = Board::new("star64", Arch::Riscv64, 0x3F_FFFF_EFFF, Some(4_000_000), 4, false, false);
+        assert_eq!(
+            facts_env(star64).unwrap(),
+            "arch=riscv64 vspace_user_top=0x3fffffefff timer_hz=4000000 smp_cores=4 hypervisor=0 hardware_debug_api=0"
+        );
     }
 
     #[test]

@@ -604,11 +604,11 @@ mod tests {
     fn real_boards_get_their_own_uart_and_a_board_without_a_driver_is_an_error() {
         let text =
             "<system>\n  <protection_domain name=\"a\" priority=\"1\"><program_image path=\"a.elf\" /></protection_domain>\n</system>";
-        let odroidc2 = Board::new("odroidc2", Arch::Aarch64, 0xFF_FFFF_FFFF, None, 4);
+        let odroidc2 = Board::new("odroidc2", Arch::Aarch64, 0xFF_FFFF_FFFF, None, 4, true, true);
         let added = add(text, odroidc2, KernelConfig::Release).unwrap();
         assert!(added.text.contains("phys_addr=\"0xc8100000\""), "the page of the UART at 0xc81004c0:\n{}", added.text);
         assert_eq!(uart_description(odroidc2).unwrap(), "Amlogic Meson UART at 0xc81004c0");
-        let ariane = Board::new("ariane", Arch::Riscv64, 0x3F_FFFF_EFFF, Some(25_000_000), 1);
+        let ariane = Board::new("ariane", Arch::Riscv64, 0x3F_FFFF_EFFF, Some(25_000_000), 1, false, false);
         assert!(!drives_a_uart(ariane));
         let e = add(text, ariane, KernelConfig::Release).unwrap_err();
         assert_eq!((e[0].pos.line, e[0].pos.col), (1, 1), "{e:?}");

@@ -384,9 +384,17 @@ pub fn known(board_name: &str, config_name: &str) -> Option<Platform> {
     })
 }
 
-/// [`known`] for a [`Board`] and [`KernelConfig`].
+/// The facts for a [`Board`] and [`KernelConfig`]: [`known`] for a
+/// built-in board, else read from `$MICROKIT_SDK` ([`from_sdk`]; `config`'s
+/// directory, or the board's first if the SDK lacks it). `None` when
+/// neither has them.
 pub fn for_board(board: Board, config: KernelConfig) -> Option<Platform> {
-    known(board.name(), config.name())
+    if let Some(p) = known(board.name(), config.name()) {
+        return Some(p);
+    }
+    let sdk = crate::sdk::Sdk::from_env().ok()?;
+    let dir = sdk.root().join("board").join(board.name());
+    std::iter::once(config).chain(KernelConfig::ALL).map(|c| dir.join(c.name())).find(|d| d.is_dir()).and_then(|d| from_sdk(&d).ok())
 }
 
 /// Reads the facts from an SDK directory `board/<board>/<config>` the way

@@ -95,9 +95,23 @@ impl Sdk {
         boards
     }
 
-    /// Boards and configs present in the SDK that tunnelkit supports.
+    /// Every board of the SDK with its facts ([`crate::board::board_from_sdk`]),
+    /// or the first error reading them.
+    pub fn all_boards(&self) -> Result<Vec<Board>> {
+        self.boards()
+            .iter()
+            .map(|name| match Board::from_name(name) {
+                Some(b) => Ok(b),
+                None => crate::board::board_from_sdk(self, name).map_err(anyhow::Error::msg),
+            })
+            .collect()
+    }
+
+    /// Every board and config the SDK holds (tunnelkit's configurations
+    /// only), boards with their facts read from the SDK.
     pub fn supported_board_configs(&self) -> Vec<(Board, KernelConfig)> {
-        Board::BUILT_IN
+        self.all_boards()
+            .unwrap_or_default()
             .into_iter()
             .flat_map(|b| KernelConfig::ALL.into_iter().map(move |c| (b, c)))
             .filter(|(b, c)| self.board_dir(*b, *c).is_ok())

@@ -7,7 +7,8 @@
 //!   `x86_64_generic` or `qemu_virt_riscv64`);
 //! - `TUNNELKIT_BOARD_FACTS`: required for any other board, which the host
 //!   tool reads from the SDK: `arch=<aarch64|x86_64|riscv64>
-//!   vspace_user_top=<hex> timer_hz=<decimal or -> smp_cores=<decimal>`
+//!   vspace_user_top=<hex> timer_hz=<decimal or -> smp_cores=<decimal>
+//!   hypervisor=<0|1> hardware_debug_api=<0|1>`
 //!   (see `tunnelkit_abi::board::Board::new`); for a built-in board they
 //!   must agree with the built-in facts (checked when the crate compiles);
 //! - `TUNNELKIT_CONFIG`: `debug`, `release`, `benchmark` or their `smp-`
@@ -91,6 +92,8 @@ struct Facts {
     vspace_user_top: u64,
     timer_hz: Option<u64>,
     smp_cores: u32,
+    hypervisor: bool,
+    debug_api: bool,
 }
 
 impl Facts {
@@ -118,10 +121,17 @@ impl Facts {
         };
         let cores = take("smp_cores")?;
         let smp_cores = cores.parse().map_err(|e| format!("smp_cores '{cores}': {e}"))?;
+        let mut flag = |k: &str| match take(k)? {
+            "0" => Ok(false),
+            "1" => Ok(true),
+            v => Err(format!("{k} '{v}' is not 0 or 1")),
+        };
+        let hypervisor = flag("hypervisor")?;
+        let debug_api = flag("hardware_debug_api")?;
         if let Some(k) = words.keys().next() {
             return Err(format!("unknown key '{k}'"));
         }
-        Ok(Facts { arch, vspace_user_top, timer_hz, smp_cores })
+        Ok(Facts { arch, vspace_user_top, timer_hz, smp_cores, hypervisor, debug_api })
     }
 }
 
@@ -138,8 +148,12 @@ fn board_source(name: &str, built_in: Option<&str>, facts: Option<&Facts>) -> St
                 _ => "Riscv64",
             };
             let hz = f.timer_hz.map_or("None".to_string(), |h| format!("Some({h})"));
-            writeln!(s, "pub const BOARD: Board = Board::new({name:?}, Arch::{arch}, {:#x}, {hz}, {});", f.vspace_user_top, f.smp_cores)
-                .unwrap();
+            writeln!(
+                s,
+                "pub const BOARD: Board = Board::new({name:?}, Arch::{arch}, {:#x}, {hz}, {}, {}, {});",
+                f.vspace_user_top, f.smp_cores, f.hypervisor, f.debug_api
+            )
+            .unwrap();
             if let Some(c) = built_in {
                 writeln!(
                     s,

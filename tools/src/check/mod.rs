@@ -128,7 +128,8 @@ pub fn check_parsed(text: &str, parsed: crate::sdf::Parsed, target: Target, sear
 }
 
 /// What [`Report::skipped`] says without a board.
-const NO_BOARD: &str = "board rules (map-stack, stack-image-overlap, mr-phys-region, image-arch, irq-arch, ioport-arch): no --board";
+const NO_BOARD: &str =
+    "board rules (map-stack, stack-image-overlap, mr-phys-region, device-board, image-arch, irq-arch, ioport-arch): no --board";
 
 /// Whether the per-core pods can be expanded, as `tunnelkit build` does it.
 fn per_core(text: &str, sys: &crate::sdf::System, sink: &mut Sink) {

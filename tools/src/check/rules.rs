@@ -19,6 +19,7 @@ pub(crate) fn check(sys: &System, target: Target, sink: &mut Sink) {
     cross_core_pods(sys, sink);
     regions_and_maps(sys, board, sink);
     phys_regions(sys, target, sink);
+    drivers(sys, board, sink);
     channels(sys, sink);
     pp_cycles(sys, sink);
     utilisation(sys, sink);
@@ -277,6 +278,37 @@ fn cross_core_pods(sys: &System, sink: &mut Sink) {
             "add <?tunnelkit per_core=\"true\"?> inside its <protection_domain> (tunnelkit build gives each core its own instance), \
              or put every path that reaches it on one core",
         );
+    }
+}
+
+/// tunnelkit's device drivers only on boards that have their device: the
+/// virtio-net driver on the boards QEMU emulates, the console pod's UART
+/// where tunnelkit knows the board's UART (`tunnelkit_abi::uart`) or COM1.
+fn drivers(sys: &System, board: Option<Board>, sink: &mut Sink) {
+    let Some(board) = board else { return };
+    for pd in &sys.pds {
+        let Some(image) = &pd.image else { continue };
+        let file = std::path::Path::new(&image.path).file_name().and_then(|f| f.to_str()).unwrap_or("");
+        if file == "virtio-net.elf" && !crate::board::boots_in_qemu(board) {
+            sink.error(
+                image.pos,
+                "device-board",
+                format!(
+                    "PD '{}' runs tunnelkit's virtio-net driver, but {} is real hardware without QEMU's virtio-net device",
+                    pd.name,
+                    board.name()
+                ),
+                "drive the board's own NIC with a driver PD of your own, or build for a QEMU board",
+            );
+        }
+        if file == crate::console_pod::IMAGE && !pd.maps.is_empty() && !crate::console_pod::drives_a_uart(board) {
+            sink.error(
+                image.pos,
+                "device-board",
+                format!("PD '{}' runs tunnelkit's console pod on a UART, but tunnelkit has no driver for {}'s UART", pd.name, board.name()),
+                "without maps the pod prints on the kernel console (debug configs); or give the PD a driver of your own",
+            );
+        }
     }
 }
 

@@ -25,15 +25,17 @@ pub struct Board {
     vspace_user_top: u64,
     timer_hz: Option<u64>,
     smp_cores: u32,
+    hypervisor: bool,
+    debug_api: bool,
 }
 
 impl Board {
     /// QEMU `virt`, Cortex-A53, 40-bit PA, seL4 in hypervisor mode.
-    pub const QEMU_VIRT_AARCH64: Board = Board::new("qemu_virt_aarch64", Arch::Aarch64, 0xFF_FFFF_FFFF, None, 4);
+    pub const QEMU_VIRT_AARCH64: Board = Board::new("qemu_virt_aarch64", Arch::Aarch64, 0xFF_FFFF_FFFF, None, 4, true, true);
     /// Generic x86_64 PC without VT-x.
-    pub const X86_64_GENERIC: Board = Board::new("x86_64_generic", Arch::X86_64, 0x7FFF_FFFF_EFFF, None, 16);
+    pub const X86_64_GENERIC: Board = Board::new("x86_64_generic", Arch::X86_64, 0x7FFF_FFFF_EFFF, None, 16, false, true);
     /// QEMU `virt`, RV64GC, Sv39, booted by QEMU's OpenSBI; `time` at 10 MHz.
-    pub const QEMU_VIRT_RISCV64: Board = Board::new("qemu_virt_riscv64", Arch::Riscv64, 0x3F_FFFF_EFFF, Some(10_000_000), 4);
+    pub const QEMU_VIRT_RISCV64: Board = Board::new("qemu_virt_riscv64", Arch::Riscv64, 0x3F_FFFF_EFFF, Some(10_000_000), 4, false, false);
 
     /// The boards whose facts tunnelkit carries: the ones it boots in QEMU,
     /// tests and benchmarks on.
@@ -42,9 +44,27 @@ impl Board {
     /// A board from its facts: its microkit name, architecture,
     /// `seL4_UserVSpaceTop` (`address_space_constants.json`), the rate of the
     /// `time` CSR on RISC-V (the kernel's `TIMER_FREQUENCY`; `None`
-    /// elsewhere) and the cores of its smp kernels (`MAX_NUM_NODES`).
-    pub const fn new(name: &'static str, arch: Arch, vspace_user_top: u64, timer_hz: Option<u64>, smp_cores: u32) -> Board {
-        Board { name, arch, vspace_user_top, timer_hz, smp_cores }
+    /// elsewhere), the cores of its smp kernels (`MAX_NUM_NODES`), whether
+    /// its kernel is a hypervisor (`ARM_HYPERVISOR_SUPPORT`, `VTX`) and
+    /// whether its debug kernel has the hardware debug API
+    /// (`HARDWARE_DEBUG_API`: on ARM and x86 but not every platform).
+    pub const fn new(
+        name: &'static str,
+        arch: Arch,
+        vspace_user_top: u64,
+        timer_hz: Option<u64>,
+        smp_cores: u32,
+        hypervisor: bool,
+        debug_api: bool,
+    ) -> Board {
+        Board { name, arch, vspace_user_top, timer_hz, smp_cores, hypervisor, debug_api }
+    }
+
+    /// Whether the board's kernel is built as a hypervisor: EL2 on AArch64
+    /// (`ARM_HYPERVISOR_SUPPORT`), VT-x on x86 (`VTX`, which moves the
+    /// I/O port invocation labels).
+    pub const fn hypervisor(self) -> bool {
+        self.hypervisor
     }
 
     /// The board's name as the microkit tool spells it.
@@ -77,7 +97,12 @@ impl Board {
             (None, None) => true,
             _ => false,
         };
-        self.arch as u8 == other.arch as u8 && self.vspace_user_top == other.vspace_user_top && same_hz && self.smp_cores == other.smp_cores
+        self.arch as u8 == other.arch as u8
+            && self.vspace_user_top == other.vspace_user_top
+            && same_hz
+            && self.smp_cores == other.smp_cores
+            && self.hypervisor == other.hypervisor
+            && self.debug_api == other.debug_api
     }
 
     /// Whether this is one of [`Board::BUILT_IN`].
@@ -218,9 +243,10 @@ impl Board {
     }
 
     /// `CONFIG_HARDWARE_DEBUG_API` of `config`'s kernel on this board: the
-    /// debug configs on ARM and x86; seL4 has none on RISC-V.
+    /// debug configs on ARM and x86 where the platform has it (not zcu102,
+    /// for one); seL4 has none on RISC-V.
     pub const fn has_hardware_debug_api(self, config: KernelConfig) -> bool {
-        config.has_hardware_debug_api() && !matches!(self.arch(), Arch::Riscv64)
+        config.has_hardware_debug_api() && self.debug_api
     }
 
     /// Whether QEMU may boot this board's smp kernel with fewer cores than

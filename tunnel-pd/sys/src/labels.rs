@@ -9,7 +9,11 @@
 //! in `release` / `benchmark`. A test checks every value here
 //! against the SDK's `invocations_all.json` when `MICROKIT_SDK` is set.
 
-use crate::board::{Arch, KernelConfig};
+use crate::board::{Arch, Board, KernelConfig};
+
+/// Labels `CONFIG_VTX` inserts before the x86 I/O port methods
+/// (`X86PageMapEPT` and the x86_64 EPT methods).
+const VTX_METHODS_BEFORE_IOPORTS: u64 = 3;
 
 /// The invocation labels a tunnelkit PD uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,10 +92,15 @@ const fn shifted(release: u64, debug: bool) -> u64 {
 }
 
 impl InvocationLabels {
-    /// The labels of `arch` under `config`.
+    /// The labels of `arch` under `config`, on a kernel that is not built
+    /// with VT-x (see [`InvocationLabels::for_board`]).
     pub const fn new(arch: Arch, config: KernelConfig) -> Self {
         // seL4 has no hardware debug API on RISC-V (`Board::has_hardware_debug_api`).
-        let debug = config.has_hardware_debug_api() && !matches!(arch, Arch::Riscv64);
+        Self::with_debug_api(arch, config.has_hardware_debug_api() && !matches!(arch, Arch::Riscv64))
+    }
+
+    /// The labels of `arch` with (`debug`) or without the hardware debug API.
+    const fn with_debug_api(arch: Arch, debug: bool) -> Self {
         Self {
             tcb_read_registers: shifted(2, debug),
             tcb_write_registers: shifted(3, debug),
@@ -123,6 +132,27 @@ impl InvocationLabels {
                 Arch::Riscv64 => ArchLabels::Riscv64,
             },
         }
+    }
+
+    /// The labels of `board`'s kernel under `config`: with the hardware
+    /// debug API where the board's kernel has it, the x86 I/O port methods
+    /// moved on a VT-x kernel.
+    pub const fn for_board(board: Board, config: KernelConfig) -> Self {
+        let mut labels = Self::with_debug_api(board.arch(), board.has_hardware_debug_api(config));
+        if let (ArchLabels::X86_64 { ioport_in8, ioport_in16, ioport_in32, ioport_out8, ioport_out16, ioport_out32 }, true) =
+            (labels.arch, board.hypervisor())
+        {
+            let v = VTX_METHODS_BEFORE_IOPORTS;
+            labels.arch = ArchLabels::X86_64 {
+                ioport_in8: ioport_in8 + v,
+                ioport_in16: ioport_in16 + v,
+                ioport_in32: ioport_in32 + v,
+                ioport_out8: ioport_out8 + v,
+                ioport_out16: ioport_out16 + v,
+                ioport_out32: ioport_out32 + v,
+            };
+        }
+        labels
     }
 
     /// Every label with the name seL4's generator gives it (the keys of the
@@ -166,7 +196,7 @@ impl InvocationLabels {
 }
 
 /// The labels of the board and configuration this PD is built for.
-pub const LABELS: InvocationLabels = InvocationLabels::new(crate::board::BOARD.arch(), crate::board::CONFIG);
+pub const LABELS: InvocationLabels = InvocationLabels::for_board(crate::board::BOARD, crate::board::CONFIG);
 
 #[cfg(test)]
 mod tests {

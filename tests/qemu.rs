@@ -54,6 +54,12 @@ fn demo_passes_on_qemu_virt_riscv64() {
     demo_passes("qemu_virt_riscv64");
 }
 
+/// A board whose facts come from the SDK only (seL4 at EL1), booted in QEMU.
+#[test]
+fn demo_passes_on_qemu_virt_aarch64_el1() {
+    demo_passes("qemu_virt_aarch64_el1");
+}
+
 /// The demo (system.xml) builds for every board and configuration the SDK
 /// holds, real boards included: the PDs compiled for the board's
 /// architecture with its facts from the SDK, the console pod on the
@@ -331,6 +337,11 @@ fn the_demo_prints_through_the_added_console_pod_in_release_on_qemu_virt_aarch64
 #[test]
 fn the_demo_prints_through_the_added_console_pod_in_release_on_x86_64_generic() {
     demo_passes_in_release("x86_64_generic");
+}
+
+#[test]
+fn the_demo_prints_through_the_added_console_pod_in_release_on_qemu_virt_aarch64_el1() {
+    demo_passes_in_release("qemu_virt_aarch64_el1");
 }
 
 #[test]

@@ -85,6 +85,14 @@ fn the_demo_builds_for_every_board_and_config_the_sdk_holds() {
             continue;
         }
         assert!(out.status.success(), "{what}: build failed:\n{log}");
+        if !tunnelkit::board::boots_in_qemu(*board) {
+            let how = match board.arch() {
+                tunnelkit::board::Arch::Aarch64 => "  => go 0x",
+                tunnelkit::board::Arch::Riscv64 => "  => bootm ${imgaddr} - ${dtbaddr}",
+                tunnelkit::board::Arch::X86_64 => "boots with a Multiboot 2 compliant boot loader",
+            };
+            assert!(log.contains(how), "{what}: the build must say how to boot it ('{how}'):\n{log}");
+        }
         let dir = repo_root().join("target/tunnelkit").join(board.name()).join(config.name());
         let image = std::fs::metadata(dir.join("system.img")).unwrap_or_else(|e| panic!("{what}: no image: {e}"));
         assert!(image.len() > 100_000, "{what}: image of {} bytes", image.len());

@@ -9,6 +9,7 @@ pub mod account;
 pub mod account_pd;
 pub mod bench;
 pub mod board;
+pub mod boot;
 pub mod build;
 pub mod check;
 pub mod console;

@@ -257,12 +257,18 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("--cores is for run: the image does not depend on it");
             }
             let (ws, sdk) = setup()?;
-            if trace {
-                build_traced(&ws, &sdk, &request(&t, false)?)?;
+            let built = if trace {
+                build_traced(&ws, &sdk, &request(&t, false)?)?
             } else if accounting {
-                build_accounted(&ws, &sdk, &request(&t, false)?)?;
+                build_accounted(&ws, &sdk, &request(&t, false)?)?
             } else {
-                build_adding_console(&ws, &sdk, &request(&t, false)?)?;
+                build_adding_console(&ws, &sdk, &request(&t, false)?)?
+            };
+            if !tunnelkit::board::boots_in_qemu(t.board) {
+                let kind = tunnelkit::boot::image_kind(&sdk, t.board, t.config, &built.image)?;
+                for line in tunnelkit::boot::instructions(t.board, &built.image, kind) {
+                    eprintln!("tunnelkit: {line}");
+                }
             }
             Ok(())
         }

@@ -111,6 +111,7 @@ mod tests {
             board: "qemu_virt_aarch64".into(),
             config: "benchmark".into(),
             qemu: QemuInfo { version: "QEMU 7.2.22".into(), flags: String::new() },
+            counter: None,
             crossings: rows
                 .iter()
                 .map(|&(t, batch, median)| Crossing {

@@ -11,6 +11,10 @@ pub struct Results {
     pub config: String,
     /// The emulator.
     pub qemu: QemuInfo,
+    /// What the figures count where it is not the cycle counter under
+    /// icount (RISC-V: the `time` CSR, scaled to instructions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<String>,
     /// Cost of one crossing per transport, payload and depth.
     pub crossings: Vec<Crossing>,
     /// Work completed per path in the crosstalk experiment.
@@ -60,6 +64,14 @@ pub struct Cycles {
     pub median: u64,
     /// Largest sample.
     pub max: u64,
+}
+
+impl Cycles {
+    /// Each figure × `num` / `den`, rounded to the nearest.
+    pub fn scaled(self, num: u64, den: u64) -> Cycles {
+        let s = |v: u64| ((u128::from(v) * u128::from(num) + u128::from(den) / 2) / u128::from(den.max(1))) as u64;
+        Cycles { min: s(self.min), median: s(self.median), max: s(self.max) }
+    }
 }
 
 /// One measured crossing variant.

@@ -96,6 +96,9 @@ pub fn markdown(results: &Results) -> String {
         code(&results.qemu.flags)
     );
     out.push('\n');
+    if let Some(counter) = &results.counter {
+        let _ = writeln!(out, "{counter}\n");
+    }
     let h = headlines(results);
     if !h.is_empty() {
         out.push_str(&h);
@@ -847,6 +850,7 @@ mod tests {
             board: "qemu_virt_aarch64".into(),
             config: "benchmark".into(),
             qemu: QemuInfo { version: "QEMU emulator version 9.2.0".into(), flags: "-machine virt -icount shift=0".into() },
+            counter: None,
             crossings: vec![
                 crossing("raw", 0, 0, 1, 400),
                 crossing("raw", 64, 0, 1, 440),
@@ -876,6 +880,7 @@ mod tests {
             board: String::new(),
             config: String::new(),
             qemu: QemuInfo { version: String::new(), flags: String::new() },
+            counter: None,
             crossings: Vec::new(),
             crosstalk: Vec::new(),
             light_path_latency: Vec::new(),

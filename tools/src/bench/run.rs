@@ -25,6 +25,53 @@ use crate::workspace::Workspace;
 /// (`sleep=off`), so that every run executes exactly the same instructions.
 pub const ICOUNT: [&str; 2] = ["-icount", "shift=0,sleep=off"];
 
+/// The `-icount` shift at which one tick of `board`'s benchmark counter
+/// is at most one instruction: 0 where the counter counts instructions
+/// under icount (AArch64's `PMCCNTR_EL0`, the x86 TSC); for RISC-V, whose
+/// PDs can read only the `time` CSR at the kernel's timer rate `f`, the
+/// smallest with `2^shift` ns per instruction ≥ `1e9 / f` ns per tick (7 at
+/// QEMU's 10 MHz: 128 ns per instruction, 100 ns per tick).
+pub fn icount_shift(board: Board) -> u32 {
+    match board.timer_hz() {
+        Some(hz) if hz > 0 => {
+            let tick_ns = 1_000_000_000u64.div_ceil(hz);
+            tick_ns.next_power_of_two().trailing_zeros()
+        }
+        _ => 0,
+    }
+}
+
+/// The `-icount` flags at `shift`: `2^shift` ns of virtual time per
+/// instruction, idle time skipped.
+pub fn icount_args(shift: u32) -> [String; 2] {
+    ["-icount".into(), format!("shift={shift},sleep=off")]
+}
+
+/// Instructions per tick of `board`'s counter under `-icount shift=shift`,
+/// as a fraction: 1 for a counter that counts instructions; on RISC-V the
+/// tick's nanoseconds over the instruction's (100 / 128 at shift 7, 100 / 1
+/// at shift 0).
+pub fn instructions_per_tick(board: Board, shift: u32) -> (u64, u64) {
+    match board.timer_hz() {
+        Some(hz) if hz > 0 => (1_000_000_000 / hz, 1 << shift),
+        _ => (1, 1),
+    }
+}
+
+/// What the figures of `board` count, for the report (`None`: the cycle
+/// counter, one per instruction under icount, as everywhere before).
+pub fn counter_note(board: Board) -> Option<String> {
+    let hz = board.timer_hz()?;
+    let shift = icount_shift(board);
+    let (n, d) = instructions_per_tick(board, shift);
+    Some(format!(
+        "PDs on {} can read only the `time` CSR ({} MHz), so the crossings boot under `-icount shift={shift}` ({d} ns per instruction, {n} ns per tick) with every budget {d} times longer (the same instructions per budget as at shift 0), and each figure is ticks × {n}/{d}: instructions, to within one tick ({:.2} instructions). The crosstalk systems boot at shift 0, so the light path's latency there counts in steps of {n} instructions.",
+        board.name(),
+        hz as f64 / 1e6,
+        n as f64 / d as f64
+    ))
+}
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct BenchRequest {
@@ -84,9 +131,10 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome
     let dir = ws.target_dir.join("tunnelkit").join("bench").join(req.board.name());
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut bench_systems = Vec::new();
+    let shift = icount_shift(req.board);
     bench_systems.push(BenchSystem {
         name: "crossings".into(),
-        xml: systems::crossings(req.board),
+        xml: systems::crossings(req.board, 1 << shift),
         judge: Judge::new("bench: crossings done"),
         design: None,
         icount: true,
@@ -111,6 +159,7 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome
         board: req.board.name().into(),
         config: config.name().into(),
         qemu: QemuInfo { version: qemu::version(req.board)?, flags: describe_flags(req.board) },
+        counter: counter_note(req.board),
         crossings: Vec::new(),
         crosstalk: Vec::new(),
         light_path_latency: Vec::new(),
@@ -125,12 +174,16 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome
         let built = if req.accounting { crate::build::build_accounted_as_written(ws, sdk, &request)? } else { build(ws, sdk, &request)? };
         let mut runs: Vec<Vec<String>> = Vec::new();
         let boots = if sys.icount { req.runs } else { 1 };
-        let extra: &[&str] = if sys.icount { &ICOUNT } else { &[] };
+        // The crossings at the board's shift, the crosstalk systems (whose
+        // budgets must mean what they say) at 0.
+        let sys_shift = if sys.design.is_none() { shift } else { 0 };
+        let extra: Vec<String> = if sys.icount { icount_args(sys_shift).to_vec() } else { Vec::new() };
         for i in 0..boots {
             let clock = if sys.icount { "icount" } else { "host time" };
             let step = Step::start(format!("{} run {}/{} on {} ({clock})", sys.name, i + 1, boots, req.board.name()));
             let mut judge = sys.judge.clone();
-            let run = qemu::run(req.board, 1, &built.image, &kernel32, extra, &mut judge, req.timeout, &mut std::io::sink())?;
+            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+            let run = qemu::run(req.board, 1, &built.image, &kernel32, &extra, &mut judge, req.timeout, &mut std::io::sink())?;
             if let Err(e) = qemu::require_pass(&run, judge.pass_line(), req.timeout) {
                 step.fail();
                 return Err(e.context(format!("benchmark system {}", path.display())));
@@ -142,33 +195,52 @@ pub fn run(ws: &Workspace, sdk: &Sdk, req: &BenchRequest) -> Result<BenchOutcome
             repeatable.push((sys.name.clone(), runs.windows(2).all(|w| w[0] == w[1])));
         }
         let lines = &runs[0];
+        let (n, d) = if sys.icount { instructions_per_tick(req.board, sys_shift) } else { (1, 1) };
         match sys.design {
             None => {
                 results.crossings = parse_crossings(lines)?;
                 results.user_mode = parse_user_mode(lines)?;
                 results.split = parse_split(lines)?;
+                for c in results.crossings.iter_mut().chain(results.user_mode.iter_mut()) {
+                    c.cycles = c.cycles.scaled(n, d);
+                }
+                for p in &mut results.split {
+                    p.cycles = p.cycles.scaled(n, d);
+                    p.user = p.user.map(|u| u.scaled(n, d));
+                }
             }
-            Some(d) => {
-                let (paths, light) = parse_crosstalk(d, lines)?;
+            Some(design) => {
+                let (paths, light) = parse_crosstalk(design, lines)?;
                 results.crosstalk.extend(paths);
-                results.light_path_latency.extend(light);
+                results.light_path_latency.extend(light.into_iter().map(|mut l| {
+                    l.cycles = l.cycles.scaled(n, d);
+                    l
+                }));
             }
         }
     }
     Ok(BenchOutcome { results, repeatable })
 }
 
-/// The QEMU flags of a benchmark boot, with the image paths abstracted.
+/// The QEMU flags of a benchmark boot of the crossings, with the image
+/// paths abstracted.
 pub fn flags(board: Board) -> String {
+    flags_at(board, icount_shift(board))
+}
+
+fn flags_at(board: Board, shift: u32) -> String {
     let mut args = qemu_args(board, Path::new("<image>"), Path::new("<sdk>/board/x86_64_generic/benchmark/elf/sel4_32.elf"), 1)
         .unwrap_or_else(|e| vec![e]);
-    args.extend(ICOUNT.iter().map(|s| s.to_string()));
+    args.extend(icount_args(shift));
     args.join(" ")
 }
 
 /// The flags as reported: with `-icount` for everything that runs under it.
 pub fn describe_flags(board: Board) -> String {
-    if budgets_work_under_icount(board) {
+    let shift = icount_shift(board);
+    if budgets_work_under_icount(board) && shift != 0 {
+        format!("{} (crossings); {} (crosstalk)", flags(board), flags_at(board, 0))
+    } else if budgets_work_under_icount(board) {
         flags(board)
     } else {
         let plain = qemu_args(board, Path::new("<image>"), Path::new("<sdk>/board/x86_64_generic/benchmark/elf/sel4_32.elf"), 1)
@@ -294,6 +366,19 @@ mod tests {
         assert!((paths[0].achieved_share - 0.25).abs() < 1e-9);
         assert!((paths[2].configured_share - 0.6).abs() < 1e-9);
         assert_eq!(light[0].cycles.median, 2);
+    }
+
+    #[test]
+    fn riscv_counts_in_instructions_at_a_shift_that_resolves_them() {
+        assert_eq!(icount_shift(Board::QEMU_VIRT_AARCH64), 0);
+        assert_eq!(icount_shift(Board::X86_64_GENERIC), 0);
+        assert_eq!(icount_shift(Board::QEMU_VIRT_RISCV64), 7);
+        assert_eq!(instructions_per_tick(Board::QEMU_VIRT_RISCV64, 7), (100, 128));
+        assert_eq!(instructions_per_tick(Board::QEMU_VIRT_AARCH64, 0), (1, 1));
+        assert_eq!(Cycles { min: 1280, median: 1281, max: 12800 }.scaled(100, 128), Cycles { min: 1000, median: 1001, max: 10000 });
+        let f = describe_flags(Board::QEMU_VIRT_RISCV64);
+        assert!(f.contains("shift=7,sleep=off (crossings)") && f.contains("shift=0,sleep=off (crosstalk)"), "{f}");
+        assert!(counter_note(Board::QEMU_VIRT_AARCH64).is_none());
     }
 
     #[test]

@@ -216,16 +216,21 @@ impl Sdf {
 /// The crossing-cost system: a client, the raw floor server, the runtime's
 /// event loop alone (`bench-loop`), the bench pod as a tunnel (with a nested
 /// chain of two more pods), as an active IPC server and as an async server.
-pub fn crossings(board: Board) -> String {
+/// Budgets are 1 ms × `budget_scale` (the icount slow-down of a board whose
+/// counter needs one, see [`super::run::icount_shift`]: the same
+/// instructions per budget on every board).
+pub fn crossings(board: Board, budget_scale: u64) -> String {
     let mut s = Sdf::new(board);
-    s.pd("client", "bench-client", r#"priority="10" budget="1000" period="1000" stack_size="0x10000""#);
+    let budget = 1000 * budget_scale;
+    let active = format!(r#"priority="100" budget="{budget}" period="{budget}""#);
+    s.pd("client", "bench-client", &format!(r#"priority="10" budget="{budget}" period="{budget}" stack_size="0x10000""#));
     s.pd("raw", "bench-raw", r#"priority="100" passive="true""#);
     s.pd("loop", "bench-loop", r#"priority="100" passive="true""#);
     s.pd("pod", "bench-pod", r#"priority="100" passive="true""#);
     s.pd("pod2", "bench-pod", r#"priority="110" passive="true""#);
     s.pd("pod3", "bench-pod", r#"priority="120" passive="true""#);
-    s.pd("ipc", "bench-pod", r#"priority="100" budget="1000" period="1000""#);
-    s.pd("async", "bench-pod", r#"priority="100" budget="1000" period="1000""#);
+    s.pd("ipc", "bench-pod", &active);
+    s.pd("async", "bench-pod", &active);
     for pd in ["client", "pod", "pod2", "pod3", "ipc", "async"] {
         s.console(pd);
     }
@@ -298,7 +303,7 @@ mod tests {
     #[test]
     fn generated_systems_parse_and_name_every_image() {
         for board in Board::BUILT_IN {
-            let mut texts = vec![crossings(board)];
+            let mut texts = vec![crossings(board, 1 << crate::bench::run::icount_shift(board))];
             texts.extend(Design::ALL.map(|d| crosstalk(board, d)));
             for t in texts {
                 let s = crate::sdf::System::from_text("gen.xml", &t).unwrap();

@@ -73,6 +73,19 @@ pub fn spin(n: u64) -> u64 {
     x
 }
 
+/// A span of `cycles` on the instruction-counted clock of the benchmarks
+/// (`-icount shift=0`: one instruction per nanosecond), in ticks of the
+/// counter this board's PDs read: the same where that counter counts
+/// instructions (AArch64, x86); on RISC-V, whose PDs read the `time` CSR at
+/// the kernel's timer rate, the ticks of the same virtual time
+/// (`cycles × rate / 1 GHz`).
+pub const fn counter_ticks(cycles: u64) -> u64 {
+    match tunnelkit_runtime::BOARD.timer_hz() {
+        Some(hz) => (cycles as u128 * hz as u128 / 1_000_000_000) as u64,
+        None => cycles,
+    }
+}
+
 /// Work loop iterations per `work` call in the multicore throughput
 /// experiment (`bench-smp-worker`).
 pub const THROUGHPUT_UNITS: u64 = 500_000;

@@ -20,8 +20,9 @@ use tunnelkit_runtime::{Channel, Handler, SharedMemory, cycles, debug_println, p
 const SERVICE: Channel = Channel::new(1);
 /// Measurement window in counter cycles (instructions under icount: one
 /// second of virtual time, 100 periods, so that where the window cuts the
-/// paths' refill schedules moves a share by at most a period's budget / 100).
-const WINDOW: u64 = 1_000_000_000;
+/// paths' refill schedules moves a share by at most a period's budget / 100;
+/// in the board's counter ticks, [`bench::counter_ticks`]).
+const WINDOW: u64 = bench::counter_ticks(1_000_000_000);
 /// Work loop iterations per call.
 const UNITS: u64 = 20_000;
 /// Latency samples kept (the first calls of the window).

@@ -21,7 +21,7 @@ use tunnelkit_runtime::{Channel, Handler, SharedMemory, cycles, pd_name, protect
 const SERVICE: Channel = Channel::new(1);
 const REPORTER: Channel = Channel::new(2);
 /// Measurement window in counter cycles (as `bench-path`).
-const WINDOW: u64 = 1_000_000_000;
+const WINDOW: u64 = bench::counter_ticks(1_000_000_000);
 /// Latency samples kept (the first calls of the window).
 const SAMPLES: usize = 2048;
 

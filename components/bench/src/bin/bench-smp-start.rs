@@ -18,7 +18,7 @@ use tunnelkit_runtime::{Handler, SharedMemory, cycles, pd_name, protection_domai
 
 /// Lead time before the window opens, in counter cycles: room for every
 /// path's init.
-const LEAD: u64 = 20_000_000;
+const LEAD: u64 = bench::counter_ticks(20_000_000);
 
 region_setvars!(
     /// The barrier every starter maps (read-write): one flag word per core.

@@ -10,9 +10,9 @@ use core::convert::Infallible;
 
 use tunnelkit_runtime::{Handler, SharedMemory, cycles, protection_domain, region_setvars};
 
-/// Lead time before the window opens, in counter cycles: room for every
-/// path's init.
-const LEAD: u64 = 20_000_000;
+/// Lead time before the window opens, in counter ticks: 20 ms, room for
+/// every path's init.
+const LEAD: u64 = bench::counter_ticks(20_000_000);
 
 region_setvars!(
     /// Where the start region is mapped (read-write).

@@ -189,14 +189,15 @@ fn network_system(test: &str, board: tunnelkit::board::Board) {
     assert!(built.status.success(), "{test}: {}", output_text(&built));
     // The console goes to a file (a pipe nobody reads would fill up).
     let (console_path, console) = tunnelkit_tests::console_file(test);
-    let child = Command::new(tunnelkit_tests::tunnelkit_binary())
-        .current_dir(tunnelkit_tests::repo_root())
-        .args(["run", "--net", "--board", board.name(), "--timeout", "40", "--accounting", file.to_str().unwrap()])
-        .stdin(Stdio::null())
-        .stdout(console)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Killed with its QEMU if an assertion fails before it ends.
+    let child = tunnelkit_tests::ChildGroup::spawn(
+        Command::new(tunnelkit_tests::tunnelkit_binary())
+            .current_dir(tunnelkit_tests::repo_root())
+            .args(["run", "--net", "--board", board.name(), "--timeout", "40", "--accounting", file.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(console)
+            .stderr(Stdio::piped()),
+    );
     let start = Instant::now();
     while exchange(5007, b"probe", Duration::from_millis(300)).map_or(true, |a| a != b"probe") {
         assert!(start.elapsed() < Duration::from_secs(30), "{test}: the network system never answered");
@@ -225,7 +226,7 @@ fn network_system(test: &str, board: tunnelkit::board::Board) {
         assert!(n(&stats["cpu_us"][p]) > 0, "{test}: the stats port reports {p}'s CPU: {stats}");
     }
     assert!(stats["cpu_us"].get("filter_echo").is_none(), "{test}: pods are not paths: {stats}");
-    let out = child.wait_with_output().unwrap();
+    let out = child.finish().wait_with_output().unwrap();
     let log = format!("{}{}", std::fs::read_to_string(&console_path).unwrap_or_default(), String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_file(&console_path);
     assert!(out.status.success(), "{test}: {log}");

@@ -133,6 +133,32 @@ pub fn kill_group(child: &mut std::process::Child) {
     let _ = child.wait();
 }
 
+/// A child started in its own process group ([`spawn_group`]) that is
+/// killed with its group when dropped, so that a failed assertion does not
+/// leave it running (holding ports and a QEMU); [`ChildGroup::finish`]
+/// takes it back to wait for it.
+pub struct ChildGroup(Option<std::process::Child>);
+
+impl ChildGroup {
+    /// Starts `cmd` in its own process group.
+    pub fn spawn(cmd: &mut Command) -> ChildGroup {
+        ChildGroup(Some(spawn_group(cmd)))
+    }
+
+    /// The child, no longer killed on drop.
+    pub fn finish(mut self) -> std::process::Child {
+        self.0.take().expect("a ChildGroup holds its child until finished")
+    }
+}
+
+impl Drop for ChildGroup {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            kill_group(child);
+        }
+    }
+}
+
 /// Builds the `tunnelkit` binary (`cargo build -p tunnelkit`) and returns
 /// its path, for tests that must signal the tool itself rather than cargo.
 pub fn tunnelkit_binary() -> PathBuf {

@@ -756,3 +756,28 @@ fn utilisation(sys: &System, sink: &mut Sink) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::board::{Arch, Board};
+
+    /// tunnelkit's drivers on a real board: an error at the image's line.
+    #[test]
+    fn drivers_without_their_device_are_errors_at_the_image() {
+        let text = "<system>\n  <memory_region name=\"uart\" size=\"0x1000\" phys_addr=\"0x10000000\" />\n  <protection_domain name=\"net\" priority=\"100\">\n    <program_image path=\"virtio-net.elf\" />\n  </protection_domain>\n  <protection_domain name=\"serial\" priority=\"254\" passive=\"true\">\n    <program_image path=\"serial.elf\" />\n    <map mr=\"uart\" vaddr=\"0x20000000\" perms=\"rw\" cached=\"false\" />\n  </protection_domain>\n</system>\n";
+        let errors = |board: Board| {
+            let r = crate::check::check_bytes("s.xml", text.as_bytes(), Some(board));
+            r.errors().filter(|d| d.rule == "device-board").map(|d| (d.pos.line, d.message.clone())).collect::<Vec<_>>()
+        };
+        assert!(errors(Board::QEMU_VIRT_RISCV64).is_empty());
+        let ariane = Board::new("ariane", Arch::Riscv64, 0x3F_FFFF_EFFF, Some(25_000_000), 1, false, false);
+        let e = errors(ariane);
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert_eq!(e[0].0, 4);
+        assert!(e[0].1.contains("virtio-net driver, but ariane is real hardware"), "{e:?}");
+        assert_eq!(e[1].0, 7);
+        assert!(e[1].1.contains("no driver for ariane's UART"), "{e:?}");
+        let star64 = Board::new("star64", Arch::Riscv64, 0x3F_FFFF_EFFF, Some(4_000_000), 4, false, false);
+        assert_eq!(errors(star64).len(), 1, "star64's UART has a driver");
+    }
+}

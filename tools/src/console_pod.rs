@@ -601,6 +601,13 @@ mod tests {
     }
 
     #[test]
+    fn every_microkit_board_has_a_console_uart() {
+        for name in crate::board::MICROKIT_BOARDS {
+            assert!(name.starts_with("x86_64") || uart::for_board(name).is_some(), "{name} has no console UART");
+        }
+    }
+
+    #[test]
     fn real_boards_get_their_own_uart_and_a_board_without_a_driver_is_an_error() {
         let text =
             "<system>\n  <protection_domain name=\"a\" priority=\"1\"><program_image path=\"a.elf\" /></protection_domain>\n</system>";
@@ -608,13 +615,13 @@ mod tests {
         let added = add(text, odroidc2, KernelConfig::Release).unwrap();
         assert!(added.text.contains("phys_addr=\"0xc8100000\""), "the page of the UART at 0xc81004c0:\n{}", added.text);
         assert_eq!(uart_description(odroidc2).unwrap(), "Amlogic Meson UART at 0xc81004c0");
-        let ariane = Board::new("ariane", Arch::Riscv64, 0x3F_FFFF_EFFF, Some(25_000_000), 1, false, false);
-        assert!(!drives_a_uart(ariane));
-        let e = add(text, ariane, KernelConfig::Release).unwrap_err();
+        let my_board = Board::new("my_board", Arch::Riscv64, 0x3F_FFFF_EFFF, Some(25_000_000), 1, false, false);
+        assert!(!drives_a_uart(my_board));
+        let e = add(text, my_board, KernelConfig::Release).unwrap_err();
         assert_eq!((e[0].pos.line, e[0].pos.col), (1, 1), "{e:?}");
-        assert!(e[0].message.contains("tunnelkit has no driver for ariane's UART") && e[0].hint.contains("--config debug"), "{e:?}");
+        assert!(e[0].message.contains("tunnelkit has no driver for my_board's UART") && e[0].hint.contains("--config debug"), "{e:?}");
         // With a kernel console the pod prints there, on any board.
-        assert!(add(text, ariane, KernelConfig::Debug).is_ok());
+        assert!(add(text, my_board, KernelConfig::Debug).is_ok());
     }
 
     #[test]

@@ -770,13 +770,13 @@ mod tests {
             r.errors().filter(|d| d.rule == "device-board").map(|d| (d.pos.line, d.message.clone())).collect::<Vec<_>>()
         };
         assert!(errors(Board::QEMU_VIRT_RISCV64).is_empty());
-        let ariane = Board::new("ariane", Arch::Riscv64, 0x3F_FFFF_EFFF, Some(25_000_000), 1, false, false);
-        let e = errors(ariane);
+        let my_board = Board::new("my_board", Arch::Riscv64, 0x3F_FFFF_EFFF, Some(25_000_000), 1, false, false);
+        let e = errors(my_board);
         assert_eq!(e.len(), 2, "{e:?}");
         assert_eq!(e[0].0, 4);
-        assert!(e[0].1.contains("virtio-net driver, but ariane is real hardware"), "{e:?}");
+        assert!(e[0].1.contains("virtio-net driver, but my_board is real hardware"), "{e:?}");
         assert_eq!(e[1].0, 7);
-        assert!(e[1].1.contains("no driver for ariane's UART"), "{e:?}");
+        assert!(e[1].1.contains("no driver for my_board's UART"), "{e:?}");
         let star64 = Board::new("star64", Arch::Riscv64, 0x3F_FFFF_EFFF, Some(4_000_000), 4, false, false);
         assert_eq!(errors(star64).len(), 1, "star64's UART has a driver");
     }

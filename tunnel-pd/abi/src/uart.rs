@@ -3,9 +3,10 @@
 //! reads to map the registers and the driver reads to pick its register
 //! layout. The SDK does not describe devices, so these come from each
 //! board's device tree as seL4 16.0.0 has it (`tools/dts/`, the UART its
-//! overlay names `stdout-path`, the kernel's own console) and from the
-//! devices' reference manuals; `None` for a board whose UART tunnelkit does
-//! not drive yet. x86 boards use COM1's I/O ports instead.
+//! overlay names for the kernel's console: `seL4,kernel-devices`, which on
+//! kria_k26 is not `stdout-path`) and from the devices' reference manuals;
+//! `None` for a board whose UART tunnelkit does not drive (a board name
+//! Microkit does not have). x86 boards use COM1's I/O ports instead.
 
 /// A UART's register layout: where a byte is written, and how to tell the
 /// transmitter can take one. Registers are 32 bits wide unless said.
@@ -88,7 +89,7 @@ pub fn for_board(board: &str) -> Option<BoardUart> {
         "qemu_virt_aarch64" | "qemu_virt_aarch64_el1" => (Pl011, 0x0900_0000),
         "qemu_virt_riscv64" => (Ns16550 { reg_shift: 0 }, 0x1000_0000),
         "maaxboard" | "imx8mq_evk" => (Imx, 0x3086_0000),
-        "imx8mm_evk" | "imx8mp_evk" => (Imx, 0x3089_0000),
+        "imx8mm_evk" | "imx8mp_evk" | "imx8mp_iotgate" => (Imx, 0x3089_0000),
         "odroidc2" => (Meson, 0xC810_04C0),
         "odroidc4" => (Meson, 0xFF80_3000),
         "rpi4b_1gb" | "rpi4b_2gb" | "rpi4b_4gb" | "rpi4b_8gb" => (BcmMiniUart, 0xFE21_5000),
@@ -100,6 +101,11 @@ pub fn for_board(board: &str) -> Option<BoardUart> {
         "rock3b" => (Ns16550 { reg_shift: 2 }, 0xFE66_0000),
         "star64" => (Ns16550 { reg_shift: 2 }, 0x1000_0000),
         "hifive_p550" => (Ns16550 { reg_shift: 2 }, 0x5090_0000),
+        // The RISC-V kernels print through SBI; these are the UARTs their
+        // device trees name (`stdout-path`, else the first serial node;
+        // ariane's is a 16750, a 16550 for sending).
+        "ariane" => (Ns16550 { reg_shift: 2 }, 0x1000_0000),
+        "cheshire" | "serengeti" => (Ns16550 { reg_shift: 2 }, 0x0300_2000),
         _ => return None,
     };
     Some(BoardUart { kind, phys })

@@ -137,7 +137,9 @@ fn accounting_of_a_crosstalk_system() {
     let dir = std::env::temp_dir().join(format!("tunnelkit-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let system = dir.join("crosstalk-tunnel-shared.xml");
-    std::fs::write(&system, crosstalk(tunnelkit::board::Board::QEMU_VIRT_AARCH64, Design::TunnelShared)).unwrap();
+    let xml = crosstalk(tunnelkit::board::Board::QEMU_VIRT_AARCH64, Design::TunnelShared);
+    let xml = xml.replacen("<system>", "<system>\n    <?tunnelkit qemu_icount=\"true\"?>", 1);
+    std::fs::write(&system, xml).unwrap();
     let (json, log) = accounted_run(
         test,
         &["--system", system.to_str().unwrap(), "--config", "benchmark", "--timeout", "300", "--pass-line", "bench crosstalk path=heavy"],
@@ -158,7 +160,9 @@ fn accounting_of_a_crosstalk_system() {
     for (i, p) in paths.iter().enumerate() {
         let (ws, cs) = (work[i] / w, cpu[i] / c);
         say(&format!("{test}: {p}: {:.1} % of the work, {:.1} % of the accounted time in the pod", 100.0 * ws, 100.0 * cs));
-        assert!((ws - cs).abs() < 0.08, "{test}: {p}: work share {ws:.3} against accounted share {cs:.3}");
+        // Under icount the run is the same every time; the shares agree to
+        // within 1 % here (the paths start calling at slightly different times).
+        assert!((ws - cs).abs() < 0.03, "{test}: {p}: work share {ws:.3} against accounted share {cs:.3}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -133,13 +133,12 @@ fn accounting_of_a_crosstalk_system() {
     let test = "accounting_of_a_crosstalk_system";
     let Some(_sdk) = sdk_or_skip(test) else { return };
     let _guard = qemu_lock();
-    use tunnelkit::bench::systems::{Design, crosstalk};
+    use tunnelkit::bench::systems::Design;
     let dir = std::env::temp_dir().join(format!("tunnelkit-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let system = dir.join("crosstalk-tunnel-shared.xml");
-    let xml = crosstalk(tunnelkit::board::Board::QEMU_VIRT_AARCH64, Design::TunnelShared);
-    let xml = xml.replacen("<system>", "<system>\n    <?tunnelkit qemu_icount=\"true\"?>", 1);
-    std::fs::write(&system, xml).unwrap();
+    std::fs::write(&system, tunnelkit_tests::crosstalk_under_icount(tunnelkit::board::Board::QEMU_VIRT_AARCH64, Design::TunnelShared))
+        .unwrap();
     let (json, log) = accounted_run(
         test,
         &["--system", system.to_str().unwrap(), "--config", "benchmark", "--timeout", "300", "--pass-line", "bench crosstalk path=heavy"],

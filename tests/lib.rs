@@ -207,6 +207,16 @@ pub fn console_file(test: &str) -> (PathBuf, std::fs::File) {
     (path, file)
 }
 
+/// A crosstalk system of `tunnelkit bench` for `board` and `design`, asking
+/// `tunnelkit run` for QEMU's instruction counter as `bench` boots it
+/// (`<?tunnelkit qemu_icount="true"?>`): the same run every time.
+pub fn crosstalk_under_icount(board: tunnelkit::board::Board, design: tunnelkit::bench::systems::Design) -> String {
+    let xml = tunnelkit::bench::systems::crosstalk(board, design);
+    let with = xml.replacen("<system>", "<system>\n    <?tunnelkit qemu_icount=\"true\"?>", 1);
+    assert_ne!(with, xml, "the crosstalk system has a <system> element");
+    with
+}
+
 /// A user's own cargo workspace in a new temporary directory: one PD crate
 /// `hello` (image `hello.elf`, depending on tunnelkit-runtime by path) whose
 /// `init` prints a line and then runs `init_tail` (Rust statements), and a

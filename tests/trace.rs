@@ -280,7 +280,7 @@ fn trace_of_a_crosstalk_system() {
     let test = "trace_of_a_crosstalk_system";
     let Some(_sdk) = sdk_or_skip(test) else { return };
     let _guard = qemu_lock();
-    use tunnelkit::bench::systems::{Design, crosstalk};
+    use tunnelkit::bench::systems::Design;
     let dir = std::env::temp_dir().join(format!("tunnelkit-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // Who calls the service before the first path's report ends the run. On
@@ -291,10 +291,7 @@ fn trace_of_a_crosstalk_system() {
     // the heavy path reports.
     for (design, callers) in [(Design::TunnelShared, &["light", "medium", "heavy"][..]), (Design::Ipc, &["medium", "heavy"][..])] {
         let system = dir.join(format!("crosstalk-{}.xml", design.name()));
-        let xml = crosstalk(tunnelkit::board::Board::QEMU_VIRT_AARCH64, design);
-        let xml = xml.replacen("<system>", "<system>\n    <?tunnelkit qemu_icount=\"true\"?>", 1);
-        assert!(xml.contains("qemu_icount"), "{test}: the crosstalk system has a <system> element");
-        std::fs::write(&system, xml).unwrap();
+        std::fs::write(&system, tunnelkit_tests::crosstalk_under_icount(tunnelkit::board::Board::QEMU_VIRT_AARCH64, design)).unwrap();
         let name = format!("{test}_{}", design.name());
         let (header, events, log) = traced_run(
             &name,
